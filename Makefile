@@ -1,0 +1,33 @@
+# Two commands a fresh clone needs: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := python3 -m uv
+
+.PHONY: venv test demo ui lint typecheck bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q uv
+	@test -x $(PY) || $(UV) venv -q -p python3.11 $(VENV)
+	$(UV) pip install -q -p $(PY) -e ".[test]"
+	@touch $@
+
+test: venv
+	bash scripts/run_tests.sh
+
+demo: venv
+	$(PY) -m airflow_provider_gradient.demo
+
+ui: venv
+	$(PY) -m airflow_provider_gradient.demo ui
+
+lint: venv
+	$(VENV)/bin/ruff check airflow_provider_gradient tests benchmarks example_dags
+
+typecheck: venv
+	$(VENV)/bin/mypy airflow_provider_gradient
+
+clean:
+	rm -rf .demo test-artifacts .pytest_cache

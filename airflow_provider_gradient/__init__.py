@@ -1,0 +1,125 @@
+"""airflow-provider-gradient: continuously optimise the Databricks job clusters Airflow submits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+#: Every option of the ``[gradient]`` section of airflow.cfg (also env ``AIRFLOW__GRADIENT__<OPTION>``).
+CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
+    "store_url": {
+        "description": "SQLAlchemy URL of the Gradient store used in local mode. Empty means "
+        "sqlite:///$AIRFLOW_HOME/gradient.db. Use a PostgreSQL URL (postgresql+psycopg://...) in production.",
+        "type": "string",
+        "default": "",
+        "example": "postgresql+psycopg://gradient@db:5432/gradient",
+    },
+    "price_catalog": {
+        "description": "Path to a JSON price catalog that overrides/extends the shipped one "
+        "(negotiated discounts, other regions).",
+        "type": "string",
+        "default": "",
+        "example": "/opt/airflow/gradient_prices.json",
+    },
+    "onboard": {
+        "description": "No-code onboarding through the cluster policy: none, tagged (DAGs tagged 'gradient') or all.",
+        "type": "string",
+        "default": "none",
+        "example": "tagged",
+    },
+    "default_sla_minutes": {
+        "description": "SLA (minutes) given to new projects when the task does not set one. Empty = none.",
+        "type": "string",
+        "default": "",
+        "example": "60",
+    },
+    "default_auto_apply": {
+        "description": "Whether new projects apply recommendations automatically.",
+        "type": "boolean",
+        "default": "True",
+        "example": "False",
+    },
+    "cluster_log_url": {
+        "description": "Where clusters deliver logs when the task sets none; {project_id} is replaced.",
+        "type": "string",
+        "default": "dbfs:/cluster-logs/gradient/{project_id}",
+        "example": "s3://my-bucket/cluster-logs/{project_id}",
+    },
+    "pre_execute_timeout_seconds": {
+        "description": "Time budget of the pre_execute step; past it the task runs on its original cluster.",
+        "type": "float",
+        "default": "2.0",
+        "example": "1.5",
+    },
+    "learning_runs": {
+        "description": "Number of learning runs (K) before a project switches to optimising.",
+        "type": "integer",
+        "default": "4",
+        "example": "3",
+    },
+    "log_collection_timeout_seconds": {
+        "description": "How long collection waits for the event log to be delivered before the run is "
+        "recorded as log_incomplete.",
+        "type": "float",
+        "default": "300",
+        "example": "600",
+    },
+    "cloud": {
+        "description": "Default cloud of new projects (aws or azure) when the gradient connection sets none.",
+        "type": "string",
+        "default": "aws",
+        "example": "azure",
+    },
+    "region": {
+        "description": "Default region of new projects when the gradient connection sets none.",
+        "type": "string",
+        "default": "us-east-1",
+        "example": "eastus",
+    },
+    "plan_type": {
+        "description": "Default Databricks plan (Standard, Premium, Enterprise) of new projects.",
+        "type": "string",
+        "default": "Premium",
+        "example": "Enterprise",
+    },
+    "dormant_days": {
+        "description": "A project with no run in this many days is flagged dormant.",
+        "type": "integer",
+        "default": "14",
+        "example": "30",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Return the provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
+    return {
+        "package-name": "airflow-provider-gradient",
+        "name": "Gradient",
+        "description": "Continuously optimises the Databricks job clusters Airflow submits: learns how "
+        "runtime and cost respond to cluster shape and applies the cheapest cluster meeting the SLA.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Gradient",
+                "external-doc-url": "https://github.com/airflow-provider-gradient/airflow-provider-gradient",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": "Gradient", "python-modules": ["airflow_provider_gradient.hooks.gradient"]},
+        ],
+        "connection-types": [
+            {
+                "hook-class-name": "airflow_provider_gradient.hooks.gradient.GradientHook",
+                "connection-type": "gradient",
+            }
+        ],
+        "config": {
+            "gradient": {
+                "description": "Settings of the Gradient provider (cluster optimisation for Databricks).",
+                "options": {k: {**v, "version_added": "0.1.0"} for k, v in CONFIG_OPTIONS.items()},
+            }
+        },
+    }
