@@ -1,0 +1,55 @@
+"""Price catalog (cloud instance, DBU and disk prices) and the run cost model. Pure: no Airflow, no network."""
+
+from __future__ import annotations
+
+from airflow_provider_gradient.core.pricing.catalog import (
+    COMPUTE_TYPES,
+    NodeType,
+    PriceCatalog,
+    load_catalog,
+    merge_catalogs,
+    normalize_cloud,
+    normalize_compute_type,
+    shipped_catalog_document,
+)
+from airflow_provider_gradient.core.pricing.cost import (
+    ClusterTimeline,
+    NodeInterval,
+    RunCost,
+    VolumeInterval,
+    compute_run_cost,
+    estimate_run_cost,
+)
+from airflow_provider_gradient.core.pricing.errors import (
+    CatalogFormatError,
+    PricingError,
+    UnknownCloudError,
+    UnknownNodeTypeError,
+    UnknownPlanError,
+    UnknownRegionError,
+    UnknownVolumeTypeError,
+)
+
+__all__ = [
+    "COMPUTE_TYPES",
+    "CatalogFormatError",
+    "ClusterTimeline",
+    "NodeInterval",
+    "NodeType",
+    "PriceCatalog",
+    "PricingError",
+    "RunCost",
+    "UnknownCloudError",
+    "UnknownNodeTypeError",
+    "UnknownPlanError",
+    "UnknownRegionError",
+    "UnknownVolumeTypeError",
+    "VolumeInterval",
+    "compute_run_cost",
+    "estimate_run_cost",
+    "load_catalog",
+    "merge_catalogs",
+    "normalize_cloud",
+    "normalize_compute_type",
+    "shipped_catalog_document",
+]
