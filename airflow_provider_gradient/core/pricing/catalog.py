@@ -121,12 +121,18 @@ class _Cloud:
     def __init__(self, name: str, raw: Mapping[str, Any]) -> None:
         self.name = name
         where = f"clouds.{name}"
-        self.photon_multiplier = _num(raw.get("photon_dbu_multiplier", 2.0), f"{where}.photon_dbu_multiplier", lo=1.0)
+        self.photon_multiplier = _num(
+            raw.get("photon_dbu_multiplier", 2.0), f"{where}.photon_dbu_multiplier", lo=1.0
+        )
         self.spot_spread = _num(raw.get("spot_discount_spread", 0.0), f"{where}.spot_discount_spread", hi=1.0)
         adj = _obj(raw.get("adjustments", {}), f"{where}.adjustments")
-        self.compute_discount = _num(adj.get("compute_discount", 0.0), f"{where}.adjustments.compute_discount", hi=1.0)
+        self.compute_discount = _num(
+            adj.get("compute_discount", 0.0), f"{where}.adjustments.compute_discount", hi=1.0
+        )
         self.dbu_discount = _num(adj.get("dbu_discount", 0.0), f"{where}.adjustments.dbu_discount", hi=1.0)
-        self.default_volume_type = str(raw.get("default_volume_type", "gp3" if name == "aws" else "premium_ssd"))
+        self.default_volume_type = str(
+            raw.get("default_volume_type", "gp3" if name == "aws" else "premium_ssd")
+        )
 
         self.dbu_rates: dict[str, dict[str, float]] = {}
         for plan, rates in _obj(raw.get("dbu_rates", {}), f"{where}.dbu_rates").items():
@@ -135,7 +141,9 @@ class _Cloud:
                 for ct, r in _obj(rates, f"{where}.dbu_rates.{plan}").items()
             }
         self.storage: dict[str, dict[str, float]] = {}
-        for region, vols in _obj(raw.get("storage_usd_per_gb_month", {}), f"{where}.storage_usd_per_gb_month").items():
+        for region, vols in _obj(
+            raw.get("storage_usd_per_gb_month", {}), f"{where}.storage_usd_per_gb_month"
+        ).items():
             self.storage[str(region).lower()] = {
                 str(v).lower(): _num(p, f"{where}.storage_usd_per_gb_month.{region}.{v}")
                 for v, p in _obj(vols, f"{where}.storage_usd_per_gb_month.{region}").items()
@@ -202,8 +210,12 @@ class PriceCatalog:
         self.prices_as_of = str(raw.get("prices_as_of", ""))
         self.sources: tuple[Mapping[str, Any], ...] = tuple(raw.get("sources", ()))
         defaults = _obj(raw.get("defaults", {}), "defaults")
-        self.startup_overhead_s = _num(defaults.get("startup_overhead_s", 150.0), "defaults.startup_overhead_s")
-        self.hours_per_month = _num(defaults.get("hours_per_month", 730.0), "defaults.hours_per_month", lo=1.0)
+        self.startup_overhead_s = _num(
+            defaults.get("startup_overhead_s", 150.0), "defaults.startup_overhead_s"
+        )
+        self.hours_per_month = _num(
+            defaults.get("hours_per_month", 730.0), "defaults.hours_per_month", lo=1.0
+        )
         self._clouds: dict[str, _Cloud] = {
             normalize_cloud(c): _Cloud(normalize_cloud(c), _obj(spec, f"clouds.{c}"))
             for c, spec in _obj(raw.get("clouds", {}), "clouds").items()
@@ -302,7 +314,9 @@ class PriceCatalog:
         return json.loads(json.dumps(self.raw))
 
     def __repr__(self) -> str:
-        return f"PriceCatalog(source={self.source!r}, prices_as_of={self.prices_as_of!r}, clouds={self.clouds})"
+        return (
+            f"PriceCatalog(source={self.source!r}, prices_as_of={self.prices_as_of!r}, clouds={self.clouds})"
+        )
 
 
 # -- loading ------------------------------------------------------------------------------------------
@@ -316,7 +330,11 @@ def shipped_catalog_document() -> dict[str, Any]:
     """The shipped catalog JSON as a dict (a fresh copy)."""
     with _LOCK:
         if not _SHIPPED:
-            text = resources.files("airflow_provider_gradient.core.pricing").joinpath("data", "catalog.json").read_text("utf-8")
+            text = (
+                resources.files("airflow_provider_gradient.core.pricing")
+                .joinpath("data", "catalog.json")
+                .read_text("utf-8")
+            )
             _SHIPPED.update(json.loads(text))
     return json.loads(json.dumps(_SHIPPED))
 

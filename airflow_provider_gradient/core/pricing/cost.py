@@ -140,7 +140,9 @@ class _Rates:
     nodes: dict[str, NodeType] = field(default_factory=dict)
 
 
-def _rates(catalog: PriceCatalog, cloud: str, region: str, plan: str, compute_type: str, photon: bool) -> _Rates:
+def _rates(
+    catalog: PriceCatalog, cloud: str, region: str, plan: str, compute_type: str, photon: bool
+) -> _Rates:
     cache = catalog._rate_cache
     key = (cloud, region, plan, compute_type, photon)
     hit: _Rates | None = cache.get(key)
@@ -165,7 +167,9 @@ def _rates(catalog: PriceCatalog, cloud: str, region: str, plan: str, compute_ty
     return r
 
 
-def _node_price(catalog: PriceCatalog, rates: _Rates, cloud: str, region: str, name: str) -> tuple[float, NodeType]:
+def _node_price(
+    catalog: PriceCatalog, rates: _Rates, cloud: str, region: str, name: str
+) -> tuple[float, NodeType]:
     node = rates.nodes.get(name)
     price = rates.prices.get(name)
     if node is None or price is None:  # slow path: case-insensitive name / clear error
