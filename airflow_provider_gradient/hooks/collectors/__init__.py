@@ -1,0 +1,1 @@
+"""Collectors: what a Databricks run used (Databricks API, cloud APIs, log storage)."""

@@ -1,0 +1,1 @@
+"""Operators and the pre_execute hook of the Gradient provider."""

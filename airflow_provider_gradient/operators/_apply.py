@@ -1,0 +1,366 @@
+"""Shared apply step of the pre_execute hook, the operator and the run-now form.
+
+``plan_and_apply`` resolves one project per cluster of the task's submit payload, looks up each project's
+latest *ready* recommendation (never generates one), merges it into the payload with
+:mod:`~airflow_provider_gradient.core.cluster_merge` and writes the result back to the attribute the
+operator really submits (``new_cluster=`` / ``tasks=`` named args win over ``json``). All of it runs in a
+daemon thread bounded by ``[gradient] pre_execute_timeout_seconds``; any error or timeout leaves the task
+untouched (fail-open), logs a WARNING saying why and increments ``gradient.pre_execute.fail_open``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json as jsonlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from airflow_provider_gradient.core.cluster_merge import (
+    ClusterPatch,
+    apply_patches,
+    find_clusters,
+    get_cluster,
+    gradient_tags,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Attribute set on the operator object once the apply step ran (the second call is then a no-op).
+STATE_ATTR = "_gradient_state"
+FAIL_OPEN_METRIC = "gradient.pre_execute.fail_open"
+APPLIED_METRIC = "gradient.pre_execute.applied"
+
+
+class PreExecuteTimeout(TimeoutError):
+    """The optimiser did not answer within the pre_execute time budget."""
+
+
+@dataclass
+class AppliedCluster:
+    """What the apply step did to one cluster (kept on the task object for the record step)."""
+
+    slot_id: str
+    app_id: str
+    project_id: Any
+    recommendation_id: Any | None
+    cluster: dict[str, Any]
+
+
+@dataclass
+class GradientTaskState:
+    """Per-task-instance Gradient state, stored on the operator object as ``_gradient_state``."""
+
+    clusters: dict[str, AppliedCluster] = field(default_factory=dict)
+    fail_open_reason: str | None = None
+    elapsed_s: float = 0.0
+
+    @property
+    def applied(self) -> bool:
+        return self.fail_open_reason is None
+
+
+# -- configuration ---------------------------------------------------------------------------------
+def gradient_conf(option: str, fallback: str) -> str:
+    """Read ``[gradient] <option>`` (env ``AIRFLOW__GRADIENT__<OPTION>``), ``fallback`` when unset."""
+    try:
+        from airflow.sdk.configuration import conf
+    except ImportError:  # pragma: no cover - older SDK layout
+        from airflow.configuration import conf  # type: ignore[no-redef]
+    value = conf.get("gradient", option, fallback=fallback)
+    return fallback if value is None or value == "" else str(value)
+
+
+def pre_execute_timeout_s() -> float:
+    """``[gradient] pre_execute_timeout_seconds`` (default 2 s)."""
+    try:
+        return max(0.05, float(gradient_conf("pre_execute_timeout_seconds", "2.0")))
+    except ValueError:
+        return 2.0
+
+
+def incr(metric: str) -> None:
+    """Increment an Airflow StatsD/OTel counter; never raises."""
+    try:
+        from airflow.sdk.observability.stats import Stats
+
+        Stats.incr(metric)
+    except Exception:  # pragma: no cover - metrics must never break a task
+        log.debug("could not emit metric %s", metric, exc_info=True)
+
+
+# -- resolving -------------------------------------------------------------------------------------
+def resolve_app_id(task: Any, context: Mapping[str, Any] | None) -> str:
+    """App id: ``params["gradient_app_id"]``, the task's ``gradient_app_id``, else ``<dag_id>.<task_id>``."""
+    params = (context or {}).get("params") or getattr(task, "params", None) or {}
+    value = params.get("gradient_app_id") if isinstance(params, Mapping) else None
+    value = value or getattr(task, "gradient_app_id", None)
+    if value:
+        return str(value)
+    return f"{task.dag_id}.{task.task_id}"
+
+
+def task_setting(task: Any, context: Mapping[str, Any] | None, name: str) -> Any:
+    """A per-task Gradient setting: the operator attribute ``gradient_<name>``, else ``params``."""
+    value = getattr(task, f"gradient_{name}", None)
+    if value is not None:
+        return value
+    params = (context or {}).get("params") or getattr(task, "params", None) or {}
+    return params.get(f"gradient_{name}") if isinstance(params, Mapping) else None
+
+
+def run_bounded(fn: Callable[[], T], timeout_s: float, what: str = "the optimiser") -> T:
+    """Run ``fn`` in a daemon thread; return its result or raise its error / :class:`PreExecuteTimeout`.
+
+    A thread that overruns is abandoned (daemon), never waited for.
+    """
+    box: dict[str, Any] = {}
+    done = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the caller
+            box["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=target, name="gradient-pre-execute", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise PreExecuteTimeout(f"{what} did not answer within {timeout_s:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def coerce_json(value: Any) -> dict[str, Any]:
+    """The operator's ``json`` as a dict (None -> {}, a JSON string is parsed)."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        value = jsonlib.loads(value)
+    if not isinstance(value, Mapping):
+        raise TypeError(f"operator json must be an object, got {type(value).__name__}")
+    return dict(value)
+
+
+def effective_payload(task: Any) -> dict[str, Any]:
+    """The submit payload as the operator will build it: ``json`` overridden by non-None named args."""
+    payload = coerce_json(getattr(task, "json", None))
+    for name in ("new_cluster", "tasks"):
+        value = getattr(task, name, None)
+        if value is not None:
+            payload[name] = value
+    return copy.deepcopy(payload)
+
+
+def write_back(task: Any, merged: Mapping[str, Any]) -> None:
+    """Write merged cluster fields to the attribute the operator submits (named arg if set, else json)."""
+    new_json = coerce_json(getattr(task, "json", None))
+    touched_json = False
+    for name in ("new_cluster", "tasks"):
+        if name not in merged:
+            continue
+        if getattr(task, name, None) is not None:
+            setattr(task, name, copy.deepcopy(merged[name]))
+        else:
+            new_json[name] = copy.deepcopy(merged[name])
+            touched_json = True
+    if "job_clusters" in merged:
+        new_json["job_clusters"] = copy.deepcopy(merged["job_clusters"])
+        touched_json = True
+    if touched_json:
+        task.json = new_json
+
+
+def project_settings(task: Any, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Settings for a project created on first use (SLA, auto-apply) from the task/params."""
+    out: dict[str, Any] = {}
+    sla = task_setting(task, context, "sla_minutes")
+    if sla is not None:
+        out["sla_minutes"] = float(sla)
+    auto = task_setting(task, context, "auto_apply")
+    if auto is not None:
+        out["auto_apply"] = bool(auto)
+    return out
+
+
+def _attr(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def project_auto_apply(project: Any) -> bool:
+    """Whether the project applies recommendations automatically."""
+    settings = _attr(project, "settings")
+    value = _attr(settings, "auto_apply") if settings is not None else _attr(project, "auto_apply")
+    return True if value is None else bool(value)
+
+
+def cluster_log_url_for(project: Any) -> str:
+    """Log destination for a project: its ``cluster_log_url`` setting, else ``[gradient] cluster_log_url``."""
+    settings = _attr(project, "settings")
+    url = _attr(settings, "cluster_log_url") if settings is not None else None
+    template = url or gradient_conf("cluster_log_url", "dbfs:/cluster-logs/gradient/{project_id}")
+    return str(template).replace("{project_id}", str(_attr(project, "id")))
+
+
+def plan_patches(
+    payload: Mapping[str, Any],
+    base_app_id: str,
+    client: Any,
+    settings: Mapping[str, Any],
+    *,
+    region: str | None = None,
+) -> tuple[dict[str, ClusterPatch], dict[str, AppliedCluster]]:
+    """Resolve projects and ready recommendations for every cluster of ``payload``.
+
+    :return: (patches by slot id, applied-cluster records without the merged cluster yet).
+    """
+    patches: dict[str, ClusterPatch] = {}
+    applied: dict[str, AppliedCluster] = {}
+    for slot in find_clusters(payload):
+        app_id = slot.app_id(base_app_id)
+        project = client.get_or_create_project(app_id, settings=settings_model(settings))
+        project_id = _attr(project, "id")
+        rec = client.latest_recommendation(project_id, state="ready") if project_auto_apply(project) else None
+        rec_id = _attr(rec, "id") if rec is not None else None
+        cluster = _attr(rec, "cluster") if rec is not None else None
+        patches[slot.slot_id] = ClusterPatch(
+            cluster=dict(cluster) if cluster else None,
+            tags=gradient_tags(project_id, app_id, rec_id),
+            cluster_log_url=cluster_log_url_for(project),
+            region=region,
+        )
+        applied[slot.slot_id] = AppliedCluster(slot.slot_id, app_id, project_id, rec_id, {})
+    return patches, applied
+
+
+def settings_model(settings: Mapping[str, Any]) -> Any:
+    """Turn a settings dict into the service's ``ProjectSettingsIn`` (None when empty)."""
+    if not settings:
+        return None
+    from airflow_provider_gradient.service.schemas import ProjectSettingsIn
+
+    return ProjectSettingsIn(**settings)
+
+
+def apply_to_task(task: Any, context: Mapping[str, Any] | None, client: Any) -> GradientTaskState:
+    """Merge recommendations into ``task`` in place (no timeout, raises on error)."""
+    payload = effective_payload(task)
+    region = gradient_conf("region", "us-east-1")
+    patches, applied = plan_patches(
+        payload, resolve_app_id(task, context), client, project_settings(task, context), region=region
+    )
+    merged = apply_patches(payload, patches)
+    for slot in find_clusters(merged):
+        if slot.slot_id in applied:
+            applied[slot.slot_id].cluster = copy.deepcopy(get_cluster(merged, slot))
+    write_back(task, merged)
+    return GradientTaskState(clusters=applied)
+
+
+def get_client(task: Any) -> Any:
+    """The Gradient client of the task's ``gradient_conn_id`` (default connection otherwise)."""
+    from airflow_provider_gradient.hooks.gradient import GradientHook
+
+    conn_id = getattr(task, "gradient_conn_id", None)
+    hook = GradientHook(conn_id) if conn_id else GradientHook()
+    return hook.get_client()
+
+
+def is_deferral_resume(context: Mapping[str, Any] | None) -> bool:
+    """True when the task instance is resuming after a deferral (nothing will be submitted again)."""
+    ti = (context or {}).get("ti")
+    server_ctx = getattr(ti, "_ti_context_from_server", None)
+    return bool(getattr(server_ctx, "next_method", None))
+
+
+def guarded_apply(
+    task: Any,
+    context: Mapping[str, Any] | None,
+    *,
+    client_factory: Callable[[Any], Any] = get_client,
+    logger: Any = None,
+) -> GradientTaskState:
+    """Apply once per task object, bounded in time, fail-open; never raises.
+
+    The result is stored on ``task._gradient_state``; a second call returns it unchanged.
+    """
+    logger = logger or getattr(task, "log", log)
+    existing = getattr(task, STATE_ATTR, None)
+    if isinstance(existing, GradientTaskState):
+        return existing
+    started = time.monotonic()
+    timeout = pre_execute_timeout_s()
+    if is_deferral_resume(context):
+        state = GradientTaskState(fail_open_reason=None)
+        _set_state(task, state)
+        return state
+    # work on a detached copy of the attributes so an overrunning thread can never touch the task
+    snapshot = _Snapshot(task)
+    try:
+
+        def work() -> GradientTaskState:
+            client = client_factory(task)
+            return apply_to_task(snapshot, context, client)
+
+        state = run_bounded(work, timeout)
+        snapshot.copy_to(task)
+        incr(APPLIED_METRIC)
+        for c in state.clusters.values():
+            logger.info(
+                "Gradient: project %s (app id %s) -> %s",
+                c.project_id,
+                c.app_id,
+                f"recommendation {c.recommendation_id} applied" if c.recommendation_id else "no recommendation applied",
+            )
+    except Exception as e:  # noqa: BLE001 - fail-open by design
+        reason = str(e) if isinstance(e, PreExecuteTimeout) else f"{type(e).__name__}: {e}"
+        logger.warning(
+            "Gradient: running on the original cluster (fail-open): %s", _scrub(reason)
+        )
+        incr(FAIL_OPEN_METRIC)
+        state = GradientTaskState(fail_open_reason=_scrub(reason))
+    state.elapsed_s = time.monotonic() - started
+    _set_state(task, state)
+    return state
+
+
+def _set_state(task: Any, state: GradientTaskState) -> None:
+    try:
+        object.__setattr__(task, STATE_ATTR, state)
+    except Exception:  # pragma: no cover - exotic operator classes
+        log.debug("could not mark task", exc_info=True)
+
+
+def _scrub(text: str, limit: int = 500) -> str:
+    """Shorten an error message and drop anything that looks like a bearer token."""
+    import re
+
+    text = re.sub(r"(?i)(bearer\s+|token[=:]\s*|password[=:]\s*)\S+", r"\1***", text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class _Snapshot:
+    """Detached copy of the attributes the apply step reads/writes (``json``, ``new_cluster``, ``tasks``)."""
+
+    def __init__(self, task: Any) -> None:
+        self.dag_id = task.dag_id
+        self.task_id = task.task_id
+        self.params = copy.deepcopy(dict(getattr(task, "params", None) or {}))
+        self.json = copy.deepcopy(getattr(task, "json", None))
+        self.new_cluster = copy.deepcopy(getattr(task, "new_cluster", None))
+        self.tasks = copy.deepcopy(getattr(task, "tasks", None))
+        for name in ("gradient_app_id", "gradient_sla_minutes", "gradient_auto_apply", "gradient_conn_id"):
+            setattr(self, name, getattr(task, name, None))
+
+    def copy_to(self, task: Any) -> None:
+        for name in ("json", "new_cluster", "tasks"):
+            if hasattr(task, name):
+                setattr(task, name, getattr(self, name))
