@@ -7,13 +7,18 @@ and a short message. :data:`INSIGHT_CODES` lists every code.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_gradient.core.roi import RunPoint
 
 _MS_PER_DAY = 86_400_000
+#: log statuses that are not a collection problem ("pending" = not collected yet)
+_LOG_OK = frozenset({"complete", "pending"})
 
 VARIABLE_DATA_SIZE = "variable_data_size"
 DORMANT = "dormant"
@@ -208,7 +213,7 @@ def _autoscaling_idle(runs: Sequence[RunPoint], s: InsightSettings, now_ms: int)
 
 
 def _log_incomplete(runs: Sequence[RunPoint], s: InsightSettings, now_ms: int) -> Insight | None:
-    bad = [r for r in runs if r.log_status is not None and r.log_status != "complete"]
+    bad = [r for r in runs if r.log_status is not None and r.log_status not in _LOG_OK]
     if not bad:
         return None
     severity = "critical" if len(bad) == len(runs) else "warning"
@@ -259,24 +264,33 @@ _RULES: tuple[Callable[[Sequence[RunPoint], InsightSettings, int], Insight | Non
 
 
 def project_insights(
-    runs: Iterable[RunPoint], settings: InsightSettings | None = None, *, now_ms: int
+    runs: Iterable[RunPoint],
+    settings: InsightSettings | None = None,
+    *,
+    now_ms: int | None = None,
+    **overrides: Any,
 ) -> tuple[Insight, ...]:
     """Insights of one project, in :data:`INSIGHT_CODES` order.
 
     :param runs: the project's runs (any order).
     :param settings: project facts and thresholds (defaults when None).
-    :param now_ms: the current time (epoch ms), for ``dormant``.
+    :param now_ms: the current time (epoch ms), for ``dormant``; None = the wall clock.
+    :param overrides: :class:`InsightSettings` fields to set on top of ``settings``
+        (e.g. ``sla_minutes=30, phase="learning"``); an unknown name is a ``TypeError``.
     """
     s = settings or InsightSettings()
+    if overrides:
+        s = dataclasses.replace(s, **overrides)
+    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
     ordered = sorted(runs, key=lambda r: r.started_ms)
     recent = ordered[-max(1, s.recent_runs) :]
     found: list[Insight] = []
     if recent:
         for rule in _RULES:
-            hit = rule(recent, s, now_ms)
+            hit = rule(recent, s, now)
             if hit is not None:
                 found.append(hit)
-    for special in (_learning_stalled(ordered, s, now_ms), _dormant(ordered, s, now_ms)):
+    for special in (_learning_stalled(ordered, s, now), _dormant(ordered, s, now)):
         if special is not None:
             found.append(special)
     order = {c: i for i, c in enumerate(INSIGHT_CODES)}

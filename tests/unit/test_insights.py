@@ -147,6 +147,8 @@ def test_log_collection_incomplete() -> None:
     assert hit.severity == "warning" and "1 of the last 4 runs" in hit.message
     allbad = [_run(i, log_status="incomplete") for i in range(3)]
     assert _codes(project_insights(allbad, now_ms=NOW))[LOG_INCOMPLETE].severity == "critical"
+    pending = _healthy(3) + [_run(3, log_status="pending")]  # not collected yet: not a problem
+    assert LOG_INCOMPLETE not in _codes(project_insights(pending, now_ms=NOW))
     unknown = [_run(i, log_status=None) for i in range(3)]
     assert LOG_INCOMPLETE not in _codes(project_insights(unknown, now_ms=NOW))
 
@@ -195,3 +197,14 @@ def test_codes_are_ordered_and_known() -> None:
 def test_tiny_histories_do_not_crash(n: int) -> None:
     runs = [_run(i, input_bytes=0, executors_max=0.0, executors_avg=0.0, autoscaling=True) for i in range(n)]
     project_insights(runs, InsightSettings(sla_minutes=0.0, phase="learning", learning_total=0), now_ms=NOW)
+
+
+def test_keyword_settings_and_default_clock() -> None:
+    over = _healthy(4) + [_run(4, runtime_s=800)]
+    by_kw = project_insights(over, sla_minutes=12, now_ms=NOW)
+    assert by_kw == project_insights(over, InsightSettings(sla_minutes=12), now_ms=NOW)
+    assert SLA_AT_RISK in _codes(by_kw)
+    # no now_ms: the wall clock (years after T0) -> dormant
+    assert DORMANT in _codes(project_insights(over, sla_minutes=12))
+    with pytest.raises(TypeError):
+        project_insights(over, no_such_setting=1, now_ms=NOW)
