@@ -217,6 +217,8 @@ def plan_patches(
     settings: Mapping[str, Any],
     *,
     region: str | None = None,
+    dag_id: str | None = None,
+    task_id: str | None = None,
 ) -> tuple[dict[str, ClusterPatch], dict[str, AppliedCluster]]:
     """Resolve projects and ready recommendations for every cluster of ``payload``.
 
@@ -226,7 +228,13 @@ def plan_patches(
     applied: dict[str, AppliedCluster] = {}
     for slot in find_clusters(payload):
         app_id = slot.app_id(base_app_id)
-        project = client.get_or_create_project(app_id, settings=settings_model(settings))
+        project = client.get_or_create_project(
+            app_id,
+            settings=settings_model(settings),
+            baseline_cluster=dict(get_cluster(payload, slot)),
+            dag_id=dag_id,
+            task_id=task_id,
+        )
         project_id = _attr(project, "id")
         rec = client.latest_recommendation(project_id, state="ready") if project_auto_apply(project) else None
         rec_id = _attr(rec, "id") if rec is not None else None
@@ -255,7 +263,13 @@ def apply_to_task(task: Any, context: Mapping[str, Any] | None, client: Any) -> 
     payload = effective_payload(task)
     region = gradient_conf("region", "us-east-1")
     patches, applied = plan_patches(
-        payload, resolve_app_id(task, context), client, project_settings(task, context), region=region
+        payload,
+        resolve_app_id(task, context),
+        client,
+        project_settings(task, context),
+        region=region,
+        dag_id=task.dag_id,
+        task_id=task.task_id,
     )
     merged = apply_patches(payload, patches)
     for slot in find_clusters(merged):

@@ -216,8 +216,8 @@ def download_parts(hook: GradientDatabricksHook, parts: list[dict[str, Any]], de
     """Stream each part to ``dest_dir`` (keeping its file name); returns local paths in order."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, part in enumerate(parts):
-        local = dest_dir / f"{i:04d}-{Path(str(part['path'])).name}"
+    for part in parts:
+        local = dest_dir / Path(str(part["path"])).name
         with open(local, "wb") as fh:
             hook.read_to(str(part["path"]), fh)
         paths.append(local)

@@ -1,0 +1,151 @@
+"""Cloud collectors: the VMs and disks a Databricks cluster used, from the cloud's own APIs.
+
+AWS: ``describe_instances`` filtered on ``tag:ClusterId`` and ``describe_volumes`` (every page, results
+accumulated, never overwritten per page) with credentials from an Airflow AWS connection. Azure: VMs
+tagged ``ClusterId`` through azure-mgmt-compute with an azure-identity credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_gradient.service.ingest import CloudInstance, CloudVolume
+
+
+def _ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+class AwsClusterCollector:
+    """EC2 instances and EBS volumes of a Databricks cluster.
+
+    :param aws_conn_id: Airflow AWS connection (credentials never leave it).
+    :param region: the workspace's region.
+    :param client: a ready boto3 EC2 client (tests / moto).
+    """
+
+    def __init__(self, aws_conn_id: str | None = "aws_default", region: str | None = None, client: Any = None) -> None:
+        if client is None:
+            from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+            client = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="ec2", region_name=region).get_conn()
+        self.client = client
+
+    def instances(self, cluster_id: str) -> list[dict[str, Any]]:
+        """Raw EC2 instance records tagged ``ClusterId=<cluster_id>`` (all pages)."""
+        out: list[dict[str, Any]] = []
+        paginator = self.client.get_paginator("describe_instances")
+        for page in paginator.paginate(Filters=[{"Name": "tag:ClusterId", "Values": [cluster_id]}]):
+            for reservation in page.get("Reservations") or []:
+                out.extend(reservation.get("Instances") or [])
+        return out
+
+    def volumes(self, instance_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """Raw EBS volume records attached to any of ``instance_ids`` (all pages, accumulated)."""
+        ids = sorted(set(instance_ids))
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 199):  # filter values are capped at 200
+            chunk = ids[start : start + 199]
+            paginator = self.client.get_paginator("describe_volumes")
+            for page in paginator.paginate(Filters=[{"Name": "attachment.instance-id", "Values": chunk}]):
+                out.extend(page.get("Volumes") or [])
+        return out
+
+    def collect(self, cluster_id: str, *, driver_instance_id: str | None = None) -> tuple[tuple[CloudInstance, ...], tuple[CloudVolume, ...]]:
+        """Instances and volumes of a cluster as ingest value objects."""
+        raw = self.instances(cluster_id)
+        insts = []
+        for r in raw:
+            tags = {t.get("Key"): t.get("Value") for t in r.get("Tags") or []}
+            role = None
+            if driver_instance_id:
+                role = "driver" if r["InstanceId"] == driver_instance_id else "worker"
+            elif str(tags.get("Name", "")).endswith("-driver") or tags.get("DatabricksRole") == "driver":
+                role = "driver"
+            elif tags.get("DatabricksRole") == "worker" or str(tags.get("Name", "")).endswith("-worker"):
+                role = "worker"
+            end = None
+            state = (r.get("State") or {}).get("Name")
+            if state in ("terminated", "shutting-down", "stopped"):
+                end = _ms(r.get("_TerminatedTime")) or _parse_transition(r.get("StateTransitionReason"))
+            insts.append(
+                CloudInstance(
+                    instance_id=r["InstanceId"],
+                    instance_type=r.get("InstanceType", ""),
+                    market="spot" if r.get("InstanceLifecycle") == "spot" else "on_demand",
+                    start_ms=_ms(r.get("LaunchTime")) or 0,
+                    end_ms=end,
+                    role=role,
+                )
+            )
+        vols = []
+        for v in self.volumes([i.instance_id for i in insts]):
+            vols.append(
+                CloudVolume(
+                    volume_id=v["VolumeId"],
+                    volume_type=v.get("VolumeType", "gp3"),
+                    size_gb=float(v.get("Size", 0)),
+                    start_ms=_ms(v.get("CreateTime")) or 0,
+                    end_ms=None,
+                )
+            )
+        return tuple(insts), tuple(vols)
+
+
+def _parse_transition(reason: str | None) -> int | None:
+    """End time from an EC2 ``StateTransitionReason`` like ``User initiated (2024-01-01 10:00:00 GMT)``."""
+    if not reason or "(" not in reason:
+        return None
+    text = reason[reason.rfind("(") + 1 : reason.rfind(")")].replace(" GMT", "+00:00")
+    try:
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+class AzureClusterCollector:
+    """Azure VMs tagged ``ClusterId`` (Databricks managed resource group) and their disks.
+
+    :param subscription_id: Azure subscription of the workspace's managed resource group.
+    :param resource_group: the managed resource group.
+    :param credential: azure-identity credential (None: ``DefaultAzureCredential``).
+    """
+
+    def __init__(self, subscription_id: str, resource_group: str, credential: Any = None, client: Any = None) -> None:
+        if client is None:
+            from azure.mgmt.compute import ComputeManagementClient
+
+            if credential is None:
+                from azure.identity import DefaultAzureCredential
+
+                credential = DefaultAzureCredential()
+            client = ComputeManagementClient(credential, subscription_id)
+        self.client = client
+        self.resource_group = resource_group
+
+    def collect(self, cluster_id: str, *, driver_instance_id: str | None = None) -> tuple[tuple[CloudInstance, ...], tuple[CloudVolume, ...]]:
+        insts, vols = [], []
+        for vm in self.client.virtual_machines.list(self.resource_group):
+            tags = vm.tags or {}
+            if tags.get("ClusterId") != cluster_id:
+                continue
+            created = _ms(getattr(vm, "time_created", None)) or 0
+            spot = str(getattr(vm, "priority", "") or "").lower() == "spot"
+            role = None
+            if driver_instance_id:
+                role = "driver" if vm.name == driver_instance_id else "worker"
+            insts.append(CloudInstance(vm.name, vm.hardware_profile.vm_size, "spot" if spot else "on_demand", created, None, role))
+            os_disk = getattr(getattr(vm, "storage_profile", None), "os_disk", None)
+            for disk in [os_disk, *(getattr(vm.storage_profile, "data_disks", None) or [])]:
+                if disk is None or not getattr(disk, "disk_size_gb", None):
+                    continue
+                sku = str(getattr(getattr(disk, "managed_disk", None), "storage_account_type", "") or "Premium_LRS")
+                vols.append(CloudVolume(f"{vm.name}/{disk.name}", "premium_ssd" if "premium" in sku.lower() else "standard_ssd",
+                                        float(disk.disk_size_gb), created, None))
+        return tuple(insts), tuple(vols)

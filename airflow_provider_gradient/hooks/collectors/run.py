@@ -1,0 +1,305 @@
+"""Collect everything about one Databricks run and record it (one record per cluster/project).
+
+:func:`collect_run` reads ``runs/get`` -> cluster ids per task; ``clusters/get`` + every page of
+``clusters/events``; optionally the cloud's instances/volumes; the event log from the cluster's log
+destination. Completeness of the event log is decided by the final ``eventlog`` part being present and
+written at or after the run's end; until then it retries with exponential backoff up to ``log_tries``
+and then records the run as ``log_incomplete`` (never fails the task). :func:`record_collected` prices
+the runs and stores them through the Gradient client, then asks for the next recommendation.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_gradient.core.cluster_merge import find_clusters, get_cluster, log_destination
+from airflow_provider_gradient.hooks.collectors.databricks import (
+    GradientDatabricksHook,
+    backoff_delays,
+    cluster_ids_of_run,
+    eventlog_files,
+    sleep,
+)
+from airflow_provider_gradient.hooks.collectors.storage import LogStore, store_for
+from airflow_provider_gradient.service.ingest import (
+    ClusterFacts,
+    CollectedRun,
+    IngestError,
+    RunStateFacts,
+    to_run_in,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectOptions:
+    """Knobs of one collection.
+
+    :param log_tries: how many times to look for a complete event log (backoff between tries).
+    :param log_backoff_s: first backoff delay (doubles, capped at 60 s).
+    :param aws_conn_id: collect EC2/EBS facts with this AWS connection (None: skip, events only).
+    :param cloud_collector: a ready cloud collector (tests), used instead of ``aws_conn_id``.
+    :param store_clients: ready storage clients (``{"s3": client}``) for tests.
+    """
+
+    log_tries: int = 4
+    log_backoff_s: float = 1.0
+    aws_conn_id: str | None = None
+    region: str | None = None
+    cloud_collector: Any = None
+    store_clients: Mapping[str, Any] = field(default_factory=dict)
+    sleep: Callable[[float], None] = sleep
+
+
+def _safe(what: str, fn: Callable[[], Any], default: Any) -> Any:
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - partial facts are better than none
+        log.warning("Gradient: could not read %s: %s: %s", what, type(e).__name__, e)
+        return default
+
+
+def fetch_event_log(
+    store: LogStore,
+    dest: str,
+    cluster_id: str,
+    spark_context_id: str | None,
+    end_ms: int | None,
+    workdir: Path,
+    opts: CollectOptions,
+) -> tuple[Path | None, str, str | None]:
+    """Download the event log parts of a run into ``workdir``.
+
+    :return: (local folder or None, log status ``complete``/``incomplete``/``missing``, reason).
+    """
+    root = f"{dest.rstrip('/')}/{cluster_id}/eventlog"
+    delays = list(backoff_delays(max(0, opts.log_tries - 1), base_s=opts.log_backoff_s))
+    reason = "no event log found"
+    parts: list[dict[str, Any]] = []
+    for attempt in range(len(delays) + 1):
+        try:
+            parts = eventlog_files(store.list_recursive(root), spark_context_id)
+        except Exception as e:  # noqa: BLE001
+            parts, reason = [], f"listing {root} failed: {type(e).__name__}: {e}"
+        live = [p for p in parts if Path(str(p["path"])).name == "eventlog"]
+        if live and (end_ms is None or int(live[0].get("modification_time") or 0) >= int(end_ms)):
+            reason = ""
+            break
+        if parts:
+            reason = "final eventlog part not delivered yet" if not live else "final eventlog part older than the run end"
+        if attempt < len(delays):
+            opts.sleep(delays[attempt])
+    if not parts:
+        return None, "missing", f"{reason} under {root} after {opts.log_tries} tries"
+    folder = workdir / cluster_id
+    folder.mkdir(parents=True, exist_ok=True)
+    for part in parts:
+        with open(folder / Path(str(part["path"])).name, "wb") as fh:
+            store.read_to(str(part["path"]), fh)
+    if reason:
+        return folder, "incomplete", f"{reason} after {opts.log_tries} tries"
+    return folder, "complete", None
+
+
+def _parse(folder: Path | None) -> tuple[Any, str | None]:
+    if folder is None:
+        return None, None
+    try:
+        from airflow_provider_gradient.core.eventlog import parse_event_log
+
+        return parse_event_log(folder), None
+    except Exception as e:  # noqa: BLE001 - a bad log must not lose the run
+        return None, f"event log unreadable: {type(e).__name__}: {e}"
+
+
+def collect_run(
+    hook: GradientDatabricksHook,
+    run_id: int,
+    payload: Mapping[str, Any],
+    *,
+    recommendation_ids: Mapping[str, Any] | None = None,
+    opts: CollectOptions | None = None,
+) -> dict[str, CollectedRun]:
+    """Collect one :class:`CollectedRun` per cluster slot of ``payload`` (keyed by slot id).
+
+    :param payload: the submit payload as it was submitted (clusters after Gradient's merge).
+    :param recommendation_ids: recommendation applied per slot id.
+    """
+    opts = opts or CollectOptions()
+    run = hook.get_run(run_id)
+    slots = {s.slot_id: s for s in find_clusters(payload)}
+    ids = cluster_ids_of_run(run, single="new_cluster" in slots)
+    out: dict[str, CollectedRun] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="gradient-collect-"))
+    try:
+        for slot_id, slot in slots.items():
+            submitted = get_cluster(payload, slot)
+            info = ids.get(slot_id)
+            state = RunStateFacts.from_api((info or {}).get("state") or run.get("state"))
+            start_ms = int((info or {}).get("start_ms") or run.get("start_time") or 0)
+            end_ms = int((info or {}).get("end_ms") or run.get("end_time") or start_ms)
+            facts: ClusterFacts | None = None
+            folder: Path | None = None
+            status: str = "missing"
+            reason: str | None = "no cluster instance in runs/get"
+            if info:
+                cid = str(info["cluster_id"])
+                facts = _cluster_facts(hook, cid, info, opts)
+                cluster = facts.cluster
+                dest = log_destination(cluster) or log_destination(submitted)
+                if dest:
+                    try:
+                        store = store_for(dest, hook, aws_conn_id=opts.aws_conn_id, region=opts.region,
+                                          clients=opts.store_clients)
+                        folder, status, reason = fetch_event_log(
+                            store, dest, cid, facts.spark_context_id, end_ms, workdir, opts
+                        )
+                    except Exception as e:  # noqa: BLE001
+                        status, reason = "missing", f"event log fetch failed: {type(e).__name__}: {e}"
+                else:
+                    reason = "cluster has no cluster_log_conf"
+            summary, parse_error = _parse(folder)
+            if parse_error:
+                status, reason = "incomplete", parse_error
+            elif summary is not None and status == "complete" and not getattr(summary, "complete", True):
+                status, reason = "incomplete", "event log has no application end"
+            out[slot_id] = CollectedRun(
+                databricks_run_id=int(run_id),
+                state=state,
+                start_ms=start_ms,
+                end_ms=max(end_ms, start_ms),
+                submitted_cluster=submitted,
+                cluster=facts,
+                summary=summary,
+                log_status=status,  # type: ignore[arg-type]
+                log_reason=reason,
+                recommendation_id=(recommendation_ids or {}).get(slot_id),
+                task_keys=tuple((info or {}).get("task_keys") or ()),
+            )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+def _cluster_facts(hook: GradientDatabricksHook, cid: str, info: Mapping[str, Any], opts: CollectOptions) -> ClusterFacts:
+    """``clusters/get``, all cluster events and (optionally) the cloud's instances/volumes of one cluster."""
+    cluster: dict[str, Any] = _safe(f"clusters/get {cid}", partial(hook.get_cluster, cid), {})
+    events: tuple[Any, ...] = _safe(f"clusters/events {cid}", partial(_all_events, hook, cid), ())
+    instances: tuple[Any, ...] = ()
+    volumes: tuple[Any, ...] = ()
+    cloud = opts.cloud_collector
+    if cloud is None and opts.aws_conn_id:
+        from airflow_provider_gradient.hooks.collectors.cloud import AwsClusterCollector
+
+        cloud = _safe("AWS client", partial(AwsClusterCollector, opts.aws_conn_id, opts.region), None)
+    if cloud is not None:
+        driver_id = (cluster.get("driver") or {}).get("instance_id")
+        instances, volumes = _safe(
+            f"cloud instances of {cid}", partial(cloud.collect, cid, driver_instance_id=driver_id), ((), ())
+        )
+    ctx = info.get("spark_context_id") or cluster.get("spark_context_id")
+    return ClusterFacts(cid, cluster, events, instances, volumes, str(ctx) if ctx else None)
+
+
+def _all_events(hook: GradientDatabricksHook, cid: str) -> tuple[Any, ...]:
+    return tuple(hook.iter_cluster_events(cid))
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What recording one cluster's run produced."""
+
+    slot_id: str
+    project_id: Any
+    run: Any | None
+    cost_usd: float | None
+    error: str | None = None
+    next_recommendation_id: Any | None = None
+
+
+def record_collected(
+    client: Any,
+    collected: Mapping[str, CollectedRun],
+    project_ids: Mapping[str, Any],
+    *,
+    cloud: str,
+    region: str,
+    plan: str = "Premium",
+    extra: Mapping[str, Any] | None = None,
+    recommend: bool = True,
+) -> list[RecordResult]:
+    """Price and record each collected run with its project, then generate the next recommendation.
+
+    Never raises: a failure is returned in :attr:`RecordResult.error`.
+    """
+    from airflow_provider_gradient.core.pricing import load_catalog
+
+    catalog = load_catalog(_catalog_override())
+    results = []
+    for slot_id, run in collected.items():
+        pid = project_ids.get(slot_id)
+        if pid is None:
+            continue
+        try:
+            run_in = to_run_in(run, catalog, cloud=cloud, region=region, plan=plan, extra=extra)
+            stored = client.record_run(pid, run_in)
+            cost = run_in.cost.total_usd if run_in.cost is not None else None
+            rec_id = None
+            if recommend:
+                try:
+                    rec = client.generate_recommendation(pid)
+                    rec_id = getattr(rec, "id", None)
+                except Exception as e:  # noqa: BLE001 - the run is stored; the next try will recommend
+                    log.warning("Gradient: no new recommendation for project %s: %s: %s", pid, type(e).__name__, e)
+            results.append(RecordResult(slot_id, pid, stored, cost, None, rec_id))
+        except (IngestError, Exception) as e:  # noqa: BLE001
+            results.append(RecordResult(slot_id, pid, None, None, f"{type(e).__name__}: {e}"))
+    return results
+
+
+def _catalog_override() -> str | None:
+    try:
+        from airflow_provider_gradient.operators._apply import gradient_conf
+
+        return gradient_conf("price_catalog", "") or None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, str]:
+    """Whether every cluster of a finished run has delivered its final event log part (``runs/get`` +
+    ``clusters/get`` + a listing of the log destination). Destinations outside Databricks (S3/ABFS) count as
+    ready: the record step retries those itself.
+
+    :return: (ready, reason when not ready).
+    """
+    run = hook.get_run(run_id)
+    state = RunStateFacts.from_api(run.get("state"))
+    if state.life_cycle_state not in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+        return False, f"run {run_id} is {state.life_cycle_state or 'unknown'}"
+    end_ms = int(run.get("end_time") or 0)
+    for task in list(run.get("tasks") or []) or [run]:
+        inst = task.get("cluster_instance") or {}
+        cid = inst.get("cluster_id")
+        if not cid:
+            continue
+        cluster = hook.get_cluster(str(cid))
+        dest = log_destination(cluster)
+        if not dest or not dest.startswith(("dbfs:", "/Volumes/")):
+            continue
+        files = hook.list_recursive(f"{dest.rstrip('/')}/{cid}/eventlog")
+        parts = eventlog_files(files, inst.get("spark_context_id") or cluster.get("spark_context_id"))
+        live = [p for p in parts if Path(str(p["path"])).name == "eventlog"]
+        if not live:
+            return False, f"cluster {cid}: final eventlog part not delivered"
+        if end_ms and int(live[0].get("modification_time") or 0) < end_ms:
+            return False, f"cluster {cid}: final eventlog part older than the run end"
+    return True, ""

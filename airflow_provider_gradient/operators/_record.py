@@ -1,0 +1,192 @@
+"""Record step shared by the operator, the listener and the sensor: collect a finished run and store it.
+
+Project and recommendation ids are read back from the ``gradient:*`` custom tags of the clusters that
+were really submitted (``runs/get`` echoes them), so recording also works in a fresh process (after a
+deferral, in the listener, in a separate sensor task) without any state carried over.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_gradient.core.cluster_merge import (
+    TAG_PROJECT_ID,
+    TAG_RECOMMENDATION_ID,
+    ClusterSlot,
+    find_clusters,
+    get_cluster,
+)
+from airflow_provider_gradient.hooks.collectors.run import (
+    CollectOptions,
+    RecordResult,
+    collect_run,
+    record_collected,
+)
+from airflow_provider_gradient.operators._apply import (
+    effective_payload,
+    get_client,
+    gradient_conf,
+    incr,
+    resolve_app_id,
+    run_bounded,
+)
+
+log = logging.getLogger(__name__)
+RECORD_FAILED_METRIC = "gradient.record.failed"
+XCOM_PROJECT_ID = "gradient_project_id"
+XCOM_RECOMMENDATION_ID = "gradient_recommendation_id"
+XCOM_RUN_COST = "gradient_run_cost_usd"
+
+
+def _submitted_cluster(run: Mapping[str, Any], slot: ClusterSlot) -> Mapping[str, Any] | None:
+    """The ``new_cluster`` ``runs/get`` reports for ``slot`` (None when it does not echo it)."""
+    tasks = list(run.get("tasks") or [])
+    if slot.kind == "single":
+        for task in tasks:
+            if isinstance(task.get("new_cluster"), Mapping):
+                return task["new_cluster"]  # type: ignore[no-any-return]
+        spec = (run.get("cluster_spec") or {}).get("new_cluster")
+        return spec if isinstance(spec, Mapping) else None
+    if slot.kind == "task":
+        for task in tasks:
+            if task.get("task_key") == slot.key and isinstance(task.get("new_cluster"), Mapping):
+                return task["new_cluster"]  # type: ignore[no-any-return]
+        return None
+    for jc in run.get("job_clusters") or []:
+        if jc.get("job_cluster_key") == slot.key and isinstance(jc.get("new_cluster"), Mapping):
+            return jc["new_cluster"]  # type: ignore[no-any-return]
+    return None
+
+
+def submitted_payload(user_payload: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
+    """``user_payload`` with each cluster replaced by the one the run really used (if echoed)."""
+    out = copy.deepcopy(dict(user_payload))
+    for slot in find_clusters(out):
+        real = _submitted_cluster(run, slot)
+        if real is None:
+            continue
+        if slot.kind == "single":
+            out["new_cluster"] = dict(real)
+        else:
+            name = "tasks" if slot.kind == "task" else "job_clusters"
+            out[name][slot.index] = {**out[name][slot.index], "new_cluster": dict(real)}
+    return out
+
+
+def _tag(cluster: Mapping[str, Any], key: str) -> str | None:
+    tags = cluster.get("custom_tags") or {}
+    value = tags.get(key) if isinstance(tags, Mapping) else None
+    return None if value in (None, "", "none") else str(value)
+
+
+def record_task_run(
+    task: Any,
+    context: Mapping[str, Any] | None,
+    run_id: int,
+    *,
+    payload: Mapping[str, Any] | None = None,
+    client: Any = None,
+    opts: CollectOptions | None = None,
+) -> list[RecordResult]:
+    """Collect Databricks run ``run_id`` of ``task`` and record one run per cluster/project.
+
+    :param payload: the payload as submitted; default: the task's payload overlaid with ``runs/get``.
+    """
+    from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
+
+    hook = GradientDatabricksHook(
+        getattr(task, "databricks_conn_id", "databricks_default"),
+        retry_limit=getattr(task, "databricks_retry_limit", 3),
+        retry_delay=getattr(task, "databricks_retry_delay", 1),
+    )
+    opts = opts or collect_options(task, context)
+    client = client or get_client(task)
+    if payload is None:
+        payload = submitted_payload(effective_payload(task), hook.get_run(run_id))
+    base = resolve_app_id(task, context)
+    project_ids: dict[str, Any] = {}
+    rec_ids: dict[str, Any] = {}
+    for slot in find_clusters(payload):
+        cluster = get_cluster(payload, slot)
+        pid = _tag(cluster, TAG_PROJECT_ID)
+        if pid is None:
+            pid = client.get_or_create_project(slot.app_id(base), dag_id=task.dag_id, task_id=task.task_id).id
+        project_ids[slot.slot_id] = int(pid)
+        rid = _tag(cluster, TAG_RECOMMENDATION_ID)
+        rec_ids[slot.slot_id] = int(rid) if rid is not None and rid.isdigit() else None
+    collected = collect_run(hook, run_id, payload, recommendation_ids=rec_ids, opts=opts)
+    for rid in rec_ids.values():
+        if rid is not None:
+            try:
+                client.mark_applied(rid, databricks_run_id=int(run_id))
+            except Exception as e:  # noqa: BLE001 - informational only
+                log.debug("mark_applied(%s) failed: %s", rid, e)
+    ti = (context or {}).get("ti")
+    extra = {
+        "dag_id": getattr(task, "dag_id", None),
+        "task_id": getattr(task, "task_id", None),
+        "airflow_run_id": (context or {}).get("run_id") or getattr(ti, "run_id", None),
+        "try_number": getattr(ti, "try_number", None),
+    }
+    return record_collected(
+        client,
+        collected,
+        project_ids,
+        cloud=gradient_conf("cloud", "aws"),
+        region=gradient_conf("region", "us-east-1"),
+        plan=gradient_conf("plan_type", "Premium"),
+        extra={k: v for k, v in extra.items() if v is not None},
+    )
+
+
+def collect_options(task: Any, context: Mapping[str, Any] | None) -> CollectOptions:
+    """Collection knobs from the task (``gradient_aws_conn_id``, ``gradient_log_tries``) and config."""
+    timeout = float(gradient_conf("log_collection_timeout_seconds", "300"))
+    tries = getattr(task, "gradient_log_tries", None)
+    backoff = getattr(task, "gradient_log_backoff_s", None)
+    if tries is None:
+        # spread the configured timeout over doubling delays: 1+2+4+...
+        tries, total = 1, 0.0
+        while total < timeout and tries < 12:
+            total += min(60.0, 2.0 ** (tries - 1))
+            tries += 1
+    return CollectOptions(
+        log_tries=int(tries),
+        log_backoff_s=float(backoff if backoff is not None else 1.0),
+        aws_conn_id=getattr(task, "gradient_aws_conn_id", None) or (gradient_conf("aws_conn_id", "") or None),
+        region=gradient_conf("region", "us-east-1"),
+    )
+
+
+def safe_record(
+    task: Any, context: Mapping[str, Any] | None, run_id: int | None, *, timeout_s: float | None = None, **kwargs: Any
+) -> list[RecordResult]:
+    """:func:`record_task_run` that never raises (errors are logged as WARNINGs and counted)."""
+    logger = getattr(task, "log", log)
+    if not run_id:
+        logger.warning("Gradient: no Databricks run id, nothing to record")
+        return []
+    try:
+        if timeout_s:
+            results = run_bounded(lambda: record_task_run(task, context, int(run_id), **kwargs), timeout_s,
+                                  "recording the run")
+        else:
+            results = record_task_run(task, context, int(run_id), **kwargs)
+    except Exception as e:  # noqa: BLE001 - never break the user's task
+        logger.warning("Gradient: could not record Databricks run %s: %s: %s", run_id, type(e).__name__, e)
+        incr(RECORD_FAILED_METRIC)
+        return []
+    for r in results:
+        if r.error:
+            logger.warning("Gradient: run %s of project %s not recorded: %s", run_id, r.project_id, r.error)
+            incr(RECORD_FAILED_METRIC)
+        else:
+            run = r.run
+            logger.info(
+                "Gradient: recorded Databricks run %s in project %s (outcome %s, cost $%.4f, log %s)",
+                run_id, r.project_id, getattr(run, "outcome", "?"), r.cost_usd or 0.0, getattr(run, "log_status", "?"),
+            )
+    return results

@@ -1,0 +1,1 @@
+"""Triggers of the Gradient provider (deferrable waits in the triggerer)."""
