@@ -23,7 +23,6 @@ are left out of the averages (they are counted in ``ignored_runs``).
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -116,13 +115,24 @@ class OrganisationRoi:
 
 def pearson(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Pearson correlation of two equal-length series; None when undefined (< 3 points or constant)."""
-    if len(xs) != len(ys) or len(xs) < 3:
+    n = len(xs)
+    if n != len(ys) or n < 3 or min(xs) == max(xs) or min(ys) == max(ys):
         return None
-    try:
-        r = statistics.correlation(xs, ys)
-    except statistics.StatisticsError:  # constant input
+    mx = sum(xs) / n
+    my = sum(ys) / n
+    sxy = sxx = syy = 0.0
+    for x, y in zip(xs, ys, strict=True):
+        dx = x - mx
+        dy = y - my
+        sxy += dx * dy
+        sxx += dx * dx
+        syy += dy * dy
+    if sxx <= 0.0 or syy <= 0.0:
         return None
-    return r if math.isfinite(r) else None
+    r = sxy / math.sqrt(sxx * syy)
+    if not math.isfinite(r):
+        return None
+    return max(-1.0, min(1.0, r))
 
 
 def annual_run_frequency(started_ms: Sequence[int]) -> float | None:
@@ -136,7 +146,7 @@ def annual_run_frequency(started_ms: Sequence[int]) -> float | None:
 
 
 def _mean(values: Iterable[float]) -> float | None:
-    vals = list(values)
+    vals = values if isinstance(values, list) else list(values)
     return sum(vals) / len(vals) if vals else None
 
 

@@ -174,6 +174,10 @@ def test_single_run_frequency_and_pearson_edge_cases() -> None:
     assert annual_run_frequency([T0, T0 + 7 * DAY]) == pytest.approx(365 / 7)
     assert pearson([1, 2], [1, 2]) is None  # too few points
     assert pearson([1, 1, 1], [1, 2, 3]) is None  # constant
+    assert pearson([0.1, 0.1, 0.1], [1, 2, 3]) is None  # constant, inexact mean
+    assert pearson([1, 2, 3], [5, 5, 5]) is None
+    xs, ys = [1.0, 4.0, 2.0, 8.0, 5.0], [2.0, 3.0, 1.0, 9.0, 4.0]
+    assert pearson(xs, ys) == pytest.approx(float(np.corrcoef(xs, ys)[0, 1]))
     assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
 
 
