@@ -1,0 +1,95 @@
+"""``parse_event_log``: stream the parts of a log line by line into the aggregator.
+
+Only the events we aggregate are decoded: the ``{"Event":"<name>"`` prefix of each line is checked
+first, so TaskStart, block-manager, metrics and other chatty events cost a byte comparison.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+
+from airflow_provider_gradient.core.eventlog.aggregate import Aggregator
+from airflow_provider_gradient.core.eventlog.errors import (
+    EventLogError,
+    EventLogNotFoundError,
+    MalformedEventError,
+)
+from airflow_provider_gradient.core.eventlog.inputs import LogPart, open_input
+from airflow_provider_gradient.core.eventlog.summary import AppSummary
+
+_PREFIX = b'{"Event":"'
+_PLEN = len(_PREFIX)
+
+
+def parse_event_log(path: str | os.PathLike[str]) -> AppSummary:
+    """Parse a Spark / Databricks event log into an :class:`AppSummary`.
+
+    :param path: a plain or compressed log file, a directory (Databricks rollover set, Spark 3
+        ``eventlog_v2_*`` rolling directory, Spark 1.x log directory), a zip or a tar(.gz) archive.
+    :raises EventLogError: (a subclass naming the problem) for every kind of bad input.
+    """
+    try:
+        with open_input(path) as inp:
+            agg = Aggregator()
+            for part in inp.parts:
+                _feed(agg, part)
+            return agg.finish(hints=inp.hints, source_format=inp.container, parts=len(inp.parts))
+    except EventLogError:
+        raise
+    except MemoryError:
+        raise MalformedEventError("the log holds a line too large to process") from None
+    except OSError as exc:
+        raise EventLogNotFoundError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}") from None
+
+
+def _feed(agg: Aggregator, part: LogPart) -> None:
+    """Split the decoded chunks of one part into lines and dispatch them."""
+    handlers = agg.handlers
+    handle = agg.handle
+    rest = b""
+    line_no = 0
+    name = part.name
+    for chunk in part.chunks():
+        if rest:
+            chunk = rest + chunk
+        lines = chunk.split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            if line.startswith(_PREFIX):
+                end = line.find(b'"', _PLEN)
+                event = line[_PLEN:end]
+                if event in handlers:
+                    handle(event, line, f"{name}:{line_no + 1}")
+            elif line.strip():
+                _slow(agg, line, f"{name}:{line_no + 1}")
+            line_no += 1
+    if rest.strip():
+        # The last line of a part may be cut short (log still being written): keep it only if whole.
+        try:
+            _slow(agg, rest, f"{name}:{line_no + 1}")
+        except MalformedEventError:
+            if _valid_json(rest):
+                raise
+
+
+def _valid_json(line: bytes) -> bool:
+    try:
+        orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _slow(agg: Aggregator, line: bytes, where: str) -> None:
+    """A line without the usual ``{"Event":"`` prefix (other key order, spaces): decode it fully."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedEventError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(event, dict) or not isinstance(event.get("Event"), str):
+        raise MalformedEventError(f"{where}: not a Spark listener event")
+    name = event["Event"].encode()
+    if name in agg.handlers:
+        agg.handle(name, orjson.dumps(event), where)
