@@ -257,6 +257,8 @@ class OptimizerSettings:
     :param max_change_factor: largest multiplicative step in workers (and node size) per recommendation.
     :param learning_runs: K, learning-phase runs (baseline included).
     :param sla_confidence: required P(runtime <= SLA) for an optimizing recommendation.
+    :param explore: keep exploring promising untried shapes (off: only recommend an untried shape when it is
+        confidently cheaper than the best one observed).
     """
 
     sla_minutes: float | None = None
@@ -268,6 +270,7 @@ class OptimizerSettings:
     max_change_factor: float = 2.0
     learning_runs: int = 4
     sla_confidence: float = 0.9
+    explore: bool = True
 
     def __post_init__(self) -> None:
         if self.sla_minutes is not None and self.sla_minutes <= 0:

@@ -1,0 +1,165 @@
+"""Recorded grids of measured runs (CSV) and their price catalog (JSON), per the replay contract."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_gradient.core.optimizer.types import NodeOption, SearchSpace
+
+
+class GridError(ValueError):
+    """A grid CSV or catalog JSON is malformed (the message names the file and the problem)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    """One measured configuration.
+
+    :param node_type: worker node type.
+    :param workers: worker count.
+    :param runtime_s: runtime (until failure for a failed run).
+    :param succeeded: run outcome.
+    :param failure_kind: ``oom`` unless the CSV says otherwise (column ``failure_kind``) for failed rows.
+    """
+
+    node_type: str
+    workers: int
+    runtime_s: float
+    succeeded: bool
+    failure_kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    """Replay price catalog: ``{"dbu_usd": x, "node_types": [{name, vcpus, memory_gb, hourly_usd, dbu_per_hour}]}``."""
+
+    dbu_usd: float
+    nodes: dict[str, NodeOption]
+
+    def rate_usd(self, node_type: str) -> float:
+        """$ per node-hour (cloud + DBU)."""
+        n = self.nodes[node_type]
+        return n.hourly_usd + n.dbu_per_hour * self.dbu_usd
+
+    def cost_usd(self, node_type: str, workers: int, runtime_s: float) -> float:
+        """Contract cost: ``runtime_s/3600 × workers × (hourly_usd + dbu_per_hour × dbu_usd)``."""
+        return runtime_s / 3600.0 * workers * self.rate_usd(node_type)
+
+
+def _family(name: str) -> str:
+    return name.split(".", 1)[0] if "." in name else name.rsplit("_", 1)[0]
+
+
+def catalog_from_dict(data: Any, source: str = "catalog") -> Catalog:
+    """Validate and build a :class:`Catalog`.
+
+    :param data: parsed JSON.
+    :param source: name for error messages.
+    """
+    if not isinstance(data, dict) or "node_types" not in data or "dbu_usd" not in data:
+        raise GridError(f"{source}: expected an object with 'dbu_usd' and 'node_types'")
+    nodes: dict[str, NodeOption] = {}
+    for j, n in enumerate(data["node_types"]):
+        try:
+            nodes[str(n["name"])] = NodeOption(
+                name=str(n["name"]),
+                family=str(n.get("family") or _family(str(n["name"]))),
+                vcpus=int(n["vcpus"]),
+                memory_gb=float(n["memory_gb"]),
+                hourly_usd=float(n["hourly_usd"]),
+                dbu_per_hour=float(n["dbu_per_hour"]),
+                spot_discount=float(n.get("spot_discount", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GridError(f"{source}: node_types[{j}] is invalid ({exc!r})") from exc
+    if not nodes:
+        raise GridError(f"{source}: node_types is empty")
+    try:
+        dbu = float(data["dbu_usd"])
+    except (TypeError, ValueError) as exc:
+        raise GridError(f"{source}: dbu_usd is not a number") from exc
+    return Catalog(dbu_usd=dbu, nodes=nodes)
+
+
+def load_catalog_json(path: str | Path) -> Catalog:
+    """Read a replay catalog JSON file."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise GridError(f"{p}: cannot read catalog JSON ({exc})") from exc
+    return catalog_from_dict(data, str(p))
+
+
+def _bool(v: str, where: str) -> bool:
+    s = v.strip().lower()
+    if s in ("true", "1", "yes", "t", "y"):
+        return True
+    if s in ("false", "0", "no", "f", "n"):
+        return False
+    raise GridError(f"{where}: succeeded must be true/false, got {v!r}")
+
+
+def load_grid_csv(path: str | Path) -> list[GridRow]:
+    """Read a grid CSV (columns ``node_type,workers,runtime_s,succeeded``; others ignored).
+
+    :param path: CSV file.
+    """
+    p = Path(path)
+    try:
+        fh = p.open(newline="")
+    except OSError as exc:
+        raise GridError(f"{p}: cannot read grid CSV ({exc})") from exc
+    rows: dict[tuple[str, int], GridRow] = {}
+    with fh:
+        reader = csv.DictReader(fh)
+        need = {"node_type", "workers", "runtime_s", "succeeded"}
+        if reader.fieldnames is None or not need <= set(reader.fieldnames):
+            raise GridError(f"{p}: CSV must have columns {sorted(need)}")
+        for ln, r in enumerate(reader, start=2):
+            where = f"{p}:{ln}"
+            try:
+                workers = int(float(r["workers"]))
+                runtime = float(r["runtime_s"])
+            except (TypeError, ValueError) as exc:
+                raise GridError(f"{where}: workers/runtime_s not numeric") from exc
+            ok = _bool(r["succeeded"], where)
+            kind = (r.get("failure_kind") or "").strip().lower() or None
+            if not ok and kind not in ("oom", "spot", "timeout", "other"):
+                kind = "oom"
+            rows[(r["node_type"], workers)] = GridRow(r["node_type"], workers, runtime, ok, None if ok else kind)
+    if not rows:
+        raise GridError(f"{p}: grid is empty")
+    return list(rows.values())
+
+
+def grid_space(rows: list[GridRow], catalog: Catalog) -> SearchSpace:
+    """The search space of a replay: exactly the grid's rows.
+
+    :param rows: grid rows (node types must be in the catalog).
+    :param catalog: prices.
+    """
+    missing = sorted({r.node_type for r in rows} - set(catalog.nodes))
+    if missing:
+        raise GridError(f"grid node types missing from the catalog: {missing}")
+    used = [catalog.nodes[n] for n in dict.fromkeys(r.node_type for r in rows)]
+    ws = [r.workers for r in rows]
+    return SearchSpace(
+        cloud="aws", region="replay", node_types=tuple(used), dbu_usd=catalog.dbu_usd,
+        min_workers=min(ws), max_workers=max(ws), allow_autoscale=False, allow_spot=False, allow_photon=False,
+        allowed_shapes=tuple((r.node_type, r.workers) for r in rows),
+    )
+
+
+def oracle(rows: list[GridRow], catalog: Catalog, sla_s: float) -> tuple[GridRow, float] | None:
+    """Cheapest successful row within the SLA, with its cost (None when no row meets it)."""
+    feas = [(catalog.cost_usd(r.node_type, r.workers, r.runtime_s), r.node_type, r.workers, r)
+            for r in rows if r.succeeded and r.runtime_s <= sla_s]
+    if not feas:
+        return None
+    c, _, _, row = min(feas, key=lambda t: (t[0], t[1], t[2]))
+    return row, c

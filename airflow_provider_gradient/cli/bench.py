@@ -1,0 +1,114 @@
+"""``gradient bench``: replay recorded grids, run the simulator benchmark, and the side-by-side suite."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import typer
+
+app = typer.Typer(help="Benchmark the optimiser against bo/random baselines.", no_args_is_help=True)
+
+
+def _fail(exc: Exception, code: int = 2) -> None:
+    typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+    raise typer.Exit(code)
+
+
+def _parse_baseline(text: str) -> tuple[str, int]:
+    node, sep, w = text.rpartition(":")
+    if not sep or not node:
+        raise ValueError(f"--baseline must be NODE:WORKERS, got {text!r}")
+    try:
+        return node, int(w)
+    except ValueError:
+        raise ValueError(f"--baseline workers must be an integer, got {w!r}") from None
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=1, default=float) + "\n")
+    else:
+        typer.echo(text)
+
+
+@app.command("replay")
+def replay_cmd(
+    grid: str = typer.Option(..., "--grid", help="CSV: node_type,workers,runtime_s,succeeded"),
+    catalog: str = typer.Option(..., "--catalog", help="catalog JSON {dbu_usd, node_types:[...]}"),
+    baseline: str = typer.Option(..., "--baseline", help="NODE:WORKERS of run 1 (a grid row)"),
+    sla_minutes: float = typer.Option(..., "--sla-minutes", help="runtime SLA in minutes"),
+    budget: int = typer.Option(10, "--budget", help="total runs including the baseline"),
+    seed: int = typer.Option(0, "--seed", help="seed (bo/random)"),
+    strategy: str = typer.Option("gradient", "--strategy", help="gradient | random | bo"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Replay a strategy on a recorded grid of measured runs."""
+    from airflow_provider_gradient.bench.grid import GridError, load_catalog_json, load_grid_csv
+    from airflow_provider_gradient.bench.replay import replay
+    from airflow_provider_gradient.core.optimizer import OptimizerError
+
+    try:
+        base = _parse_baseline(baseline)
+        rows = load_grid_csv(grid)
+        cat = load_catalog_json(catalog)
+        out = replay(rows, cat, base, sla_minutes, budget, strategy=strategy, seed=seed)
+    except (GridError, OptimizerError, ValueError) as exc:
+        _fail(exc)
+        return
+    lines = [f"{i + 1:>2}. {r['workers']}×{r['node_type']}  {r['runtime_s']:.0f}s  "
+             f"{'ok' if r['succeeded'] else 'FAILED'}  ${r['cost_usd']:.3f}  [{r['phase']}]"
+             for i, r in enumerate(out["runs"])]
+    o = out["oracle"]
+    lines.append(f"final {out['final']['workers']}×{out['final']['node_type']}: ${out['final_cost_usd']:.3f}, "
+                 f"{out['final_runtime_s']:.0f}s, meets SLA: {out['final_meets_sla']}")
+    if o:
+        lines.append(f"oracle {o['workers']}×{o['node_type']}: ${o['cost_usd']:.3f}; regret {out['regret']:.1%}")
+    else:
+        lines.append("no grid row meets the SLA")
+    _emit(out, as_json, "\n".join(lines))
+
+
+@app.command("simulate")
+def simulate_cmd(
+    profile: str = typer.Option(..., "--profile", help="simulator profile name or path"),
+    runs: int = typer.Option(10, "--runs", help="total runs including the baseline"),
+    sla_minutes: float = typer.Option(..., "--sla-minutes", help="runtime SLA in minutes"),
+    seeds: int = typer.Option(5, "--seeds", help="number of seeds (0..S-1)"),
+    strategy: str = typer.Option("gradient", "--strategy", help="gradient | random | bo"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Benchmark a strategy over the simulator's job model (noise, drift, spot, OOM) with its oracle."""
+    from airflow_provider_gradient.bench.simulate import SimulatorUnavailable, simulate_bench
+    from airflow_provider_gradient.bench.grid import GridError
+
+    try:
+        out = simulate_bench(profile, runs=runs, sla_minutes=sla_minutes, seeds=seeds, strategy=strategy)
+    except SimulatorUnavailable as exc:
+        _fail(exc, 1)
+        return
+    except (GridError, ValueError) as exc:
+        _fail(exc)
+        return
+    s = out["summary"]
+    _emit(out, as_json, f"{profile} {strategy}: median regret {s['median_regret']:.1%}, "
+                        f"p90 {s['p90_regret']:.1%}, SLA violations {s['sla_violation_rate']:.1%}")
+
+
+@app.command("suite")
+def suite_cmd(
+    seeds: int = typer.Option(5, "--seeds", help="seeds per profile and SLA"),
+    budget: int = typer.Option(10, "--budget", help="runs per replay including the baseline"),
+    source: str = typer.Option("auto", "--source", help="simulator | synthetic | auto"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """All profiles × seeds × SLA (1.0×, 1.5× baseline runtime) for gradient, bo and random: one table."""
+    from airflow_provider_gradient.bench.suite import format_table, run_suite
+
+    try:
+        out = run_suite(seeds=seeds, budget=budget, source=source)
+    except ValueError as exc:
+        _fail(exc)
+        return
+    _emit(out, as_json, format_table(out))
