@@ -1,0 +1,68 @@
+"""Cluster policy for no-code onboarding: attach Gradient to existing ``DatabricksSubmitRunOperator`` tasks.
+
+Registered through the ``airflow.policy`` entry point. ``[gradient] onboard`` selects the DAGs:
+``none`` (default), ``tagged`` (DAGs tagged ``gradient``) or ``all``. Selected tasks get
+:func:`gradient_pre_execute_hook` as pre_execute (chained after one the author set), and the Gradient
+listener records their runs. The policy never raises: a problem is logged and the task left unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.policies import hookimpl
+
+log = logging.getLogger(__name__)
+ONBOARD_TAG = "gradient"
+
+
+def onboard_mode() -> str:
+    """``[gradient] onboard`` normalised to none / tagged / all (unknown values mean none)."""
+    from airflow_provider_gradient.operators._apply import gradient_conf
+
+    mode = gradient_conf("onboard", "none").strip().lower()
+    return mode if mode in ("none", "tagged", "all") else "none"
+
+
+def _chain(first: Any) -> Any:
+    from airflow_provider_gradient.operators.pre_execute import gradient_pre_execute_hook
+
+    def hook(context: Any) -> None:
+        first(context)
+        gradient_pre_execute_hook(context)
+
+    hook._gradient = True  # type: ignore[attr-defined]
+    return hook
+
+
+def onboard_task(task: Any, mode: str | None = None) -> bool:
+    """Attach Gradient to ``task`` if the onboarding mode selects it; return whether it did."""
+    from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
+
+    from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
+    from airflow_provider_gradient.operators.pre_execute import gradient_pre_execute_hook
+
+    mode = mode or onboard_mode()
+    if mode == "none" or not isinstance(task, DatabricksSubmitRunOperator):
+        return False
+    if isinstance(task, GradientDatabricksOperator):
+        return False
+    dag = getattr(task, "dag", None)
+    if mode == "tagged" and ONBOARD_TAG not in set(getattr(dag, "tags", None) or ()):
+        return False
+    existing = getattr(task, "_pre_execute_hook", None)
+    if existing is gradient_pre_execute_hook or getattr(existing, "_gradient", False):
+        return True
+    task._pre_execute_hook = gradient_pre_execute_hook if existing is None else _chain(existing)
+    return True
+
+
+@hookimpl
+def task_policy(task: Any) -> None:
+    """Airflow cluster policy: onboard Databricks submit tasks selected by ``[gradient] onboard``."""
+    try:
+        if onboard_task(task):
+            log.debug("Gradient: onboarded %s.%s", getattr(task, "dag_id", "?"), task.task_id)
+    except Exception:  # noqa: BLE001 - a policy error would block the whole DAG file
+        log.warning("Gradient policy: could not onboard task %s", getattr(task, "task_id", "?"), exc_info=True)
