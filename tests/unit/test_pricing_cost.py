@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_gradient.core.pricing import (
     ClusterTimeline,
@@ -281,3 +283,53 @@ def test_run_cost_dict_roundtrip(cat: PriceCatalog) -> None:
         _cluster("i3.xlarge", 3, 0.25, market="spot"), cat, cloud="aws", region="us-east-1"
     )
     assert RunCost.from_dict(json.loads(json.dumps(cost.to_dict()))) == cost
+
+
+_CAT = load_catalog()
+_AWS_NODES = [n.name for n in _CAT.node_types("aws", "us-west-2")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    node=st.sampled_from(_AWS_NODES),
+    driver=st.sampled_from(_AWS_NODES),
+    workers=st.floats(0, 64),
+    runtime_s=st.floats(0, 48 * 3600),
+    spot=st.booleans(),
+    first_on_demand=st.integers(0, 5),
+    photon=st.booleans(),
+    plan=st.sampled_from(["Standard", "Premium", "Enterprise"]),
+    compute=st.sampled_from(["jobs", "jobs_photon", "all_purpose"]),
+)
+def test_estimate_invariants(
+    node: str,
+    driver: str,
+    workers: float,
+    runtime_s: float,
+    spot: bool,
+    first_on_demand: int,
+    photon: bool,
+    plan: str,
+    compute: str,
+) -> None:
+    kw = dict(
+        catalog=_CAT,
+        cloud="aws",
+        region="us-west-2",
+        node_type=node,
+        driver_node_type=driver,
+        runtime_s=runtime_s,
+        spot=spot,
+        first_on_demand=first_on_demand,
+        photon=photon,
+        plan=plan,
+        compute_type=compute,
+        ebs_gb_per_node=32,
+    )
+    c = estimate_run_cost(workers=workers, **kw)  # type: ignore[arg-type]
+    assert 0 <= c.low_usd <= c.total_usd + 1e-9 <= c.high_usd + 2e-9
+    assert c.total_usd == pytest.approx(c.cloud_usd + c.dbu_usd + c.storage_usd)
+    if not spot:
+        assert c.low_usd == pytest.approx(c.high_usd)
+    more = estimate_run_cost(workers=workers + 1, **kw)  # type: ignore[arg-type]
+    assert more.total_usd >= c.total_usd
