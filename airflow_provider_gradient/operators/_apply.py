@@ -300,9 +300,13 @@ def guarded_apply(
     context: Mapping[str, Any] | None,
     *,
     client_factory: Callable[[Any], Any] = get_client,
+    apply_fn: Callable[[Any, Mapping[str, Any] | None, Any], GradientTaskState] | None = None,
     logger: Any = None,
 ) -> GradientTaskState:
     """Apply once per task object, bounded in time, fail-open; never raises.
+
+    :param apply_fn: the apply step (default :func:`apply_to_task`), called as
+        ``apply_fn(snapshot_of_task, context, client)`` inside the time budget.
 
     The result is stored on ``task._gradient_state``; a second call returns it unchanged.
     """
@@ -322,7 +326,7 @@ def guarded_apply(
 
         def work() -> GradientTaskState:
             client = client_factory(task)
-            return apply_to_task(snapshot, context, client)
+            return (apply_fn or apply_to_task)(snapshot, context, client)
 
         state = run_bounded(work, timeout)
         snapshot.copy_to(task)
@@ -371,8 +375,9 @@ class _Snapshot:
         self.json = copy.deepcopy(getattr(task, "json", None))
         self.new_cluster = copy.deepcopy(getattr(task, "new_cluster", None))
         self.tasks = copy.deepcopy(getattr(task, "tasks", None))
-        for name in ("gradient_app_id", "gradient_sla_minutes", "gradient_auto_apply", "gradient_conn_id"):
-            setattr(self, name, getattr(task, name, None))
+        for name in ("gradient_app_id", "gradient_sla_minutes", "gradient_auto_apply", "gradient_conn_id",
+                     "job_id", "job_name", "databricks_conn_id", "databricks_retry_limit", "databricks_retry_delay"):
+            setattr(self, name, copy.deepcopy(getattr(task, name, None)))
 
     def copy_to(self, task: Any) -> None:
         for name in ("json", "new_cluster", "tasks"):

@@ -76,6 +76,17 @@ def submitted_payload(user_payload: Mapping[str, Any], run: Mapping[str, Any]) -
     return out
 
 
+def payload_from_run(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A submit-shaped payload rebuilt from ``runs/get`` (clusters filled in by :func:`submitted_payload`)."""
+    tasks = [dict(t) for t in run.get("tasks") or []]
+    if run.get("job_clusters") or len(tasks) > 1:
+        return {"tasks": tasks, "job_clusters": [dict(j) for j in run.get("job_clusters") or []]}
+    if tasks and isinstance(tasks[0].get("new_cluster"), Mapping):
+        return {"new_cluster": dict(tasks[0]["new_cluster"])}
+    spec = (run.get("cluster_spec") or {}).get("new_cluster")
+    return {"new_cluster": dict(spec)} if isinstance(spec, Mapping) else {}
+
+
 def _tag(cluster: Mapping[str, Any], key: str) -> str | None:
     tags = cluster.get("custom_tags") or {}
     value = tags.get(key) if isinstance(tags, Mapping) else None
@@ -105,7 +116,11 @@ def record_task_run(
     opts = opts or collect_options(task, context)
     client = client or get_client(task)
     if payload is None:
-        payload = submitted_payload(effective_payload(task), hook.get_run(run_id))
+        run = hook.get_run(run_id)
+        user_payload = effective_payload(task)
+        if not find_clusters(user_payload):  # run-now: the clusters live in the job
+            user_payload = payload_from_run(run)
+        payload = submitted_payload(user_payload, run)
     base = resolve_app_id(task, context)
     project_ids: dict[str, Any] = {}
     rec_ids: dict[str, Any] = {}

@@ -94,10 +94,10 @@ class GradientEventLogSensor(BaseSensorOperator):
 
     def _record(self, context: Any) -> float | None:
         from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
-        from airflow_provider_gradient.operators._record import submitted_payload
+        from airflow_provider_gradient.operators._record import payload_from_run, submitted_payload
 
         run = GradientDatabricksHook(self.databricks_conn_id).get_run(int(self.run_id))
-        payload = submitted_payload(_payload_shape(run), run)
+        payload = submitted_payload(payload_from_run(run), run)
         results = safe_record(self, context, int(self.run_id), payload=payload)
         total = sum(r.cost_usd or 0.0 for r in results if r.error is None)
         if results:
@@ -106,13 +106,3 @@ class GradientEventLogSensor(BaseSensorOperator):
                 ti.xcom_push(key=XCOM_RUN_COST, value=round(total, 6))
         return total if results else None
 
-
-def _payload_shape(run: dict[str, Any]) -> dict[str, Any]:
-    """A submit-shaped payload rebuilt from ``runs/get`` (clusters filled in by ``submitted_payload``)."""
-    tasks = [dict(t) for t in run.get("tasks") or []]
-    if run.get("job_clusters") or len(tasks) > 1:
-        return {"tasks": tasks, "job_clusters": list(run.get("job_clusters") or [])}
-    if tasks and isinstance(tasks[0].get("new_cluster"), dict):
-        return {"new_cluster": tasks[0]["new_cluster"]}
-    spec = (run.get("cluster_spec") or {}).get("new_cluster")
-    return {"new_cluster": spec} if isinstance(spec, dict) else {}

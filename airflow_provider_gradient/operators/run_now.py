@@ -1,0 +1,100 @@
+"""Gradient for Databricks Jobs run with ``DatabricksRunNowOperator`` (the analogue of job auto-apply).
+
+``gradient_run_now_pre_execute_hook`` reads the job's settings (``jobs/get``), merges each cluster's latest
+ready recommendation (one project per ``job_cluster_key`` / ``task_key``) and writes back **only the
+cluster fields** with ``jobs/update`` before ``run-now``. The run is recorded afterwards by the Gradient
+listener. Fail-open and time-bounded like the submit-run hook; note that when the time budget runs out
+after ``jobs/update`` was sent, the job keeps the applied cluster (the warning says fail-open anyway).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from airflow_provider_gradient.core.cluster_merge import apply_patches, find_clusters, get_cluster
+from airflow_provider_gradient.operators._apply import (
+    GradientTaskState,
+    coerce_json,
+    gradient_conf,
+    guarded_apply,
+    plan_patches,
+    project_settings,
+    resolve_app_id,
+)
+from airflow_provider_gradient.operators.pre_execute import HOOK_MARKER
+
+
+def cluster_update(settings: Mapping[str, Any], merged: Mapping[str, Any]) -> dict[str, Any]:
+    """``new_settings`` for ``jobs/update`` holding only the clusters that changed.
+
+    ``jobs/update`` merges ``tasks``/``job_clusters`` arrays by key, so only the changed entries are sent.
+    """
+    out: dict[str, Any] = {}
+    for name, key in (("job_clusters", "job_cluster_key"), ("tasks", "task_key")):
+        before = {e.get(key): e for e in settings.get(name) or []}
+        changed = [e for e in merged.get(name) or [] if before.get(e.get(key)) != e and "new_cluster" in e]
+        if changed:
+            out[name] = copy.deepcopy(changed)
+    return out
+
+
+def _job_id(task: Any, hook: Any) -> int:
+    payload = coerce_json(getattr(task, "json", None))
+    job_id = getattr(task, "job_id", None) or payload.get("job_id")
+    if job_id is None:
+        name = getattr(task, "job_name", None) or payload.get("job_name")
+        if not name:
+            raise ValueError("run-now task has neither job_id nor job_name")
+        job_id = hook.find_job_id_by_name(name)
+        if job_id is None:
+            raise ValueError(f"no Databricks job named {name!r}")
+    return int(job_id)
+
+
+def apply_to_job(task: Any, context: Mapping[str, Any] | None, client: Any) -> GradientTaskState:
+    """Merge recommendations into the job's clusters and ``jobs/update`` the changed ones."""
+    from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
+    from airflow_provider_gradient.operators._apply import AppliedCluster
+
+    hook = GradientDatabricksHook(
+        task.databricks_conn_id or "databricks_default",
+        retry_limit=task.databricks_retry_limit or 3,
+        retry_delay=task.databricks_retry_delay or 1,
+    )
+    job_id = _job_id(task, hook)
+    settings = hook.get_job_settings(job_id)
+    payload: dict[str, Any] = {k: settings[k] for k in ("tasks", "job_clusters") if k in settings}
+    patches, applied = plan_patches(
+        payload,
+        resolve_app_id(task, context),
+        client,
+        project_settings(task, context),
+        region=gradient_conf("region", "us-east-1"),
+        dag_id=task.dag_id,
+        task_id=task.task_id,
+    )
+    merged = apply_patches(payload, patches)
+    update = cluster_update(payload, merged)
+    if update:
+        hook.update_job(str(job_id), update)
+    clusters: dict[str, AppliedCluster] = {}
+    for slot in find_clusters(merged):
+        if slot.slot_id in applied:
+            a = applied[slot.slot_id]
+            clusters[slot.slot_id] = AppliedCluster(a.slot_id, a.app_id, a.project_id, a.recommendation_id,
+                                                    copy.deepcopy(get_cluster(merged, slot)))
+    return GradientTaskState(clusters=clusters)
+
+
+def gradient_run_now_pre_execute_hook(context: Any) -> None:
+    """pre_execute for ``DatabricksRunNowOperator``: apply recommendations to the job (never raises)."""
+    task = context.get("task") if hasattr(context, "get") else None
+    if task is None:
+        return
+    try:
+        object.__setattr__(task, HOOK_MARKER, True)
+    except Exception:  # pragma: no cover
+        pass
+    guarded_apply(task, context, apply_fn=apply_to_job)
