@@ -85,7 +85,12 @@ class GradientDatabricksHook(DatabricksHook):
         try:
             if url.startswith("dbfs:"):
                 res = self._do_api_call(DBFS_LIST_ENDPOINT, {"path": url})
-                return [dict(f) for f in res.get("files") or []]
+                files = [dict(f) for f in res.get("files") or []]
+                for f in files:  # the API answers "/a/b"; keep the scheme so later calls stay on DBFS
+                    path = str(f.get("path") or "")
+                    if not path.startswith("dbfs:"):
+                        f["path"] = "dbfs:" + (path if path.startswith("/") else "/" + path)
+                return files
             out: list[dict[str, Any]] = []
             token: str | None = None
             while True:

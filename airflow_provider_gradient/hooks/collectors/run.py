@@ -67,6 +67,16 @@ def _safe(what: str, fn: Callable[[], Any], default: Any) -> Any:
         return default
 
 
+def _parse(folder: Path) -> tuple[Any, str | None]:
+    """Parse a downloaded event log folder: (AppSummary or None, error message or None)."""
+    try:
+        from airflow_provider_gradient.core.eventlog import parse_event_log
+
+        return parse_event_log(folder), None
+    except Exception as e:  # noqa: BLE001 - a bad log must not lose the run
+        return None, f"event log unreadable: {type(e).__name__}: {e}"
+
+
 def fetch_event_log(
     store: LogStore,
     dest: str,
@@ -75,49 +85,53 @@ def fetch_event_log(
     end_ms: int | None,
     workdir: Path,
     opts: CollectOptions,
-) -> tuple[Path | None, str, str | None]:
-    """Download the event log parts of a run into ``workdir``.
+) -> tuple[Any, str, str | None]:
+    """Download and parse the event log of a run, retrying with backoff until it is complete.
 
-    :return: (local folder or None, log status ``complete``/``incomplete``/``missing``, reason).
+    Complete means: the final (live) ``eventlog`` part is there and either it was written at or after
+    the run's end or the log holds the application end event.
+
+    :return: (parsed ``AppSummary`` or None, log status ``complete``/``incomplete``/``missing``, reason).
     """
     root = f"{dest.rstrip('/')}/{cluster_id}/eventlog"
     delays = list(backoff_delays(max(0, opts.log_tries - 1), base_s=opts.log_backoff_s))
-    reason = "no event log found"
-    parts: list[dict[str, Any]] = []
+    reason: str | None = "no event log found"
+    summary: Any = None
+    found = False
     for attempt in range(len(delays) + 1):
         try:
             parts = eventlog_files(store.list_recursive(root), spark_context_id)
         except Exception as e:  # noqa: BLE001
             parts, reason = [], f"listing {root} failed: {type(e).__name__}: {e}"
-        live = [p for p in parts if Path(str(p["path"])).name == "eventlog"]
-        if live and (end_ms is None or int(live[0].get("modification_time") or 0) >= int(end_ms)):
-            reason = ""
-            break
         if parts:
-            reason = "final eventlog part not delivered yet" if not live else "final eventlog part older than the run end"
+            found = True
+            live = [p for p in parts if Path(str(p["path"])).name == "eventlog"]
+            folder = workdir / f"{cluster_id}-{attempt}"
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                for part in parts:
+                    with open(folder / Path(str(part["path"])).name, "wb") as fh:
+                        store.read_to(str(part["path"]), fh)
+                summary, parse_error = _parse(folder)
+            except Exception as e:  # noqa: BLE001
+                summary, parse_error = None, f"download failed: {type(e).__name__}: {e}"
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            fresh = bool(live) and end_ms is not None and int(live[0].get("modification_time") or 0) >= int(end_ms)
+            app_ended = summary is not None and bool(getattr(summary, "complete", False))
+            if live and summary is not None and (app_ended or fresh):
+                return summary, "complete", None
+            if parse_error:
+                reason = parse_error
+            elif not live:
+                reason = "final eventlog part not delivered"
+            else:
+                reason = "event log has no application end yet"
         if attempt < len(delays):
             opts.sleep(delays[attempt])
-    if not parts:
+    if not found:
         return None, "missing", f"{reason} under {root} after {opts.log_tries} tries"
-    folder = workdir / cluster_id
-    folder.mkdir(parents=True, exist_ok=True)
-    for part in parts:
-        with open(folder / Path(str(part["path"])).name, "wb") as fh:
-            store.read_to(str(part["path"]), fh)
-    if reason:
-        return folder, "incomplete", f"{reason} after {opts.log_tries} tries"
-    return folder, "complete", None
-
-
-def _parse(folder: Path | None) -> tuple[Any, str | None]:
-    if folder is None:
-        return None, None
-    try:
-        from airflow_provider_gradient.core.eventlog import parse_event_log
-
-        return parse_event_log(folder), None
-    except Exception as e:  # noqa: BLE001 - a bad log must not lose the run
-        return None, f"event log unreadable: {type(e).__name__}: {e}"
+    return summary, "incomplete", f"{reason} after {opts.log_tries} tries"
 
 
 def collect_run(
@@ -147,7 +161,7 @@ def collect_run(
             start_ms = int((info or {}).get("start_ms") or run.get("start_time") or 0)
             end_ms = int((info or {}).get("end_ms") or run.get("end_time") or start_ms)
             facts: ClusterFacts | None = None
-            folder: Path | None = None
+            summary: Any = None
             status: str = "missing"
             reason: str | None = "no cluster instance in runs/get"
             if info:
@@ -159,18 +173,13 @@ def collect_run(
                     try:
                         store = store_for(dest, hook, aws_conn_id=opts.aws_conn_id, region=opts.region,
                                           clients=opts.store_clients)
-                        folder, status, reason = fetch_event_log(
+                        summary, status, reason = fetch_event_log(
                             store, dest, cid, facts.spark_context_id, end_ms, workdir, opts
                         )
                     except Exception as e:  # noqa: BLE001
                         status, reason = "missing", f"event log fetch failed: {type(e).__name__}: {e}"
                 else:
                     reason = "cluster has no cluster_log_conf"
-            summary, parse_error = _parse(folder)
-            if parse_error:
-                status, reason = "incomplete", parse_error
-            elif summary is not None and status == "complete" and not getattr(summary, "complete", True):
-                status, reason = "incomplete", "event log has no application end"
             out[slot_id] = CollectedRun(
                 databricks_run_id=int(run_id),
                 state=state,
@@ -277,7 +286,7 @@ def _catalog_override() -> str | None:
 def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, str]:
     """Whether every cluster of a finished run has delivered its final event log part (``runs/get`` +
     ``clusters/get`` + a listing of the log destination). Destinations outside Databricks (S3/ABFS) count as
-    ready: the record step retries those itself.
+    ready, and the record step still checks the log holds the application end (retrying itself).
 
     :return: (ready, reason when not ready).
     """
@@ -285,7 +294,6 @@ def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, st
     state = RunStateFacts.from_api(run.get("state"))
     if state.life_cycle_state not in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
         return False, f"run {run_id} is {state.life_cycle_state or 'unknown'}"
-    end_ms = int(run.get("end_time") or 0)
     for task in list(run.get("tasks") or []) or [run]:
         inst = task.get("cluster_instance") or {}
         cid = inst.get("cluster_id")
@@ -300,6 +308,4 @@ def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, st
         live = [p for p in parts if Path(str(p["path"])).name == "eventlog"]
         if not live:
             return False, f"cluster {cid}: final eventlog part not delivered"
-        if end_ms and int(live[0].get("modification_time") or 0) < end_ms:
-            return False, f"cluster {cid}: final eventlog part older than the run end"
     return True, ""
