@@ -33,7 +33,12 @@ OOM_PATTERN = re.compile(
 )
 _CANCELLED = {"CANCELED", "CANCELLED", "SKIPPED", "EXCLUDED"}
 _WORKER_COUNT_EVENTS = {
-    "RUNNING", "RESIZING", "UPSIZE_COMPLETED", "NODES_LOST", "AUTOSCALING_STATS_REPORT", "DID_NOT_EXPAND_DISK",
+    "RUNNING",
+    "RESIZING",
+    "UPSIZE_COMPLETED",
+    "NODES_LOST",
+    "AUTOSCALING_STATS_REPORT",
+    "DID_NOT_EXPAND_DISK",
 }
 _START_EVENTS = ("CREATING", "STARTING", "RESTARTING")
 _END_EVENTS = ("TERMINATING", "TERMINATED")
@@ -118,7 +123,9 @@ class CollectedRun:
     task_keys: tuple[str, ...] = ()
 
 
-def classify_outcome(state: RunStateFacts, cluster: ClusterFacts | None = None, summary: Any = None) -> Outcome:
+def classify_outcome(
+    state: RunStateFacts, cluster: ClusterFacts | None = None, summary: Any = None
+) -> Outcome:
     """Classify a terminal run: ``oom`` (state message, termination reason or event log), ``cancelled``,
     ``success`` or ``failed``."""
     texts = [state.state_message]
@@ -181,7 +188,11 @@ def timeline_from_events(
     t1 = max(c_end, t0) if c_end else max(end_ms, t0)
     driver_market = "on_demand" if first_on_demand >= 1 else market
     nodes = [NodeInterval(driver_type, "driver", driver_market, t0, t1)]
-    steps = [(_event_ms(e), n) for e in evs if e.get("type") in _WORKER_COUNT_EVENTS and (n := _worker_count(e)) is not None]
+    steps = [
+        (_event_ms(e), n)
+        for e in evs
+        if e.get("type") in _WORKER_COUNT_EVENTS and (n := _worker_count(e)) is not None
+    ]
     if not steps:
         size = cluster.get("num_workers")
         if size is None and isinstance(cluster.get("autoscale"), Mapping):
@@ -197,7 +208,9 @@ def timeline_from_events(
         while len(active) > count:
             s = active.pop()
             idx = worker_index.pop()
-            nodes.append(NodeInterval(node_type, "worker", _worker_market(idx, market, first_on_demand), s, ts))
+            nodes.append(
+                NodeInterval(node_type, "worker", _worker_market(idx, market, first_on_demand), s, ts)
+            )
     for s, idx in zip(active, worker_index, strict=True):
         nodes.append(NodeInterval(node_type, "worker", _worker_market(idx, market, first_on_demand), s, t1))
     return ClusterTimeline(nodes=tuple(nodes))
@@ -213,7 +226,9 @@ def timeline_from_cloud(cluster: ClusterFacts, start_ms: int, end_ms: int) -> Cl
     driver_id = str((cluster.cluster.get("driver") or {}).get("instance_id") or "")
     nodes = []
     for i, inst in enumerate(sorted(cluster.instances, key=lambda x: (x.start_ms, x.instance_id))):
-        role = inst.role or ("driver" if inst.instance_id == driver_id or (not driver_id and i == 0) else "worker")
+        role = inst.role or (
+            "driver" if inst.instance_id == driver_id or (not driver_id and i == 0) else "worker"
+        )
         s = inst.start_ms
         e = max(s, inst.end_ms if inst.end_ms is not None else end_ms)
         nodes.append(NodeInterval(inst.instance_type, role, inst.market, s, e))
@@ -242,9 +257,17 @@ def price_run(
     """Price a collected run (photon from ``runtime_engine``)."""
     timeline, from_cloud = build_timeline(run)
     spec = run.cluster.cluster if run.cluster is not None and run.cluster.cluster else run.submitted_cluster
-    photon = str(spec.get("runtime_engine") or run.submitted_cluster.get("runtime_engine") or "").upper() == "PHOTON"
+    photon = (
+        str(spec.get("runtime_engine") or run.submitted_cluster.get("runtime_engine") or "").upper()
+        == "PHOTON"
+    )
     return compute_run_cost(
-        timeline, catalog, cloud=cloud, region=region, plan=plan, photon=photon,
+        timeline,
+        catalog,
+        cloud=cloud,
+        region=region,
+        plan=plan,
+        photon=photon,
         startup_overhead_s=0.0 if from_cloud else None,
     )
 

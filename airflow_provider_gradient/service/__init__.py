@@ -1,0 +1,58 @@
+"""The Gradient service: use cases over the store, value objects in and out (no Airflow import).
+
+from airflow_provider_gradient.service import GradientService
+svc = GradientService.from_url("sqlite:////tmp/gradient.db")
+"""
+
+from __future__ import annotations
+
+from airflow_provider_gradient.service.errors import (
+    AuthenticationError,
+    ConflictError,
+    GradientError,
+    GradientValidationError,
+    NotFoundError,
+    OptimizerUnavailableError,
+    PermissionDeniedError,
+)
+from airflow_provider_gradient.service.schemas import (
+    ApplyIn,
+    Health,
+    Project,
+    ProjectIn,
+    ProjectSettings,
+    ProjectSettingsIn,
+    Recommendation,
+    RecommendationIn,
+    Run,
+    RunCost,
+    RunIn,
+    Workspace,
+    WorkspaceIn,
+)
+from airflow_provider_gradient.service.service import GradientService, StoreBusyError
+
+__all__ = [
+    "ApplyIn",
+    "AuthenticationError",
+    "ConflictError",
+    "GradientError",
+    "GradientService",
+    "GradientValidationError",
+    "Health",
+    "NotFoundError",
+    "OptimizerUnavailableError",
+    "PermissionDeniedError",
+    "Project",
+    "ProjectIn",
+    "ProjectSettings",
+    "ProjectSettingsIn",
+    "Recommendation",
+    "RecommendationIn",
+    "Run",
+    "RunCost",
+    "RunIn",
+    "StoreBusyError",
+    "Workspace",
+    "WorkspaceIn",
+]

@@ -1,0 +1,214 @@
+"""Glue between the store and ``core.optimizer.recommend``: build the inputs, translate the answer.
+
+core.pricing and core.optimizer are imported lazily (inside the functions) so the service imports fast
+and works before the optimiser is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow_provider_gradient.service.errors import ConflictError, OptimizerUnavailableError
+from airflow_provider_gradient.service.schemas import Project, RecommendationIn, Run
+
+log = logging.getLogger(__name__)
+
+#: Run outcome -> Observation.failure_kind.
+FAILURE_KIND = {"success": None, "oom": "oom", "timeout": "timeout", "failed": "other"}
+_SPOT_HINTS = ("spot", "preempt", "evict", "capacity")
+
+
+def _failure_kind(run: Run) -> str | None:
+    kind = FAILURE_KIND.get(run.outcome, "other")
+    if kind == "other" and run.failure_message and any(h in run.failure_message.lower() for h in _SPOT_HINTS):
+        return "spot"
+    return kind
+
+
+def _numeric_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in (metrics or {}).items():
+        if isinstance(v, bool):
+            out[k] = float(v)
+        elif isinstance(v, (int, float)):
+            out[k] = float(v)
+    return out
+
+
+def _stages(metrics: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    """Rebuild ``core.eventlog.StageSummary`` objects from the stored AppSummary dict (best effort)."""
+    raw = (metrics or {}).get("stage_details") or ()
+    if not raw:
+        return ()
+    try:
+        from airflow_provider_gradient.core.eventlog import StageSummary
+    except ImportError:
+        return ()
+    from_dict = getattr(StageSummary, "from_dict", None)
+    names = (
+        {f.name for f in dataclasses.fields(StageSummary)}
+        if dataclasses.is_dataclass(StageSummary)
+        else set()
+    )
+    out = []
+    for d in raw:
+        if not isinstance(d, Mapping):
+            continue
+        try:
+            if from_dict is not None:
+                out.append(from_dict(d))
+            elif names:
+                out.append(
+                    StageSummary(
+                        **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
+                    )
+                )
+        except Exception:  # noqa: BLE001 - stages are optional input; never fail the recommendation
+            return ()
+    return tuple(out)
+
+
+def build_inputs(
+    project: Project, runs: Sequence[Run], *, price_catalog: str | None = None
+) -> dict[str, Any]:
+    """The optimiser's inputs for a project: ``space``, ``history`` (oldest first), ``settings``, ``baseline``."""
+    from airflow_provider_gradient.core.optimizer import (
+        ClusterShape,
+        NodeOption,
+        Observation,
+        OptimizerSettings,
+        SearchSpace,
+    )
+    from airflow_provider_gradient.core.pricing import load_catalog
+
+    st = project.settings
+    cloud, region = project.cloud, project.region
+    catalog = load_catalog(price_catalog)
+    families = {f.lower() for f in st.allowed_families}
+    options = []
+    for nt in catalog.node_types(cloud, region):
+        if families and nt.family.lower() not in families:
+            continue
+        if getattr(nt, "gpu", 0):
+            continue
+        try:
+            hourly = catalog.hourly_usd(cloud, region, nt.name)
+        except Exception:  # noqa: BLE001 - a node type without a price in this region is not a candidate
+            continue
+        options.append(
+            NodeOption(
+                name=nt.name,
+                family=nt.family,
+                vcpus=nt.vcpus,
+                memory_gb=nt.memory_gb,
+                hourly_usd=hourly,
+                dbu_per_hour=nt.dbu_per_hour,
+                spot_discount=nt.spot_discount,
+            )
+        )
+    if not options:
+        raise ConflictError(
+            f"no node type of the price catalog matches project {project.app_id!r} "
+            f"({cloud}/{region}, allowed families {sorted(families) or 'any'})"
+        )
+    compute_type = project.compute_type
+    space = SearchSpace(
+        cloud=cloud,
+        region=region,
+        node_types=tuple(options),
+        dbu_usd=catalog.dbu_rate_usd(cloud, project.plan_type, compute_type),
+        min_workers=1,
+        max_workers=st.max_workers or 64,
+        allow_autoscale=True,
+        allow_spot=not st.force_on_demand,
+        allow_photon=True,
+    )
+    settings = OptimizerSettings(
+        sla_minutes=st.sla_minutes,
+        maintain_scaling_type=st.maintain_scaling_type,
+        optimize_instance_size=st.optimize_instance_size,
+        allowed_families=tuple(st.allowed_families),
+        force_on_demand=st.force_on_demand,
+        max_workers=st.max_workers,
+        learning_runs=st.learning_runs,
+    )
+    history = []
+    for run in sorted(runs, key=lambda r: (r.start_ms if r.start_ms is not None else r.created_ms, r.id)):
+        if run.outcome == "cancelled" or not run.cluster_config:
+            continue
+        if run.start_ms is None or run.end_ms is None:
+            continue
+        try:
+            shape = ClusterShape.from_databricks(run.cluster_config, cloud)
+        except Exception as exc:  # noqa: BLE001 - an unreadable cluster is skipped, not fatal
+            log.warning("run %s: cluster config not usable by the optimiser: %s", run.databricks_run_id, exc)
+            continue
+        history.append(
+            Observation(
+                shape=shape,
+                runtime_s=max(0.0, (run.end_ms - run.start_ms) / 1000.0),
+                succeeded=run.outcome == "success",
+                failure_kind=_failure_kind(run),
+                input_bytes=float(run.input_bytes) if run.input_bytes is not None else None,
+                cost_usd=run.cost.total_usd if run.cost is not None else None,
+                started_ms=run.start_ms,
+                recommendation_id=str(run.recommendation_id) if run.recommendation_id is not None else None,
+                metrics=_numeric_metrics(run.metrics),
+                stages=_stages(run.metrics),
+            )
+        )
+    baseline_cluster = project.baseline_cluster
+    if not baseline_cluster:
+        first = next((r for r in sorted(runs, key=lambda r: r.id) if r.cluster_config), None)
+        baseline_cluster = first.cluster_config if first is not None else None
+    if not baseline_cluster:
+        raise ConflictError(
+            f"project {project.app_id!r} has no baseline cluster and no recorded run: nothing to optimise yet"
+        )
+    try:
+        baseline = ClusterShape.from_databricks(baseline_cluster, cloud)
+    except Exception as exc:  # noqa: BLE001
+        raise ConflictError(
+            f"the baseline cluster of project {project.app_id!r} is not usable: {exc}"
+        ) from exc
+    return {
+        "space": space,
+        "history": history,
+        "settings": settings,
+        "baseline": baseline,
+        "baseline_cluster": baseline_cluster,
+    }
+
+
+def build_and_recommend(
+    project: Project, runs: Sequence[Run], *, price_catalog: str | None = None
+) -> RecommendationIn:
+    """Build the inputs, call ``core.optimizer.recommend``, return what to store."""
+    try:
+        from airflow_provider_gradient.core.optimizer import recommend
+    except ImportError as exc:  # pragma: no cover - the optimiser ships with the package
+        raise OptimizerUnavailableError(f"the optimiser is not available: {exc}") from exc
+    inputs = build_inputs(project, runs, price_catalog=price_catalog)
+    try:
+        rec = recommend(inputs["space"], inputs["history"], inputs["settings"], inputs["baseline"])
+    except ValueError as exc:  # OptimizerError: bad input, named
+        raise ConflictError(
+            f"the optimiser rejected the inputs of project {project.app_id!r}: {exc}"
+        ) from exc
+    cluster = dict(rec.cluster) if rec.cluster else rec.shape.to_databricks(cloud=project.cloud)
+    return RecommendationIn(
+        cluster=cluster,
+        phase=rec.phase,  # type: ignore[arg-type]
+        learning_iteration=rec.learning_iteration,
+        learning_total=rec.learning_total,
+        predicted_runtime_s=rec.predicted_runtime_s,
+        runtime_low_s=rec.runtime_low_s,
+        runtime_high_s=rec.runtime_high_s,
+        predicted_cost_usd=rec.predicted_cost_usd,
+        cost_low_usd=rec.cost_low_usd,
+        cost_high_usd=rec.cost_high_usd,
+        reason=rec.reason,
+    )

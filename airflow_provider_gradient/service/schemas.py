@@ -1,0 +1,284 @@
+"""Value objects of the service (pydantic, frozen): what goes in and what comes out, never ORM rows.
+
+The same classes are the REST API's request/response bodies, so the local and the http client return
+identical objects. Times are epoch milliseconds, money USD, sizes bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Cloud = Literal["aws", "azure", "gcp"]
+Phase = Literal["learning", "optimizing"]
+Outcome = Literal["success", "failed", "oom", "cancelled", "timeout"]
+LogStatus = Literal["complete", "incomplete", "missing", "pending"]
+RecState = Literal["pending", "ready", "applied", "superseded", "failed"]
+
+#: Limits of the settings (documented; the API answers 422 outside them).
+MAX_WORKERS_LIMIT = 10_000
+MAX_LEARNING_RUNS = 50
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+SlaMinutes = Annotated[float, Field(gt=0, le=60 * 24 * 31, description="Runtime SLA in minutes (> 0).")]
+MaxWorkers = Annotated[
+    int, Field(ge=1, le=MAX_WORKERS_LIMIT, description=f"Cap on workers, 1..{MAX_WORKERS_LIMIT}.")
+]
+LearningRuns = Annotated[
+    int, Field(ge=1, le=MAX_LEARNING_RUNS, description="K, the number of learning runs.")
+]
+WindowTime = Annotated[str, Field(description="Optimisation window bound, 'HH:MM' (UTC).")]
+Family = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _check_hhmm(v: str | None) -> str | None:
+    if v is not None and not _HHMM.match(v):
+        raise ValueError("must be 'HH:MM' (24 h, UTC)")
+    return v
+
+
+class ProjectSettings(_Frozen):
+    """The full settings of a project."""
+
+    sla_minutes: SlaMinutes | None = None
+    auto_apply: bool = True
+    maintain_scaling_type: bool = True
+    optimize_instance_size: bool = True
+    allowed_families: tuple[Family, ...] = ()
+    force_on_demand: bool = False
+    max_workers: MaxWorkers | None = None
+    window_start: WindowTime | None = None
+    window_end: WindowTime | None = None
+    learning_runs: LearningRuns = 4
+    cluster_log_url: Annotated[str, Field(max_length=1000)] | None = None
+
+    _hhmm = field_validator("window_start", "window_end")(_check_hhmm)
+
+    @model_validator(mode="after")
+    def _window_pair(self) -> ProjectSettings:
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValueError("window_start and window_end must be set together")
+        return self
+
+
+class ProjectSettingsIn(_Frozen):
+    """A partial update of the settings: only the fields given are changed (``null`` clears a nullable one)."""
+
+    sla_minutes: SlaMinutes | None = None
+    auto_apply: bool | None = None
+    maintain_scaling_type: bool | None = None
+    optimize_instance_size: bool | None = None
+    allowed_families: tuple[Family, ...] | None = None
+    force_on_demand: bool | None = None
+    max_workers: MaxWorkers | None = None
+    window_start: WindowTime | None = None
+    window_end: WindowTime | None = None
+    learning_runs: LearningRuns | None = None
+    cluster_log_url: Annotated[str, Field(max_length=1000)] | None = None
+
+    _hhmm = field_validator("window_start", "window_end")(_check_hhmm)
+
+    def changes(self) -> dict[str, Any]:
+        """The fields explicitly given (``None`` for non-nullable fields means "unchanged")."""
+        non_nullable = {
+            "auto_apply",
+            "maintain_scaling_type",
+            "optimize_instance_size",
+            "allowed_families",
+            "force_on_demand",
+            "learning_runs",
+        }
+        out: dict[str, Any] = {}
+        for name in self.model_fields_set:
+            value = getattr(self, name)
+            if value is None and name in non_nullable:
+                continue
+            out[name] = value
+        return out
+
+
+class WorkspaceIn(_Frozen):
+    """A Databricks workspace (no credentials)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=250)]
+    host: Annotated[str, Field(max_length=500)] | None = None
+    cloud: Cloud = "aws"
+    region: Annotated[str, Field(max_length=64)] | None = None
+    plan_type: Annotated[str, Field(max_length=32)] = "Premium"
+
+
+class Workspace(WorkspaceIn):
+    id: int
+    created_ms: int
+
+
+AppId = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ProjectIn(_Frozen):
+    """What creating (get-or-create) a project takes."""
+
+    app_id: AppId
+    name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    settings: ProjectSettingsIn | None = None
+    workspace: WorkspaceIn | None = None
+    cloud: Cloud | None = None
+    region: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    plan_type: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    compute_type: Literal["jobs", "jobs_photon", "all_purpose"] | None = None
+    baseline_cluster: dict[str, Any] | None = None
+    dag_id: Annotated[str, Field(max_length=250)] | None = None
+    task_id: Annotated[str, Field(max_length=250)] | None = None
+
+
+class Project(_Frozen):
+    id: int
+    app_id: str
+    name: str
+    workspace: Workspace | None = None
+    cloud: Cloud
+    region: str
+    plan_type: str
+    compute_type: str
+    settings: ProjectSettings
+    phase: Phase
+    baseline_cluster: dict[str, Any] | None = None
+    dag_id: str | None = None
+    task_id: str | None = None
+    created_ms: int
+    updated_ms: int
+    last_run_ms: int | None = None
+
+
+NonNegFloat = Annotated[float, Field(ge=0)]
+
+
+class RunCost(_Frozen):
+    """The cost of one run (the fields of ``core.pricing.RunCost``)."""
+
+    cloud_usd: NonNegFloat = 0.0
+    dbu_usd: NonNegFloat = 0.0
+    storage_usd: NonNegFloat = 0.0
+    total_usd: NonNegFloat = 0.0
+    low_usd: NonNegFloat | None = None
+    high_usd: NonNegFloat | None = None
+
+
+def _coerce_cost(v: Any) -> Any:
+    if v is None or isinstance(v, (dict, RunCost)):
+        return v
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        names = RunCost.model_fields.keys()
+        return {k: getattr(v, k) for k in names if hasattr(v, k)}
+    return v
+
+
+RunId = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+
+class RunIn(_Frozen):
+    """A run to record (cost, metrics and outcome already computed by the caller).
+
+    Recording the same ``databricks_run_id`` again updates the run: fields given (not None) replace the
+    stored ones, except that a ``complete`` log status (and its metrics) is never downgraded.
+    """
+
+    databricks_run_id: RunId
+    outcome: Outcome
+    task_key: Annotated[str, Field(max_length=250)] | None = None
+    cluster_id: Annotated[str, Field(max_length=100)] | None = None
+    cluster_config: dict[str, Any] | None = None
+    start_ms: Annotated[int, Field(ge=0)] | None = None
+    end_ms: Annotated[int, Field(ge=0)] | None = None
+    failure_message: str | None = None
+    input_bytes: Annotated[int, Field(ge=0)] | None = None
+    metrics: dict[str, Any] | None = None
+    cost: RunCost | None = None
+    recommendation_id: int | None = None
+    log_status: LogStatus = "pending"
+    log_reason: str | None = None
+    dag_id: Annotated[str, Field(max_length=250)] | None = None
+    task_id: Annotated[str, Field(max_length=250)] | None = None
+    airflow_run_id: Annotated[str, Field(max_length=250)] | None = None
+    try_number: Annotated[int, Field(ge=0)] | None = None
+
+    _cost = field_validator("cost", mode="before")(_coerce_cost)
+
+    @model_validator(mode="after")
+    def _times(self) -> RunIn:
+        if self.start_ms is not None and self.end_ms is not None and self.end_ms < self.start_ms:
+            raise ValueError("end_ms must be >= start_ms")
+        return self
+
+
+class Run(_Frozen):
+    id: int
+    project_id: int
+    databricks_run_id: int
+    outcome: Outcome
+    task_key: str | None = None
+    cluster_id: str | None = None
+    cluster_config: dict[str, Any] | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    duration_s: float | None = None
+    failure_message: str | None = None
+    input_bytes: int | None = None
+    metrics: dict[str, Any] | None = None
+    cost: RunCost | None = None
+    recommendation_id: int | None = None
+    log_status: LogStatus
+    log_reason: str | None = None
+    dag_id: str | None = None
+    task_id: str | None = None
+    airflow_run_id: str | None = None
+    try_number: int | None = None
+    created_ms: int
+    updated_ms: int
+
+
+class RecommendationIn(_Frozen):
+    """A recommendation to store (what ``core.optimizer.recommend`` returns, minus the shape object)."""
+
+    cluster: dict[str, Any]
+    phase: Phase
+    learning_iteration: Annotated[int, Field(ge=0)] = 0
+    learning_total: Annotated[int, Field(ge=0)] = 0
+    predicted_runtime_s: float | None = None
+    runtime_low_s: float | None = None
+    runtime_high_s: float | None = None
+    predicted_cost_usd: float | None = None
+    cost_low_usd: float | None = None
+    cost_high_usd: float | None = None
+    reason: str = ""
+
+
+class Recommendation(RecommendationIn):
+    id: int
+    project_id: int
+    created_ms: int
+    state: RecState
+    applied_ms: int | None = None
+    applied_to_run: int | None = None
+    updated_ms: int
+
+
+class ApplyIn(_Frozen):
+    """Body of "apply": the Databricks run it was applied to (None: approved by a user for the next run)."""
+
+    databricks_run_id: RunId | None = None
+
+
+class Health(_Frozen):
+    status: Literal["ok", "degraded"]
+    version: str
+    store: str
+    schema_revision: str | None = None
+    detail: str | None = None

@@ -1,0 +1,560 @@
+"""GradientService: the use cases over the store (plain Python, no Airflow import).
+
+Every public method takes and returns value objects from ``service.schemas``; ORM rows never leave this
+module. Project arguments accept the numeric id or the app id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from airflow_provider_gradient import __version__
+from airflow_provider_gradient.service.convert import project_out, recommendation_out, run_out, workspace_out
+from airflow_provider_gradient.service.errors import (
+    ConflictError,
+    GradientError,
+    GradientValidationError,
+    NotFoundError,
+)
+from airflow_provider_gradient.service.redaction import redact_tree
+from airflow_provider_gradient.service.schemas import (
+    Health,
+    Project,
+    ProjectIn,
+    ProjectSettings,
+    ProjectSettingsIn,
+    Recommendation,
+    RecommendationIn,
+    Run,
+    RunIn,
+    Workspace,
+    WorkspaceIn,
+)
+from airflow_provider_gradient.store import migrate
+from airflow_provider_gradient.store.engine import Engines, get_engines
+from airflow_provider_gradient.store.models import ProjectRow, RunRow
+from airflow_provider_gradient.store.repository import ProjectRepo, RecommendationRepo, RunRepo, WorkspaceRepo
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ProjectRef = int | str
+
+_LOG_RANK = {"missing": 0, "pending": 1, "incomplete": 2, "complete": 3}
+
+
+class StoreBusyError(GradientError):
+    """SQLite stayed locked by another writer past the busy timeout and the retries (503)."""
+
+    status_code = 503
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _validate(model: type[T], value: Any, prefix: tuple[str, ...] = ()) -> T:
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)  # type: ignore[attr-defined,no-any-return]
+    except ValidationError as exc:
+        raise GradientValidationError.from_pydantic(exc, prefix) from None
+
+
+class GradientService:
+    """Projects, runs and recommendations over one store URL.
+
+    :param url: SQLAlchemy URL of the store (SQLite or PostgreSQL).
+    :param price_catalog: optional price catalog override path (``[gradient] price_catalog``).
+    :param default_settings: settings of new projects where the caller gives none.
+    :param default_cloud: cloud of new projects where the caller gives none.
+    :param default_region: region of new projects where the caller gives none.
+    :param default_plan_type: Databricks plan of new projects where the caller gives none.
+    :param migrate_on_start: apply Alembic migrations on first use (default True).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        price_catalog: str | None = None,
+        default_settings: ProjectSettings | None = None,
+        default_cloud: str = "aws",
+        default_region: str = "us-east-1",
+        default_plan_type: str = "Premium",
+        migrate_on_start: bool = True,
+    ) -> None:
+        self.engines: Engines = get_engines(url)
+        self.url = self.engines.url
+        self.price_catalog = price_catalog or None
+        self.default_settings = default_settings or ProjectSettings()
+        self.default_cloud = default_cloud
+        self.default_region = default_region
+        self.default_plan_type = default_plan_type
+        if migrate_on_start:
+            migrate.ensure_schema(self.engines)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> GradientService:
+        """The service over ``url``; applies Alembic migrations on first use."""
+        return cls(url, **kwargs)
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        with Session(self.engines.read, expire_on_commit=False) as s, s.begin():
+            yield s
+
+    def _write(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn`` in one write transaction; SQLite lock timeouts are retried, then reported clearly."""
+        attempts = 4 if self.engines.dialect == "sqlite" else 1
+        for attempt in range(attempts):
+            try:
+                with Session(self.engines.write, expire_on_commit=False) as s, s.begin():
+                    return fn(s)
+            except OperationalError as exc:
+                if "database is locked" not in str(exc) or attempt == attempts - 1:
+                    if "database is locked" in str(exc):
+                        raise StoreBusyError(
+                            "the Gradient store (SQLite) is locked by another writer; retry, or use "
+                            "PostgreSQL for many concurrent workers"
+                        ) from exc
+                    raise
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _project(s: Session, ref: ProjectRef, *, for_update: bool = False) -> ProjectRow:
+        row = ProjectRepo(s).resolve(ref, for_update=for_update)
+        if row is None:
+            raise NotFoundError(f"project {ref!r} not found")
+        return row
+
+    @staticmethod
+    def _project_out(s: Session, row: ProjectRow) -> Project:
+        ws = WorkspaceRepo(s).get(row.workspace_id) if row.workspace_id is not None else None
+        return project_out(row, ws)
+
+    # ------------------------------------------------------------------ health / workspaces
+    def health(self) -> Health:
+        try:
+            with self._read() as s:
+                s.execute(text("SELECT 1"))
+                rev = migrate.current_revision(s.connection())
+        except Exception as exc:  # noqa: BLE001 - health reports, never raises
+            return Health(
+                status="degraded", version=__version__, store=self.engines.dialect, detail=str(exc)[:500]
+            )
+        status = "ok" if rev == migrate.head_revision() else "degraded"
+        return Health(status=status, version=__version__, store=self.engines.dialect, schema_revision=rev)
+
+    def get_or_create_workspace(self, workspace: WorkspaceIn | dict[str, Any]) -> Workspace:
+        ws_in = _validate(WorkspaceIn, workspace, ("workspace",))
+        values = {**ws_in.model_dump(), "created_ms": now_ms()}
+        return self._write(lambda s: workspace_out(WorkspaceRepo(s).get_or_create(values)))
+
+    def list_workspaces(self) -> list[Workspace]:
+        with self._read() as s:
+            return [workspace_out(w) for w in WorkspaceRepo(s).list()]
+
+    # ------------------------------------------------------------------ projects
+    def get_or_create_project(
+        self,
+        app_id: str,
+        *,
+        name: str | None = None,
+        settings: ProjectSettingsIn | dict[str, Any] | None = None,
+        workspace: WorkspaceIn | dict[str, Any] | None = None,
+        cloud: str | None = None,
+        region: str | None = None,
+        plan_type: str | None = None,
+        compute_type: str | None = None,
+        baseline_cluster: dict[str, Any] | None = None,
+        dag_id: str | None = None,
+        task_id: str | None = None,
+    ) -> Project:
+        """The project of ``app_id``, created if absent (race-safe: concurrent callers get the same row).
+
+        An existing project is returned as stored; only its missing ``baseline_cluster``/``dag_id``/
+        ``task_id`` are filled from the arguments.
+        """
+        p_in = _validate(
+            ProjectIn,
+            {
+                "app_id": app_id,
+                "name": name,
+                "settings": settings.model_dump(exclude_unset=True)
+                if isinstance(settings, ProjectSettingsIn)
+                else settings,
+                "workspace": workspace.model_dump() if isinstance(workspace, WorkspaceIn) else workspace,
+                "cloud": cloud,
+                "region": region,
+                "plan_type": plan_type,
+                "compute_type": compute_type,
+                "baseline_cluster": baseline_cluster,
+                "dag_id": dag_id,
+                "task_id": task_id,
+            },
+        )
+        return self.create_project(p_in)
+
+    def create_project(self, p_in: ProjectIn) -> Project:
+        """``get_or_create_project`` taking a ``ProjectIn`` (what the REST API receives)."""
+        p_in = _validate(ProjectIn, p_in)
+        fills = {
+            k: v
+            for k, v in (
+                ("baseline_cluster", redact_tree(p_in.baseline_cluster) if p_in.baseline_cluster else None),
+                ("dag_id", p_in.dag_id),
+                ("task_id", p_in.task_id),
+            )
+            if v is not None
+        }
+        with self._read() as s:
+            row = ProjectRepo(s).by_app_id(p_in.app_id)
+            if row is not None and all(getattr(row, k) is not None for k in fills):
+                return self._project_out(s, row)
+
+        settings = self.default_settings
+        if p_in.settings is not None:
+            settings = _validate(
+                ProjectSettings, {**settings.model_dump(), **p_in.settings.changes()}, ("settings",)
+            )
+
+        def tx(s: Session) -> Project:
+            repo = ProjectRepo(s)
+            existing = repo.by_app_id(p_in.app_id, for_update=True)
+            if existing is None:
+                ws_id = None
+                ws_cloud = ws_region = ws_plan = None
+                if p_in.workspace is not None:
+                    ws = WorkspaceRepo(s).get_or_create(
+                        {**p_in.workspace.model_dump(), "created_ms": now_ms()}
+                    )
+                    ws_id, ws_cloud, ws_region, ws_plan = ws.id, ws.cloud, ws.region, ws.plan_type
+                t = now_ms()
+                repo.insert_if_absent(
+                    {
+                        "app_id": p_in.app_id,
+                        "name": p_in.name or p_in.app_id,
+                        "workspace_id": ws_id,
+                        "cloud": p_in.cloud or ws_cloud or self.default_cloud,
+                        "region": p_in.region or ws_region or self.default_region,
+                        "plan_type": p_in.plan_type or ws_plan or self.default_plan_type,
+                        "compute_type": p_in.compute_type or "jobs",
+                        **_settings_columns(settings),
+                        "phase": "learning",
+                        "baseline_cluster": fills.get("baseline_cluster"),
+                        "dag_id": p_in.dag_id,
+                        "task_id": p_in.task_id,
+                        "created_ms": t,
+                        "updated_ms": t,
+                    }
+                )
+                existing = repo.by_app_id(p_in.app_id, for_update=True)
+                assert existing is not None
+            else:
+                changed = False
+                for k, v in fills.items():
+                    if getattr(existing, k) is None:
+                        setattr(existing, k, v)
+                        changed = True
+                if changed:
+                    existing.updated_ms = now_ms()
+                    s.flush()
+            return self._project_out(s, existing)
+
+        try:
+            return self._write(tx)
+        except IntegrityError:
+            # a concurrent creator won a race the ON CONFLICT could not absorb (e.g. the workspace): re-read
+            with self._read() as s:
+                row = ProjectRepo(s).by_app_id(p_in.app_id)
+                if row is None:
+                    raise
+                return self._project_out(s, row)
+
+    def get_project(self, ref: ProjectRef) -> Project:
+        """A project by id or app id (NotFoundError when absent)."""
+        with self._read() as s:
+            return self._project_out(s, self._project(s, ref))
+
+    def find_project(self, ref: ProjectRef) -> Project | None:
+        """Like ``get_project`` but None when absent."""
+        try:
+            return self.get_project(ref)
+        except NotFoundError:
+            return None
+
+    def list_projects(self, *, limit: int | None = None, offset: int = 0) -> list[Project]:
+        with self._read() as s:
+            rows = ProjectRepo(s).list(limit=limit, offset=offset)
+            ws = {w.id: w for w in WorkspaceRepo(s).list()}
+            return [project_out(r, ws.get(r.workspace_id) if r.workspace_id else None) for r in rows]
+
+    def update_settings(self, ref: ProjectRef, patch: ProjectSettingsIn | dict[str, Any]) -> Project:
+        """Change some settings (validated: e.g. negative SLA or 0 / >10,000 workers -> GradientValidationError)."""
+        patch_in = _validate(ProjectSettingsIn, patch, ("settings",))
+
+        def tx(s: Session) -> Project:
+            row = self._project(s, ref, for_update=True)
+            current = project_out(row, None).settings
+            merged = _validate(ProjectSettings, {**current.model_dump(), **patch_in.changes()}, ("settings",))
+            for k, v in _settings_columns(merged).items():
+                setattr(row, k, v)
+            row.updated_ms = now_ms()
+            s.flush()
+            return self._project_out(s, row)
+
+        return self._write(tx)
+
+    def update_project(
+        self,
+        ref: ProjectRef,
+        *,
+        name: str | None = None,
+        baseline_cluster: dict[str, Any] | None = None,
+        dag_id: str | None = None,
+        task_id: str | None = None,
+    ) -> Project:
+        """Rename a project or replace its baseline cluster / Airflow task."""
+
+        def tx(s: Session) -> Project:
+            row = self._project(s, ref, for_update=True)
+            if name is not None:
+                if not name.strip() or len(name) > 500:
+                    raise GradientValidationError(
+                        "name: must be 1..500 characters",
+                        [{"loc": ["name"], "msg": "must be 1..500 characters", "type": "value_error"}],
+                    )
+                row.name = name
+            if baseline_cluster is not None:
+                row.baseline_cluster = redact_tree(baseline_cluster)
+            if dag_id is not None:
+                row.dag_id = dag_id
+            if task_id is not None:
+                row.task_id = task_id
+            row.updated_ms = now_ms()
+            s.flush()
+            return self._project_out(s, row)
+
+        return self._write(tx)
+
+    def delete_project(self, ref: ProjectRef) -> None:
+        """Delete a project with its runs and recommendations."""
+
+        def tx(s: Session) -> None:
+            row = self._project(s, ref, for_update=True)
+            RunRepo(s).delete_for_project(row.id)
+            RecommendationRepo(s).delete_for_project(row.id)
+            ProjectRepo(s).delete(row.id)
+
+        self._write(tx)
+
+    def reset_project(self, ref: ProjectRef) -> Project:
+        """Forget the runs and recommendations of a project; it starts learning again (settings kept)."""
+
+        def tx(s: Session) -> Project:
+            row = self._project(s, ref, for_update=True)
+            RunRepo(s).delete_for_project(row.id)
+            RecommendationRepo(s).delete_for_project(row.id)
+            row.phase = "learning"
+            row.last_run_ms = None
+            row.updated_ms = now_ms()
+            s.flush()
+            return self._project_out(s, row)
+
+        return self._write(tx)
+
+    # ------------------------------------------------------------------ runs
+    def record_run(self, ref: ProjectRef, run: RunIn | dict[str, Any]) -> Run:
+        """Record a run; idempotent on ``databricks_run_id`` (a later record updates, never duplicates)."""
+        run_in = _validate(RunIn, run, ("run",))
+        values = _run_columns(run_in)
+
+        def tx(s: Session) -> Run:
+            project = self._project(s, ref, for_update=True)  # lock order: project, then run
+            if run_in.recommendation_id is not None:
+                rec = RecommendationRepo(s).get(run_in.recommendation_id)
+                if rec is None or rec.project_id != project.id:
+                    raise GradientValidationError(
+                        f"recommendation_id: {run_in.recommendation_id} is not a recommendation of this project",
+                        [
+                            {
+                                "loc": ["run", "recommendation_id"],
+                                "msg": "unknown recommendation for this project",
+                                "type": "value_error",
+                            }
+                        ],
+                    )
+            repo = RunRepo(s)
+            t = now_ms()
+            row = repo.get(project.id, run_in.databricks_run_id, for_update=True)
+            if row is None:
+                inserted = repo.insert_if_absent(
+                    {
+                        "project_id": project.id,
+                        "databricks_run_id": run_in.databricks_run_id,
+                        **values,
+                        "created_ms": t,
+                        "updated_ms": t,
+                    }
+                )
+                row = repo.get(project.id, run_in.databricks_run_id, for_update=True)
+                assert row is not None
+                if not inserted:
+                    _merge_run(row, values, t)
+            else:
+                _merge_run(row, values, t)
+            seen = row.start_ms if row.start_ms is not None else row.end_ms if row.end_ms is not None else t
+            if project.last_run_ms is None or seen > project.last_run_ms:
+                project.last_run_ms = seen
+            s.flush()
+            return run_out(row)
+
+        return self._write(tx)
+
+    def get_run(self, ref: ProjectRef, databricks_run_id: int) -> Run:
+        with self._read() as s:
+            project = self._project(s, ref)
+            row = RunRepo(s).get(project.id, databricks_run_id)
+            if row is None:
+                raise NotFoundError(f"run {databricks_run_id} of project {ref!r} not found")
+            return run_out(row)
+
+    def list_runs(self, ref: ProjectRef, limit: int | None = 100, offset: int = 0) -> list[Run]:
+        """Runs of a project, newest first."""
+        with self._read() as s:
+            project = self._project(s, ref)
+            return [run_out(r) for r in RunRepo(s).list(project.id, limit=limit, offset=offset)]
+
+    # ------------------------------------------------------------------ recommendations
+    def latest_recommendation(self, ref: ProjectRef, state: str | None = "ready") -> Recommendation | None:
+        """The newest recommendation of a project in ``state`` (None: any state), or None."""
+        with self._read() as s:
+            project = self._project(s, ref)
+            row = RecommendationRepo(s).latest(project.id, state)
+            return recommendation_out(row) if row is not None else None
+
+    def list_recommendations(self, ref: ProjectRef, limit: int | None = 50) -> list[Recommendation]:
+        with self._read() as s:
+            project = self._project(s, ref)
+            return [recommendation_out(r) for r in RecommendationRepo(s).list(project.id, limit=limit)]
+
+    def get_recommendation(self, recommendation_id: int) -> Recommendation:
+        with self._read() as s:
+            row = RecommendationRepo(s).get(recommendation_id)
+            if row is None:
+                raise NotFoundError(f"recommendation {recommendation_id} not found")
+            return recommendation_out(row)
+
+    def store_recommendation(
+        self, ref: ProjectRef, rec: RecommendationIn | dict[str, Any], *, state: str = "ready"
+    ) -> Recommendation:
+        """Store a recommendation; a new *ready* one supersedes the previous ready one in the same
+        transaction (the project row is locked, so there is exactly one latest ready per project)."""
+        rec_in = _validate(RecommendationIn, rec, ("recommendation",))
+        if state not in ("pending", "ready", "failed"):
+            raise GradientValidationError(f"state: cannot store a recommendation as {state!r}")
+
+        def tx(s: Session) -> Recommendation:
+            project = self._project(s, ref, for_update=True)
+            repo = RecommendationRepo(s)
+            t = now_ms()
+            if state == "ready":
+                repo.supersede_ready(project.id, t)
+            row = repo.insert(
+                {
+                    **rec_in.model_dump(),
+                    "project_id": project.id,
+                    "created_ms": t,
+                    "updated_ms": t,
+                    "state": state,
+                }
+            )
+            if state == "ready" and rec_in.phase == "optimizing" and project.phase != "optimizing":
+                project.phase = "optimizing"
+                project.updated_ms = t
+            s.flush()
+            return recommendation_out(row)
+
+        return self._write(tx)
+
+    def mark_applied(self, recommendation_id: int, databricks_run_id: int | None = None) -> Recommendation:
+        """Mark a recommendation applied (to a Databricks run, or approved by a user when no run is given)."""
+
+        def tx(s: Session) -> Recommendation:
+            row = RecommendationRepo(s).get(recommendation_id, for_update=True)
+            if row is None:
+                raise NotFoundError(f"recommendation {recommendation_id} not found")
+            if row.state == "failed":
+                raise ConflictError(f"recommendation {recommendation_id} failed and cannot be applied")
+            t = now_ms()
+            row.state = "applied"
+            row.applied_ms = t
+            if databricks_run_id is not None:
+                row.applied_to_run = databricks_run_id
+            row.updated_ms = t
+            s.flush()
+            return recommendation_out(row)
+
+        return self._write(tx)
+
+    def generate_recommendation(self, ref: ProjectRef) -> Recommendation:
+        """Run the optimiser over the project's runs and settings, store the result as the ready one."""
+        from airflow_provider_gradient.service.recommend import build_and_recommend
+
+        project = self.get_project(ref)
+        runs = self.list_runs(project.id, limit=None)
+        rec_in = build_and_recommend(project, runs, price_catalog=self.price_catalog)
+        return self.store_recommendation(project.id, rec_in)
+
+
+# ---------------------------------------------------------------------- helpers
+def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
+    d = settings.model_dump()
+    d["allowed_families"] = list(d["allowed_families"])
+    return d
+
+
+def _run_columns(run_in: RunIn) -> dict[str, Any]:
+    """Column values of a RunIn (None = not given), secrets redacted."""
+    d = run_in.model_dump(exclude={"databricks_run_id", "cost"})
+    if d.get("metrics") is not None:
+        d["metrics"] = redact_tree(d["metrics"])
+    if d.get("cluster_config") is not None:
+        d["cluster_config"] = redact_tree(d["cluster_config"])
+    if run_in.cost is not None:
+        c = run_in.cost
+        d.update(
+            cost_cloud_usd=c.cloud_usd,
+            cost_dbu_usd=c.dbu_usd,
+            cost_storage_usd=c.storage_usd,
+            cost_total_usd=c.total_usd,
+            cost_low_usd=c.low_usd,
+            cost_high_usd=c.high_usd,
+        )
+    return d
+
+
+def _merge_run(row: RunRow, values: dict[str, Any], t: int) -> None:
+    """Apply a later record of the same run: given fields win, a complete log is never downgraded."""
+    downgrade = _LOG_RANK[values["log_status"]] < _LOG_RANK[row.log_status] and row.log_status == "complete"
+    for k, v in values.items():
+        if v is None:
+            continue
+        if downgrade and k in ("log_status", "log_reason", "metrics"):
+            continue
+        setattr(row, k, v)
+    if not downgrade and values["log_status"] == "complete" and values.get("log_reason") is None:
+        row.log_reason = None
+    row.updated_ms = t

@@ -1,0 +1,126 @@
+"""Alembic migrations of the store, run programmatically (``gradient db upgrade``; automatically on first use).
+
+Concurrent first use (several workers starting at once) is serialised: a transaction-scoped advisory
+lock on PostgreSQL, an exclusive file lock beside the database on SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+
+from airflow_provider_gradient.store.engine import Engines, get_engines
+
+#: Alembic's version table for the Gradient store (distinct from Airflow's own ``alembic_version``).
+VERSION_TABLE = "gradient_alembic_version"
+_PG_LOCK_KEY = 0x6772_6164  # "grad"
+
+_ready: set[str] = set()
+_ready_lock = threading.Lock()
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def revisions() -> list[str]:
+    """All revisions, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
+
+
+def current_revision(conn: Connection) -> str | None:
+    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+    return ctx.get_current_revision()
+
+
+@contextlib.contextmanager
+def _migration_lock(engines: Engines, conn: Connection | None) -> Iterator[None]:
+    if engines.dialect == "postgresql":
+        assert conn is not None
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        yield
+        return
+    db = make_url(engines.url).database
+    if not db or db == ":memory:":
+        yield
+        return
+    lock_path = Path(db).with_name(Path(db).name + ".migrate.lock")
+    with open(lock_path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(engines: Engines, fn: str, revision: str) -> None:
+    if engines.dialect == "sqlite":
+        # file lock first, then the write transaction (BEGIN IMMEDIATE)
+        with _migration_lock(engines, None):
+            with engines.write.begin() as conn:
+                cfg = alembic_config()
+                cfg.attributes["connection"] = conn
+                getattr(command, fn)(cfg, revision)
+        return
+    with engines.write.begin() as conn:
+        with _migration_lock(engines, conn):
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            getattr(command, fn)(cfg, revision)
+
+
+def upgrade(url_or_engines: str | Engines, revision: str = "head") -> str | None:
+    """Upgrade the store to ``revision`` (default head); returns the revision now current."""
+    engines = get_engines(url_or_engines) if isinstance(url_or_engines, str) else url_or_engines
+    _run(engines, "upgrade", revision)
+    with engines.read.connect() as conn:
+        return current_revision(conn)
+
+
+def downgrade(url_or_engines: str | Engines, revision: str) -> str | None:
+    """Downgrade the store to ``revision`` (``base`` drops every Gradient table)."""
+    engines = get_engines(url_or_engines) if isinstance(url_or_engines, str) else url_or_engines
+    _run(engines, "downgrade", revision)
+    with _ready_lock:
+        _ready.discard(engines.url)
+    with engines.read.connect() as conn:
+        return current_revision(conn)
+
+
+def ensure_schema(engines: Engines) -> None:
+    """Bring the store to head once per process and URL (cheap check afterwards)."""
+    if engines.url in _ready:
+        return
+    with _ready_lock:
+        if engines.url in _ready:
+            return
+        with engines.read.connect() as conn:
+            current = current_revision(conn)
+        if current != head_revision():
+            _run(engines, "upgrade", "head")
+        _ready.add(engines.url)
+
+
+def forget_schema_cache() -> None:
+    """For tests: make the next ``ensure_schema`` check the database again."""
+    with _ready_lock:
+        _ready.clear()

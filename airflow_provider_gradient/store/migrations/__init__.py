@@ -1,0 +1,1 @@
+"""Alembic migrations of the Gradient store (package data; run through ``store.migrate``)."""

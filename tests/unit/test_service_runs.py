@@ -1,0 +1,199 @@
+"""Service: recording runs (idempotent, merge rules, redaction) and listing them. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from airflow_provider_gradient.service import (
+    GradientService,
+    GradientValidationError,
+    NotFoundError,
+    RecommendationIn,
+    RunCost,
+    RunIn,
+)
+from airflow_provider_gradient.service.redaction import REDACTED, redact_tree
+
+
+@pytest.fixture
+def svc(store_url: str) -> GradientService:
+    return GradientService.from_url(store_url)
+
+
+def test_record_same_run_three_times_one_row(svc: GradientService) -> None:
+    p = svc.get_or_create_project("etl.load")
+    first = svc.record_run(
+        p.id,
+        RunIn(
+            databricks_run_id=777,
+            outcome="success",
+            start_ms=1_000,
+            end_ms=61_000,
+            log_status="pending",
+            task_key="load",
+            cluster_id="0101-abc",
+        ),
+    )
+    second = svc.record_run(
+        p.id,
+        RunIn(
+            databricks_run_id=777,
+            outcome="success",
+            log_status="incomplete",
+            log_reason="event log not delivered",
+        ),
+    )
+    third = svc.record_run(
+        "etl.load",
+        RunIn(
+            databricks_run_id=777,
+            outcome="success",
+            log_status="complete",
+            metrics={"tasks": 120, "memory_spilled_bytes": 0},
+            input_bytes=10**9,
+            cost=RunCost(
+                cloud_usd=1.0, dbu_usd=0.5, storage_usd=0.01, total_usd=1.51, low_usd=0.9, high_usd=1.51
+            ),
+        ),
+    )
+    runs = svc.list_runs(p.id)
+    assert len(runs) == 1
+    assert first.id == second.id == third.id
+    r = runs[0]
+    assert r == third
+    assert r.log_status == "complete" and r.log_reason is None
+    assert r.task_key == "load" and r.cluster_id == "0101-abc"  # kept from the first record
+    assert r.start_ms == 1_000 and r.duration_s == 60.0
+    assert r.metrics == {"tasks": 120, "memory_spilled_bytes": 0}
+    assert r.cost is not None and r.cost.total_usd == 1.51 and r.cost.low_usd == 0.9
+    assert svc.get_run(p.id, 777) == r
+    assert second.log_status == "incomplete" and second.log_reason == "event log not delivered"
+
+
+def test_complete_log_is_never_downgraded(svc: GradientService) -> None:
+    p = svc.get_or_create_project("a.b")
+    svc.record_run(
+        p.id, RunIn(databricks_run_id=1, outcome="success", log_status="complete", metrics={"tasks": 5})
+    )
+    late = svc.record_run(
+        p.id,
+        RunIn(
+            databricks_run_id=1,
+            outcome="success",
+            log_status="incomplete",
+            log_reason="timeout",
+            metrics={"tasks": 1},
+        ),
+    )
+    assert late.log_status == "complete" and late.metrics == {"tasks": 5} and late.log_reason is None
+
+
+def test_same_run_id_in_two_projects_are_two_runs(svc: GradientService) -> None:
+    a = svc.get_or_create_project("a.b")
+    b = svc.get_or_create_project("c.d")
+    svc.record_run(a.id, RunIn(databricks_run_id=5, outcome="success"))
+    svc.record_run(b.id, RunIn(databricks_run_id=5, outcome="failed", failure_message="boom"))
+    assert svc.get_run(a.id, 5).outcome == "success"
+    assert svc.get_run(b.id, 5).outcome == "failed"
+
+
+def test_list_runs_newest_first_with_limit(svc: GradientService) -> None:
+    p = svc.get_or_create_project("a.b")
+    for i in range(10):
+        svc.record_run(p.id, RunIn(databricks_run_id=100 + i, outcome="success", start_ms=i * 1000))
+    svc.record_run(p.id, RunIn(databricks_run_id=999, outcome="cancelled"))  # no start time: last
+    runs = svc.list_runs(p.id)
+    assert [r.databricks_run_id for r in runs] == [109, 108, 107, 106, 105, 104, 103, 102, 101, 100, 999]
+    assert [r.databricks_run_id for r in svc.list_runs(p.id, limit=3)] == [109, 108, 107]
+    assert [r.databricks_run_id for r in svc.list_runs(p.id, limit=2, offset=3)] == [106, 105]
+    assert svc.get_project(p.id).last_run_ms >= 9000  # the run without a start time counts when recorded
+
+
+def test_run_cost_accepts_core_dataclass(svc: GradientService) -> None:
+    @dataclasses.dataclass(frozen=True)
+    class CoreRunCost:  # shape of core.pricing.RunCost
+        cloud_usd: float
+        dbu_usd: float
+        storage_usd: float
+        total_usd: float
+        low_usd: float
+        high_usd: float
+
+    p = svc.get_or_create_project("a.b")
+    r = svc.record_run(
+        p.id, RunIn(databricks_run_id=1, outcome="success", cost=CoreRunCost(1, 2, 0, 3, 2.5, 3))
+    )
+    assert r.cost == RunCost(cloud_usd=1, dbu_usd=2, storage_usd=0, total_usd=3, low_usd=2.5, high_usd=3)
+
+
+def test_secrets_are_redacted_before_storing(svc: GradientService) -> None:
+    p = svc.get_or_create_project("a.b")
+    metrics = {
+        "tasks": 3,
+        "spark_properties": {
+            "spark.hadoop.fs.s3a.secret.key": "AKIASECRETVALUE",
+            "spark.hadoop.fs.s3a.access.key": "AKIAEXAMPLE",
+            "spark.databricks.token": "dapi123",
+            "spark.my.password": "hunter2",
+            "spark.executor.memory": "8g",
+            "spark.custom.conf": "uses-a-token-inside",
+        },
+        "environment": [["spark.some.Password", "x"], ["spark.app.name", "job"]],
+    }
+    cluster = {
+        "node_type_id": "m5.xlarge",
+        "num_workers": 2,
+        "spark_env_vars": {"DB_PASSWORD": "pw"},
+        "spark_conf": {
+            "spark.hadoop.fs.azure.account.key.x.dfs.core.windows.net": "k",
+            "fs.azure.sas.token.provider": "p",
+        },
+    }
+    r = svc.record_run(
+        p.id, RunIn(databricks_run_id=1, outcome="success", metrics=metrics, cluster_config=cluster)
+    )
+    props = r.metrics["spark_properties"]
+    for key in (
+        "spark.hadoop.fs.s3a.secret.key",
+        "spark.hadoop.fs.s3a.access.key",
+        "spark.databricks.token",
+        "spark.my.password",
+        "spark.custom.conf",
+    ):
+        assert props[key] == REDACTED, key
+    assert props["spark.executor.memory"] == "8g"
+    assert r.metrics["environment"] == [["spark.some.Password", REDACTED], ["spark.app.name", "job"]]
+    assert r.cluster_config["spark_env_vars"]["DB_PASSWORD"] == REDACTED
+    assert r.cluster_config["spark_conf"]["fs.azure.sas.token.provider"] == REDACTED
+    stored = repr(svc.list_runs(p.id))
+    for secret in ("AKIASECRETVALUE", "AKIAEXAMPLE", "dapi123", "hunter2", "uses-a-token-inside"):
+        assert secret not in stored
+
+
+def test_redact_tree_leaves_plain_data_alone() -> None:
+    data = {"a": 1, "b": [1, 2, {"c": "text with token"}], "failure_reasons": {"OOM": 2}}
+    assert redact_tree(data) == data
+
+
+def test_record_run_validation(svc: GradientService) -> None:
+    p = svc.get_or_create_project("a.b")
+    with pytest.raises(GradientValidationError):
+        svc.record_run(p.id, {"databricks_run_id": 1, "outcome": "exploded"})
+    with pytest.raises(GradientValidationError):
+        svc.record_run(p.id, {"databricks_run_id": -1, "outcome": "success"})
+    with pytest.raises(GradientValidationError):
+        svc.record_run(p.id, {"databricks_run_id": 1, "outcome": "success", "start_ms": 10, "end_ms": 5})
+    with pytest.raises(GradientValidationError):
+        svc.record_run(p.id, {"databricks_run_id": 1, "outcome": "success", "recommendation_id": 424242})
+    with pytest.raises(NotFoundError):
+        svc.record_run("missing", {"databricks_run_id": 1, "outcome": "success"})
+    assert svc.list_runs(p.id) == []
+
+
+def test_run_links_its_recommendation(svc: GradientService) -> None:
+    p = svc.get_or_create_project("a.b")
+    rec = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 2}, phase="learning"))
+    r = svc.record_run(p.id, RunIn(databricks_run_id=9, outcome="oom", recommendation_id=rec.id))
+    assert r.recommendation_id == rec.id and r.outcome == "oom"
