@@ -1,0 +1,267 @@
+"""The Gradient pages: projects, project detail (with actions), task-instance tab and static files.
+
+Mounted by the plugin's FastAPI app under ``/gradient``, so the pages live under ``/gradient/ui/``.
+Every route depends on :func:`auth.page_user` (HTML: redirect to login) or :func:`auth.api_user` (401).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import mimetypes
+import os
+import time
+from collections import Counter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from airflow_provider_gradient.plugins.ui import auth, data, views
+from airflow_provider_gradient.plugins.ui.charts import cost_chart, runtime_chart
+from airflow_provider_gradient.plugins.ui.rendering import STATIC, render
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+PageUser = Annotated[Any, Depends(auth.page_user)]
+ApiUser = Annotated[Any, Depends(auth.api_user)]
+
+PROJECT_COLUMNS = (
+    ("name", "Name"),
+    ("app_id", "App id"),
+    ("phase", "Phase"),
+    ("auto_apply", "Auto-apply"),
+    ("sla", "SLA"),
+    ("runs", "Runs"),
+    ("last_cost", "Last cost"),
+    ("last_runtime", "Last runtime (min)"),
+    ("trend", "Cost trend"),
+    ("savings", "Savings"),
+    ("insights", "Insights"),
+)
+
+
+@functools.lru_cache(maxsize=4)
+def _service_for(url: str) -> Any:
+    from airflow_provider_gradient.service import GradientService
+
+    return GradientService.from_url(url)
+
+
+def get_service(request: Request) -> Any:
+    """The GradientService of the app (``app.state.gradient_service``) or of ``[gradient] store_url``."""
+    svc = getattr(request.app.state, "gradient_service", None)
+    if svc is not None:
+        return svc
+    url = os.environ.get("AIRFLOW__GRADIENT__STORE_URL", "")
+    if not url:
+        try:
+            from airflow.configuration import conf
+
+            url = conf.get("gradient", "store_url", fallback="") or ""
+        except Exception:
+            url = ""
+    if not url:
+        from airflow_provider_gradient.store import default_store_url
+
+        url = default_store_url()
+    return _service_for(url)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# ---------------------------------------------------------------------------- pages
+@router.get("/", name="gradient_projects")
+def projects_page(request: Request, user: PageUser) -> Response:
+    """Projects: KPI tiles and the projects table."""
+    rows = data.project_summaries(get_service(request), now_ms=_now_ms())
+    counts = Counter(code for r in rows for code in r.insight_codes)
+    return render(
+        request,
+        "projects.html",
+        user,
+        nav="projects",
+        rows=rows,
+        k=views.kpis(rows),
+        columns=PROJECT_COLUMNS,
+        insight_counts=sorted(counts.items()),
+    )
+
+
+@router.get("/projects.csv", name="gradient_projects_csv")
+def projects_csv(request: Request, user: ApiUser) -> Response:
+    """All projects as CSV (formula-safe cells)."""
+    rows = data.project_summaries(get_service(request), now_ms=_now_ms())
+    return Response(
+        views.projects_csv(rows),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="gradient-projects.csv"'},
+    )
+
+
+def _project_or_404(svc: Any, project_id: int) -> Any:
+    from airflow_provider_gradient.service.errors import NotFoundError
+
+    try:
+        return svc.get_project(project_id)
+    except NotFoundError:
+        raise HTTPException(404, f"project {project_id} not found") from None
+
+
+@router.get("/projects/{project_id}", name="gradient_project")
+def project_page(request: Request, project_id: int, user: PageUser) -> Response:
+    """One project: summary, ROI, settings, charts, runs, recommendations and actions."""
+    svc = get_service(request)
+    try:
+        project = _project_or_404(svc, project_id)
+    except HTTPException:
+        return render(
+            request,
+            "error.html",
+            user,
+            404,
+            title="Project not found",
+            message=f"There is no project {project_id}.",
+        )
+    runs = svc.list_runs(project.id, limit=None)
+    recs = svc.list_recommendations(project.id, limit=200)
+    latest = recs[0] if recs else None
+    summary = views.summarize_project(project, runs, latest, now_ms=_now_ms())
+    run_views = views.run_views(runs)
+    rec_views = views.recommendation_views(recs, run_views)
+    ready = next((r for r in rec_views if r.state == "ready"), None)
+    points = views.chart_points(run_views)
+    return render(
+        request,
+        "project.html",
+        user,
+        nav="projects",
+        p=project,
+        st=project.settings,
+        s=summary,
+        runs=run_views[-views.CHART_RUNS :],
+        recs=rec_views,
+        ready=ready,
+        points=points,
+        cost_chart=cost_chart(points),
+        runtime_chart=runtime_chart(points, project.settings.sla_minutes),
+        can_edit=auth.can_edit_dag(user, project.dag_id),
+    )
+
+
+@router.get("/ti", name="gradient_task_instance")
+def task_instance_page(
+    request: Request,
+    user: PageUser,
+    dag_id: str = "",
+    run_id: str = "",
+    task_id: str = "",
+    map_index: str = "",
+) -> Response:
+    """The "Gradient" tab of a task instance: its project, cost, cluster and the recommendation applied."""
+    svc = get_service(request)
+    project, run = data.find_task_run(svc, dag_id, task_id, run_id)
+    ctx: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "project": project}
+    if project is not None:
+        runs = svc.list_runs(project.id, limit=None)
+        recs = svc.list_recommendations(project.id, limit=200)
+        ctx["summary"] = views.summarize_project(project, runs, recs[0] if recs else None, now_ms=_now_ms())
+        rv = views.run_views([run]) if run is not None else []
+        ctx["run"] = rv[0] if rv else None
+        rec = None
+        if run is not None and run.recommendation_id is not None:
+            rec = next(
+                iter(views.recommendation_views([r for r in recs if r.id == run.recommendation_id], rv)), None
+            )
+        ctx["rec"] = rec
+    return render(request, "ti.html", user, nav="projects", **ctx)
+
+
+@router.get("/static/{name}", name="gradient_static")
+def static_file(name: str, user: ApiUser) -> Response:
+    """The pages' own CSS/JS (shipped as package data; nothing is loaded from elsewhere)."""
+    path = (STATIC / name).resolve()
+    if path.parent != STATIC.resolve() or not path.is_file():
+        raise HTTPException(404, "not found")
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "private, max-age=300"})
+
+
+# ---------------------------------------------------------------------------- actions (JSON, CSRF-checked)
+def _writable_project(request: Request, user: Any, project_id: int) -> tuple[Any, Any]:
+    auth.check_csrf(request)
+    svc = get_service(request)
+    project = _project_or_404(svc, project_id)
+    auth.require_edit(user, project.dag_id)
+    return svc, project
+
+
+def _error(exc: Exception) -> JSONResponse:
+    status = int(getattr(exc, "status_code", 500))
+    detail: Any = getattr(exc, "message", str(exc))
+    errors = getattr(exc, "errors", None)
+    if errors:
+        detail = (
+            "; ".join(f"{'.'.join(map(str, e.get('loc', [])[-1:]))}: {e.get('msg')}" for e in errors)
+            or detail
+        )
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+@router.post("/actions/projects/{project_id}/settings", name="gradient_action_settings")
+def action_settings(
+    request: Request, project_id: int, body: Annotated[dict[str, Any], Body()], user: ApiUser
+) -> Response:
+    """Update a project's settings (partial; ``null`` clears SLA / window)."""
+    from airflow_provider_gradient.service.errors import GradientError
+
+    svc, project = _writable_project(request, user, project_id)
+    try:
+        updated = svc.update_settings(project.id, body)
+    except GradientError as exc:
+        return _error(exc)
+    return JSONResponse({"message": "Settings saved", "settings": updated.settings.model_dump(mode="json")})
+
+
+@router.post("/actions/projects/{project_id}/generate", name="gradient_action_generate")
+def action_generate(request: Request, project_id: int, user: ApiUser) -> Response:
+    """Run the optimiser now and store the result as the ready recommendation."""
+    from airflow_provider_gradient.service.errors import GradientError
+
+    svc, project = _writable_project(request, user, project_id)
+    try:
+        rec = svc.generate_recommendation(project.id)
+    except GradientError as exc:
+        return _error(exc)
+    except ValueError as exc:  # optimiser input errors
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return JSONResponse({"message": f"Recommendation #{rec.id} generated ({rec.phase})", "id": rec.id})
+
+
+@router.post("/actions/projects/{project_id}/apply", name="gradient_action_apply")
+def action_apply(request: Request, project_id: int, user: ApiUser) -> Response:
+    """Approve the ready recommendation: the next run of the task uses it."""
+    from airflow_provider_gradient.service.errors import GradientError
+
+    svc, project = _writable_project(request, user, project_id)
+    rec = svc.latest_recommendation(project.id, state="ready")
+    if rec is None:
+        return JSONResponse({"detail": "no ready recommendation to apply"}, status_code=409)
+    try:
+        applied = svc.mark_applied(rec.id)
+    except GradientError as exc:
+        return _error(exc)
+    return JSONResponse(
+        {"message": f"Recommendation #{applied.id} applied", "id": applied.id, "state": applied.state}
+    )
+
+
+@router.post("/actions/projects/{project_id}/delete", name="gradient_action_delete")
+def action_delete(request: Request, project_id: int, user: ApiUser) -> Response:
+    """Delete a project with its runs and recommendations."""
+    svc, project = _writable_project(request, user, project_id)
+    svc.delete_project(project.id)
+    return JSONResponse({"message": f"Project {project.app_id} deleted"})

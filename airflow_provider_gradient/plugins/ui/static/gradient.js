@@ -1,0 +1,188 @@
+/* Gradient pages: sorting, filtering, column chooser, CSV export and CSRF-safe actions. No dependencies. */
+(function () {
+  "use strict";
+  var meta = function (n) { var m = document.querySelector('meta[name="' + n + '"]'); return m ? m.content : ""; };
+  var BASE = meta("gradient-base");
+
+  function flash(msg, isError) {
+    var f = document.getElementById("flash");
+    if (!f) { return; }
+    f.textContent = msg;
+    f.className = isError ? "flash error" : "flash";
+    f.hidden = false;
+  }
+
+  function cellValue(td) { return td ? (td.getAttribute("data-v") !== null ? td.getAttribute("data-v") : td.textContent.trim()) : ""; }
+
+  // ---- sorting
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    table.querySelectorAll("th[data-sort]").forEach(function (th) {
+      var sort = function () {
+        var key = th.getAttribute("data-sort");
+        var asc = !th.classList.contains("asc");
+        table.querySelectorAll("th").forEach(function (h) { h.classList.remove("asc", "desc"); });
+        th.classList.add(asc ? "asc" : "desc");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows).filter(function (r) { return !r.classList.contains("empty"); });
+        rows.sort(function (a, b) {
+          var va = cellValue(a.querySelector('td[data-col="' + key + '"]'));
+          var vb = cellValue(b.querySelector('td[data-col="' + key + '"]'));
+          var num = /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i;
+          var cmp;
+          if (va === "" || vb === "") { return va === vb ? 0 : (va === "" ? 1 : -1); }
+          if (num.test(va) && num.test(vb)) { cmp = parseFloat(va) - parseFloat(vb); }
+          else { cmp = va.localeCompare(vb); }
+          return asc ? cmp : -cmp;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      };
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) { if (e.key === "Enter") { sort(); } });
+    });
+  });
+
+  // ---- filtering (text, phase, insight badges / finding widgets)
+  var table = document.querySelector("table.filterable, table#projects");
+  var activeTags = {};
+  function applyFilter() {
+    if (!table) { return; }
+    var q = (document.getElementById("filter") || {value: ""}).value.trim().toLowerCase();
+    var phaseSel = document.getElementById("phase-filter");
+    var phase = phaseSel ? phaseSel.value : "";
+    var tags = Object.keys(activeTags);
+    var shown = 0;
+    Array.prototype.forEach.call(table.tBodies[0].rows, function (r) {
+      if (r.classList.contains("empty")) { return; }
+      var ok = !q || r.textContent.toLowerCase().indexOf(q) >= 0;
+      if (ok && phase) { ok = r.getAttribute("data-phase") === phase; }
+      if (ok && tags.length) {
+        var have = (r.getAttribute("data-insights") || r.getAttribute("data-findings") || "").split(/\s+/);
+        ok = tags.every(function (t) { return have.indexOf(t) >= 0; });
+      }
+      r.hidden = !ok;
+      if (ok) { shown += 1; }
+    });
+    var c = document.getElementById("shown-count");
+    if (c) { c.textContent = shown + " shown"; }
+  }
+  ["filter", "phase-filter"].forEach(function (id) {
+    var el = document.getElementById(id);
+    if (el) { el.addEventListener("input", applyFilter); el.addEventListener("change", applyFilter); }
+  });
+  document.querySelectorAll("[data-insight], [data-finding]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var tag = b.getAttribute("data-insight") || b.getAttribute("data-finding");
+      if (activeTags[tag]) { delete activeTags[tag]; b.classList.remove("on"); }
+      else { activeTags[tag] = true; b.classList.add("on"); }
+      applyFilter();
+    });
+  });
+  applyFilter();
+
+  // ---- column chooser (remembered per table in localStorage)
+  document.querySelectorAll("[data-col-toggle]").forEach(function (cb) {
+    var key = cb.getAttribute("data-col-toggle");
+    var store = "gradient.cols." + (table ? table.id : "") + "." + key;
+    var set = function () {
+      document.querySelectorAll('[data-col="' + key + '"]').forEach(function (el) { el.classList.toggle("hidden-col", !cb.checked); });
+      try { localStorage.setItem(store, cb.checked ? "1" : "0"); } catch (e) { /* private mode */ }
+    };
+    try { if (localStorage.getItem(store) === "0") { cb.checked = false; } } catch (e) { /* ignore */ }
+    cb.addEventListener("change", set);
+    set();
+  });
+
+  // ---- CSV export of the visible rows and columns
+  function csvCell(v) {
+    var s = String(v === null || v === undefined ? "" : v);
+    if (/^[=+\-@\t\r]/.test(s) && isNaN(parseFloat(s))) { s = "'" + s; }
+    return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+  var exp = document.getElementById("export-csv");
+  if (exp && table) {
+    exp.addEventListener("click", function () {
+      var heads = Array.prototype.filter.call(table.tHead.rows[0].cells, function (th) { return !th.classList.contains("hidden-col"); });
+      var keys = heads.map(function (th) { return th.getAttribute("data-col"); });
+      var lines = [heads.map(function (th) { return csvCell(th.getAttribute("data-col")); }).join(",")];
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (r) {
+        if (r.hidden || r.classList.contains("empty")) { return; }
+        lines.push(keys.map(function (k) { return csvCell(cellValue(r.querySelector('td[data-col="' + k + '"]'))); }).join(","));
+      });
+      var blob = new Blob([lines.join("\n") + "\n"], {type: "text/csv"});
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = exp.getAttribute("data-filename") || "export.csv";
+      document.body.appendChild(a);
+      a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    });
+  }
+
+  // ---- actions (JSON POST + CSRF header; the session cookie alone is never enough)
+  function post(path, body) {
+    return fetch(BASE + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {"Content-Type": "application/json", "X-Gradient-CSRF": meta("gradient-csrf")},
+      body: JSON.stringify(body || {})
+    }).then(function (resp) {
+      return resp.json().catch(function () { return {}; }).then(function (data) {
+        if (!resp.ok) {
+          var d = data && data.detail;
+          var msg = typeof d === "string" ? d : (d ? JSON.stringify(d) : resp.statusText);
+          throw new Error(msg);
+        }
+        return data;
+      });
+    });
+  }
+  var h1 = document.getElementById("project-name");
+  var pid = h1 ? h1.getAttribute("data-project-id") : null;
+  document.querySelectorAll("button[data-action]").forEach(function (b) {
+    b.addEventListener("click", function () {
+      var action = b.getAttribute("data-action");
+      if (action === "delete" && !window.confirm("Delete this project, its runs and recommendations?")) { return; }
+      if (action === "apply" && !window.confirm("Apply the ready recommendation to the next run?")) { return; }
+      b.disabled = true;
+      post("/actions/projects/" + pid + "/" + action, {}).then(function (data) {
+        if (action === "delete") { window.location.href = BASE + "/"; return; }
+        sessionStorage.setItem("gradient.flash", data.message || (action + " done"));
+        window.location.reload();
+      }).catch(function (e) { b.disabled = false; flash(action + " failed: " + e.message, true); });
+    });
+  });
+  var msg = sessionStorage.getItem("gradient.flash");
+  if (msg) { sessionStorage.removeItem("gradient.flash"); flash(msg, false); }
+
+  var dlg = document.getElementById("settings-dialog");
+  var editBtn = document.getElementById("edit-settings");
+  if (dlg && editBtn) {
+    editBtn.addEventListener("click", function () { dlg.showModal(); });
+    document.getElementById("settings-cancel").addEventListener("click", function () { dlg.close(); });
+    var form = document.getElementById("settings-form");
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var f = form.elements;
+      var fams = f.allowed_families.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+      var body = {
+        sla_minutes: f.sla_minutes.value === "" ? null : parseFloat(f.sla_minutes.value),
+        auto_apply: f.auto_apply.checked,
+        maintain_scaling_type: f.maintain_scaling_type.checked,
+        optimize_instance_size: f.optimize_instance_size.checked,
+        allowed_families: fams,
+        force_on_demand: f.force_on_demand.checked,
+        window_start: f.window_start.value || null,
+        window_end: f.window_end.value || null
+      };
+      if (body.auto_apply && f.auto_apply.getAttribute("data-was") === "off" &&
+          !window.confirm("Enable auto-apply? Gradient will change this job's cluster on its next runs without asking.")) {
+        return;
+      }
+      var err = document.getElementById("settings-error");
+      post("/actions/projects/" + pid + "/settings", body).then(function () {
+        sessionStorage.setItem("gradient.flash", "Settings saved");
+        window.location.reload();
+      }).catch(function (e) { err.textContent = e.message; err.hidden = false; });
+    });
+  }
+})();
