@@ -1,0 +1,1 @@
+"""``make demo``: the whole Gradient loop on a laptop, against the local Databricks emulator."""

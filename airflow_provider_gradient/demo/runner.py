@@ -1,0 +1,144 @@
+"""Run the example operator DAG N times against the local emulator and collect what each run did."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_gradient.demo.environment import DEMO_TOKEN, DemoHome, airflow_env
+
+#: The example DAG the demo runs (operator form) and its task.
+DAG_FILE = "example_gradient_operator.py"
+DAG_ID = "example_gradient_operator"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """One demo run as the table and the report show it."""
+
+    number: int
+    phase: str
+    cluster: str
+    runtime_s: float | None
+    sla_s: float | None
+    outcome: str
+    cloud_usd: float
+    dbu_usd: float
+    total_usd: float
+    reason: str | None
+
+    @property
+    def meets_sla(self) -> bool | None:
+        if self.sla_s is None or self.runtime_s is None:
+            return None
+        return self.outcome == "success" and self.runtime_s <= self.sla_s
+
+
+def load_dag(path: Path, dag_id: str) -> Any:
+    """Import a DAG file and return the DAG named ``dag_id``.
+
+    :param path: the DAG file.
+    :param dag_id: the DAG to return.
+    """
+    spec = importlib.util.spec_from_file_location(f"gradient_demo_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"cannot import DAG file {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    for value in vars(module).values():
+        if getattr(value, "dag_id", None) == dag_id and hasattr(value, "test"):
+            return value
+    raise LookupError(f"{path} defines no DAG {dag_id!r}")
+
+
+def run_loop(
+    home: DemoHome,
+    *,
+    runs: int,
+    profile: str,
+    sla_minutes: float,
+    time_scale: float,
+    on_run: Callable[[DemoRun], None] | None = None,
+) -> tuple[list[DemoRun], Any]:
+    """Start the emulator (+ moto), run the DAG ``runs`` times, return the runs and the project.
+
+    :param home: the prepared demo home.
+    :param runs: how many times to run the DAG.
+    :param profile: the emulator's job profile the task runs.
+    :param sla_minutes: the project's runtime SLA.
+    :param time_scale: simulated seconds per wall second.
+    :param on_run: called after each run (progress display).
+    """
+    from airflow_provider_gradient.service import GradientService
+    from airflow_provider_gradient.simulator.testing import running_emulator
+
+    os.environ.update(airflow_env(home))
+    results: list[DemoRun] = []
+    with running_emulator(home.emulator_dir, token=DEMO_TOKEN, time_scale=time_scale, aws=True) as emu:
+        os.environ["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = emu.airflow_conn_uri
+        os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
+            {
+                "conn_type": "aws",
+                "login": "demo-access-key",
+                "password": "demo-secret-key",
+                "extra": {"endpoint_url": emu.aws_endpoint, "region_name": "us-east-1"},
+            }
+        )
+        dag = load_dag(home.dags_folder / DAG_FILE, DAG_ID)
+        svc = GradientService.from_url(home.store_url)
+        start = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
+        for i in range(runs):
+            dag.test(
+                logical_date=start + timedelta(days=i),
+                run_conf={"profile": profile, "sla_minutes": sla_minutes},
+            )
+            results.append(_last_run(svc, i + 1, sla_minutes))
+            if on_run is not None:
+                on_run(results[-1])
+        project = _project(svc)
+    return results, project
+
+
+def _project(svc: Any) -> Any:
+    projects = [p for p in svc.list_projects() if p.dag_id == DAG_ID]
+    if not projects:
+        raise RuntimeError(f"the DAG {DAG_ID} created no Gradient project: see the task log above")
+    return projects[0]
+
+
+def _last_run(svc: Any, number: int, sla_minutes: float) -> DemoRun:
+    project = _project(svc)
+    runs = svc.list_runs(project.id, limit=1)
+    if not runs:
+        raise RuntimeError("the DAG run recorded no Gradient run: see the task log above")
+    run = runs[0]
+    phase, reason = "baseline", None
+    if run.recommendation_id is not None:
+        rec = svc.get_recommendation(run.recommendation_id)
+        phase = (
+            f"learning {rec.learning_iteration}/{rec.learning_total}" if rec.phase == "learning" else "optimizing"
+        )
+        reason = rec.reason
+    from airflow_provider_gradient.plugins.ui.views import cluster_label
+
+    cost = run.cost
+    return DemoRun(
+        number=number,
+        phase=phase,
+        cluster=cluster_label(run.cluster_config),
+        runtime_s=run.duration_s,
+        sla_s=sla_minutes * 60,
+        outcome=run.outcome,
+        cloud_usd=cost.cloud_usd if cost else 0.0,
+        dbu_usd=cost.dbu_usd if cost else 0.0,
+        total_usd=cost.total_usd if cost else 0.0,
+        reason=reason,
+    )
