@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +94,7 @@ def run_loop(
         )
         dag = load_dag(home.dags_folder / DAG_FILE, DAG_ID)
         svc = GradientService.from_url(home.store_url)
-        start = datetime(2026, 1, 5, 2, 0, tzinfo=timezone.utc)
+        start = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
         for i in range(runs):
             dag.test(
                 logical_date=start + timedelta(days=i),
