@@ -1,0 +1,744 @@
+"""The emulator's workspace state: runs, jobs, clusters on a simulated clock, persisted under ``--data DIR``.
+
+Everything observable (run states, cluster events, event logs, EC2 launch times) derives from the
+deterministic :func:`simulate` result of each task plus the simulated clock, so it is mutually consistent.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import random
+import string
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_gradient.simulator.faults import FaultState
+from airflow_provider_gradient.simulator.models import (
+    TERMINATE_S,
+    ClusterSpec,
+    ClusterSpecError,
+    SimResult,
+    simulate,
+)
+from airflow_provider_gradient.simulator.nodes import UnknownNodeType
+from airflow_provider_gradient.simulator.profiles import (
+    DEFAULT_PROFILE,
+    ProfileError,
+    list_profiles,
+    load_profile,
+)
+
+__all__ = ["ApiError", "EmulatorConfig", "SimClock", "WorkspaceState"]
+
+PROFILE_CONF = "spark.gradient.emulator.profile"
+RUN_INDEX_CONF = "spark.gradient.emulator.run_index"
+SEED_CONF = "spark.gradient.emulator.seed"
+PROFILE_TAG = "emulator_profile"
+QUEUE_S = 1.0
+SPARK_VERSIONS = ("13.3.x-scala2.12", "14.3.x-scala2.12", "15.4.x-scala2.12", "15.4.x-photon-scala2.12", "16.4.x-scala2.12")
+
+
+class ApiError(Exception):
+    """A Databricks API error: HTTP status + ``{"error_code": ..., "message": ...}``."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error_code, self.message = status, error_code, message
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, "INVALID_PARAMETER_VALUE", message)
+
+
+def _missing(what: str) -> ApiError:
+    return ApiError(404, "RESOURCE_DOES_NOT_EXIST", what)
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """How the emulator runs.
+
+    :param data_dir: state file, DBFS root (``dbfs/``), UC volumes root (``volumes/``).
+    :param token: required bearer token (None: any token accepted, but one must be sent).
+    :param time_scale: simulated seconds per wall second.
+    :param aws_endpoint: moto endpoint URL (AWS mode) or None.
+    :param default_profile: profile of runs that name none.
+    :param seed: base random seed.
+    """
+
+    data_dir: Path
+    token: str | None = None
+    time_scale: float = 60.0
+    aws_endpoint: str | None = None
+    region: str = "us-east-1"
+    cloud: str = "aws"
+    default_profile: str = DEFAULT_PROFILE
+    seed: int = 0
+    host: str = "127.0.0.1"
+    port: int = 0
+
+
+class SimClock:
+    """Simulated epoch-ms clock running ``time_scale`` times faster than wall time from ``origin_ms``."""
+
+    def __init__(self, time_scale: float, origin_ms: int | None = None) -> None:
+        if time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+        self.time_scale = time_scale
+        self._wall0 = time.monotonic()
+        self.origin_ms = int(origin_ms if origin_ms is not None else time.time() * 1000)
+
+    def now_ms(self) -> int:
+        """Current simulated time (epoch ms)."""
+        return self.origin_ms + int((time.monotonic() - self._wall0) * 1000 * self.time_scale)
+
+
+def _cluster_id(rnd: random.Random, now_ms: int) -> str:
+    t = time.gmtime(now_ms / 1000)
+    suffix = "".join(rnd.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+    return f"{t.tm_mon:02d}{t.tm_mday:02d}-{t.tm_hour:02d}{t.tm_min:02d}{t.tm_sec:02d}-{suffix}"
+
+
+class WorkspaceState:
+    """All workspace objects and their lifecycle (thread-safe; the REST layer is a thin wrapper)."""
+
+    def __init__(self, config: EmulatorConfig, faults: FaultState | None = None) -> None:
+        self.config = config
+        self.faults = faults or FaultState()
+        self.lock = threading.RLock()
+        self.data_dir = Path(config.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.dbfs_root = self.data_dir / "dbfs"
+        self.dbfs_root.mkdir(exist_ok=True)
+        self.volumes_root = self.data_dir / "volumes"
+        self.state_file = self.data_dir / "emulator-state.json"
+        self.rnd = random.Random(config.seed)
+        self.submissions: list[dict[str, Any]] = []
+        self._sims: dict[str, SimResult] = {}
+        data = json.loads(self.state_file.read_text()) if self.state_file.is_file() else {}
+        self.next_id: int = int(data.get("next_id", 1001))
+        self.profile_runs: dict[str, int] = dict(data.get("profile_runs", {}))
+        self.runs: dict[int, dict[str, Any]] = {int(k): v for k, v in data.get("runs", {}).items()}
+        self.jobs: dict[int, dict[str, Any]] = {int(k): v for k, v in data.get("jobs", {}).items()}
+        self.clusters: dict[str, dict[str, Any]] = dict(data.get("clusters", {}))
+        origin = max(int(time.time() * 1000), int(data.get("clock_ms", 0)))
+        self.clock = SimClock(config.time_scale, origin)
+        self.aws: Any = None
+        self.on_cluster_end: list[Any] = []
+
+    # ---------------------------------------------------------------- persistence
+    def save(self) -> None:
+        """Write the state file atomically."""
+        with self.lock:
+            doc = {"next_id": self.next_id, "profile_runs": self.profile_runs, "clock_ms": self.clock.now_ms(),
+                   "runs": self.runs, "jobs": self.jobs, "clusters": self.clusters}
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(doc))
+            os.replace(tmp, self.state_file)
+
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def record(self, method: str, path: str, body: Any) -> None:
+        """Remember what a write endpoint received (``/_emulator/submissions``)."""
+        with self.lock:
+            self.submissions.append({"method": method, "path": path, "body": copy.deepcopy(body),
+                                     "sim_time_ms": self.clock.now_ms()})
+
+    # ---------------------------------------------------------------- simulation
+    def sim(self, cluster_id: str) -> SimResult:
+        """The (cached, deterministic) simulation of a cluster's task."""
+        if cluster_id not in self._sims:
+            c = self.clusters[cluster_id]
+            spec = ClusterSpec(**c["spec"])
+            self._sims[cluster_id] = simulate(c["profile"], spec, run_index=c["run_index"], seed=c["seed"])
+        return self._sims[cluster_id]
+
+    def _profile_for(self, task: dict[str, Any], cluster: dict[str, Any]) -> str:
+        conf = cluster.get("spark_conf") or {}
+        tags = cluster.get("custom_tags") or {}
+        ref = conf.get(PROFILE_CONF) or tags.get(PROFILE_TAG)
+        if ref:
+            try:
+                load_profile(str(ref))
+            except ProfileError as exc:
+                raise _bad(str(exc)) from exc
+            return str(ref)
+        known = set(list_profiles())
+        for key, field in (("notebook_task", "notebook_path"), ("spark_python_task", "python_file"),
+                           ("python_wheel_task", "entry_point"), ("spark_jar_task", "main_class_name")):
+            path = str((task.get(key) or {}).get(field) or "")
+            base = path.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path.rsplit("/", 1)[-1]
+            if base in known:
+                return base
+        return self.config.default_profile
+
+    # ---------------------------------------------------------------- runs
+    def submit(self, payload: dict[str, Any], *, job_id: int | None = None, run_type: str = "SUBMIT_RUN") -> int:
+        """Create a run from a runs/submit (or job) payload; returns its run id."""
+        if not isinstance(payload, dict):
+            raise _bad("request body must be a JSON object")
+        tasks = payload.get("tasks")
+        if tasks is None:
+            task = {k: v for k, v in payload.items() if k.endswith("_task")}
+            if not task:
+                raise _bad("one of notebook_task, spark_python_task, spark_jar_task, python_wheel_task, "
+                           "spark_submit_task, sql_task or tasks is required")
+            single = {"task_key": payload.get("run_name") or "main", **task}
+            for key in ("new_cluster", "existing_cluster_id", "libraries", "timeout_seconds"):
+                if key in payload:
+                    single[key] = payload[key]
+            tasks = [single]
+        if not isinstance(tasks, list) or not tasks:
+            raise _bad("tasks must be a non-empty array")
+        job_clusters: dict[str, Any] = {str(jc.get("job_cluster_key")): jc.get("new_cluster")
+                                         for jc in payload.get("job_clusters") or [] if isinstance(jc, dict)}
+        with self.lock:
+            now = self.clock.now_ms()
+            run_id = self._new_id()
+            run: dict[str, Any] = {
+                "run_id": run_id, "job_id": job_id or 0, "run_name": payload.get("run_name") or f"run-{run_id}",
+                "run_type": run_type, "submit_ms": now, "tasks": [], "cancelled_ms": None,
+                "job_clusters": payload.get("job_clusters") or [], "single_task": payload.get("tasks") is None,
+                "payload": copy.deepcopy(payload),
+            }
+            ends: dict[str, tuple[int, bool]] = {}
+            for raw in tasks:
+                if not isinstance(raw, dict) or not raw.get("task_key"):
+                    raise _bad("every task needs a task_key")
+                run["tasks"].append(self._plan_task(run, raw, job_clusters, ends, now))
+            self.runs[run_id] = run
+            if job_id:
+                self.jobs[job_id].setdefault("run_ids", []).append(run_id)
+            self.save()
+            return run_id
+
+    def _plan_task(self, run: dict[str, Any], raw: dict[str, Any], job_clusters: dict[str, Any],
+                   ends: dict[str, tuple[int, bool]], now: int) -> dict[str, Any]:
+        key = raw["task_key"]
+        deps = [d.get("task_key") for d in raw.get("depends_on") or [] if isinstance(d, dict)]
+        start = now + int(QUEUE_S * 1000)
+        upstream_ok = True
+        for d in deps:
+            if d not in ends:
+                raise _bad(f"task {key!r} depends on unknown task {d!r}")
+            start = max(start, ends[d][0])
+            upstream_ok = upstream_ok and ends[d][1]
+        task: dict[str, Any] = {"task_key": key, "run_id": self._new_id(), "spec": copy.deepcopy(raw),
+                                "depends_on": deps, "start_ms": start, "cluster_id": None}
+        if not upstream_ok:
+            task.update(skipped=True, end_ms=start)
+            ends[key] = (start, False)
+            return task
+        if raw.get("existing_cluster_id"):
+            raise _bad("existing_cluster_id is not emulated: use new_cluster or job_cluster_key")
+        new_cluster = raw.get("new_cluster")
+        if new_cluster is None and raw.get("job_cluster_key"):
+            new_cluster = job_clusters.get(raw["job_cluster_key"])
+            if new_cluster is None:
+                raise _bad(f"job_cluster_key {raw['job_cluster_key']!r} is not defined in job_clusters")
+        if not isinstance(new_cluster, dict):
+            raise _bad(f"task {key!r} needs new_cluster or job_cluster_key")
+        try:
+            spec = ClusterSpec.from_new_cluster(new_cluster, self.config.cloud, self.config.region)
+            from airflow_provider_gradient.simulator.nodes import node_facts
+
+            node_facts(spec.cloud, spec.node_type_id)
+            node_facts(spec.cloud, spec.driver_node_type_id)
+        except (ClusterSpecError, UnknownNodeType) as exc:
+            raise _bad(str(exc)) from exc
+        if not new_cluster.get("spark_version"):
+            raise _bad("new_cluster.spark_version is required")
+        profile = self._profile_for(raw, new_cluster)
+        conf = new_cluster.get("spark_conf") or {}
+        name = load_profile(profile).name
+        if RUN_INDEX_CONF in conf:
+            try:
+                run_index = int(conf[RUN_INDEX_CONF])
+            except ValueError as exc:
+                raise _bad(f"{RUN_INDEX_CONF} must be an integer") from exc
+        else:
+            run_index = self.profile_runs.get(name, 0)
+            self.profile_runs[name] = run_index + 1
+        seed = int(conf.get(SEED_CONF, self.config.seed * 1_000_003 + task["run_id"]))
+        cluster_id = _cluster_id(self.rnd, start)
+        internal_error = self.rnd.random() < self.faults.faults.internal_error_rate
+        self.clusters[cluster_id] = {
+            "cluster_id": cluster_id, "cluster_name": f"job-{run['job_id']}-run-{task['run_id']}",
+            "new_cluster": copy.deepcopy(new_cluster), "spec": _spec_dict(spec), "profile": profile,
+            "run_index": run_index, "seed": seed, "created_ms": start,
+            "spark_context_id": self.rnd.randrange(10**15, 2**53),
+            "driver_ip": f"10.{self.rnd.randrange(16, 250)}.{self.rnd.randrange(0, 250)}.{self.rnd.randrange(2, 250)}",
+            "run_id": run["run_id"], "task_run_id": task["run_id"], "job_id": run["job_id"],
+            "internal_error": internal_error, "eventlog_written": False, "aws_started": False, "aws_done": False,
+            "eventlog_faults": self.faults.faults.eventlog, "eventlog_delay_s": self.faults.faults.eventlog_delay_s,
+        }
+        task["cluster_id"] = cluster_id
+        res = self.sim(cluster_id)
+        if internal_error:
+            end = start + 90_000
+            ok = False
+        else:
+            end = start + int((res.total_s + TERMINATE_S) * 1000)
+            ok = res.succeeded
+        task["end_ms"] = end
+        ends[key] = (end, ok)
+        return task
+
+    def cancel(self, run_id: int) -> None:
+        """Cancel a run (no-op when it already ended)."""
+        with self.lock:
+            run = self._run(run_id)
+            now = self.clock.now_ms()
+            if run["cancelled_ms"] is None and any(t["end_ms"] > now for t in run["tasks"]):
+                run["cancelled_ms"] = now
+                for t in run["tasks"]:
+                    if t["end_ms"] > now:
+                        t["end_ms"] = max(now, t["start_ms"])
+                        t["cancelled"] = True
+                self.save()
+
+    def _run(self, run_id: Any) -> dict[str, Any]:
+        try:
+            rid = int(run_id)
+        except (TypeError, ValueError) as exc:
+            raise _bad(f"run_id must be an integer, got {run_id!r}") from exc
+        run = self.runs.get(rid)
+        if run is None:
+            raise _missing(f"Run {rid} does not exist.")
+        return run
+
+    def task_state(self, task: dict[str, Any], now: int) -> dict[str, Any]:
+        """Databricks run-state block of one task at simulated time ``now``."""
+        if task.get("skipped"):
+            return {"life_cycle_state": "SKIPPED", "result_state": "UPSTREAM_FAILED",
+                    "state_message": "Upstream task failed.", "user_cancelled_or_timedout": False}
+        c = self.clusters[task["cluster_id"]]
+        res = self.sim(task["cluster_id"])
+        start = task["start_ms"]
+        if task.get("cancelled") and now >= task["end_ms"]:
+            return {"life_cycle_state": "TERMINATED", "result_state": "CANCELED",
+                    "state_message": "Run cancelled.", "user_cancelled_or_timedout": True}
+        if now < start:
+            return {"life_cycle_state": "BLOCKED" if task["depends_on"] else "PENDING", "state_message": "Waiting",
+                    "user_cancelled_or_timedout": False}
+        if c["internal_error"]:
+            if now < task["end_ms"]:
+                return {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster",
+                        "user_cancelled_or_timedout": False}
+            return {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED",
+                    "state_message": "Cluster failed to launch: CLOUD_PROVIDER_LAUNCH_FAILURE (emulated)",
+                    "user_cancelled_or_timedout": False}
+        app_start = start + int(res.app_start_s * 1000)
+        app_end = start + int(res.app_end_s * 1000)
+        if now < app_start:
+            return {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster",
+                    "user_cancelled_or_timedout": False}
+        if now < app_end:
+            return {"life_cycle_state": "RUNNING", "state_message": "In run", "user_cancelled_or_timedout": False}
+        if now < task["end_ms"]:
+            return {"life_cycle_state": "TERMINATING", "state_message": "", "user_cancelled_or_timedout": False}
+        if res.succeeded:
+            return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": "",
+                    "user_cancelled_or_timedout": False}
+        return {"life_cycle_state": "TERMINATED", "result_state": "FAILED",
+                "state_message": "Workload failed, see run output for details", "user_cancelled_or_timedout": False}
+
+    def get_run(self, run_id: Any) -> dict[str, Any]:
+        """runs/get response."""
+        with self.lock:
+            run = self._run(run_id)
+            now = self.clock.now_ms()
+            tasks_out = [self._task_json(run, t, now) for t in run["tasks"]]
+            states = [t["state"] for t in tasks_out]
+            lcs = [s["life_cycle_state"] for s in states]
+            done = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
+            if all(s in done for s in lcs):
+                results = [s.get("result_state") for s in states]
+                if "CANCELED" in results:
+                    result, lc = "CANCELED", "TERMINATED"
+                elif "INTERNAL_ERROR" in lcs:
+                    result, lc = "FAILED", "INTERNAL_ERROR"
+                elif all(r == "SUCCESS" for r in results):
+                    result, lc = "SUCCESS", "TERMINATED"
+                else:
+                    result, lc = "FAILED", "TERMINATED"
+                failed = [t["task_key"] for t in tasks_out if t["state"].get("result_state") not in ("SUCCESS", None)]
+                msg = "" if result == "SUCCESS" else (
+                    f"Task {failed[0]} failed with message: {states[[t['task_key'] for t in tasks_out].index(failed[0])]['state_message']}"
+                    if failed else "Run failed")
+                state = {"life_cycle_state": lc, "result_state": result, "state_message": msg,
+                         "user_cancelled_or_timedout": result == "CANCELED"}
+            elif any(s in ("RUNNING", "TERMINATING") for s in lcs) or any(s in done for s in lcs):
+                state = {"life_cycle_state": "RUNNING", "state_message": "In run", "user_cancelled_or_timedout": False}
+            else:
+                state = {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster",
+                         "user_cancelled_or_timedout": False}
+            start = run["submit_ms"]
+            end = max(t["end_ms"] for t in run["tasks"]) if state["life_cycle_state"] in done else 0
+            out: dict[str, Any] = {
+                "job_id": run["job_id"], "run_id": run["run_id"], "number_in_job": run["run_id"],
+                "original_attempt_run_id": run["run_id"], "creator_user_name": "emulator@example.com",
+                "run_name": run["run_name"], "run_type": run["run_type"], "format": "MULTI_TASK",
+                "run_page_url": f"http://{self.config.host}:{self.config.port}/#job/{run['job_id']}/run/{run['run_id']}",
+                "state": state, "status": _status(state), "start_time": start, "end_time": end,
+                "setup_duration": 0, "execution_duration": 0, "cleanup_duration": 0,
+                "run_duration": (end - start) if end else 0, "tasks": tasks_out,
+                "job_clusters": run.get("job_clusters") or [], "attempt_number": 0,
+            }
+            if run.get("single_task") and tasks_out:
+                t0 = tasks_out[0]
+                for k in ("setup_duration", "execution_duration", "cleanup_duration"):
+                    out[k] = t0.get(k, 0)
+                if "cluster_instance" in t0:
+                    out["cluster_instance"] = t0["cluster_instance"]
+                if "new_cluster" in t0:
+                    out["cluster_spec"] = {"new_cluster": t0["new_cluster"]}
+            return out
+
+    def _task_json(self, run: dict[str, Any], task: dict[str, Any], now: int) -> dict[str, Any]:
+        state = self.task_state(task, now)
+        out: dict[str, Any] = {"run_id": task["run_id"], "task_key": task["task_key"], "state": state,
+                               "status": _status(state), "start_time": task["start_ms"], "attempt_number": 0,
+                               "depends_on": [{"task_key": d} for d in task["depends_on"]]}
+        for k, v in task["spec"].items():
+            if k.endswith("_task") or k in ("new_cluster", "job_cluster_key", "libraries", "timeout_seconds"):
+                out[k] = v
+        cid = task.get("cluster_id")
+        if cid and now >= task["start_ms"]:
+            c = self.clusters[cid]
+            out["cluster_instance"] = {"cluster_id": cid, "spark_context_id": str(c["spark_context_id"])}
+        if cid and not task.get("skipped"):
+            res = self.sim(cid)
+            terminal = state["life_cycle_state"] in ("TERMINATED", "INTERNAL_ERROR")
+            if terminal and not self.clusters[cid]["internal_error"] and not task.get("cancelled"):
+                out["setup_duration"] = int(res.startup_s * 1000)
+                out["execution_duration"] = int(res.runtime_s * 1000)
+                out["cleanup_duration"] = int(TERMINATE_S * 1000)
+            out["end_time"] = task["end_ms"] if terminal else 0
+        return out
+
+    def get_output(self, run_id: Any) -> dict[str, Any]:
+        """runs/get-output: for a task run id (or a single-task run id)."""
+        with self.lock:
+            rid = int(run_id) if str(run_id).isdigit() else run_id
+            for run in self.runs.values():
+                for t in run["tasks"]:
+                    if t["run_id"] == rid or (run["run_id"] == rid and len(run["tasks"]) == 1):
+                        now = self.clock.now_ms()
+                        meta = self._task_json(run, t, now)
+                        out: dict[str, Any] = {"metadata": meta}
+                        res = self.sim(t["cluster_id"]) if t.get("cluster_id") else None
+                        if meta["state"].get("result_state") == "FAILED" and res is not None:
+                            out["error"] = res.failure_message or meta["state"]["state_message"]
+                            out["error_trace"] = (res.failure_message or "") + "\n\tat org.apache.spark.scheduler.DAGScheduler"
+                        elif meta["state"].get("result_state") == "SUCCESS":
+                            out["notebook_output"] = {"result": json.dumps({"runtime_s": res.runtime_s if res else 0}),
+                                                      "truncated": False}
+                        return out
+                if run["run_id"] == rid:
+                    raise _bad(f"run {rid} has several tasks: get-output needs a task run id")
+            raise _missing(f"Run {run_id} does not exist.")
+
+    def list_runs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """runs/list (newest first; job_id, active_only, completed_only, offset, limit)."""
+        with self.lock:
+            limit = min(int(params.get("limit", 25) or 25), 100)
+            offset = int(params.get("offset", 0) or 0)
+            ids = sorted(self.runs, reverse=True)
+            job = params.get("job_id")
+            if job not in (None, ""):
+                ids = [i for i in ids if self.runs[i]["job_id"] == int(job)]
+            runs = [self.get_run(i) for i in ids]
+            if str(params.get("active_only", "")).lower() == "true":
+                runs = [r for r in runs if r["state"]["life_cycle_state"] in ("PENDING", "RUNNING", "TERMINATING", "BLOCKED")]
+            if str(params.get("completed_only", "")).lower() == "true":
+                runs = [r for r in runs if r["state"]["life_cycle_state"] in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED")]
+            page = runs[offset:offset + limit]
+            return {"runs": page, "has_more": offset + limit < len(runs)}
+
+    # ---------------------------------------------------------------- jobs
+    def create_job(self, settings: dict[str, Any]) -> int:
+        """jobs/create."""
+        if not isinstance(settings, dict) or not (settings.get("tasks") or any(k.endswith("_task") for k in settings)):
+            raise _bad("job settings need tasks")
+        with self.lock:
+            job_id = self._new_id()
+            self.jobs[job_id] = {"job_id": job_id, "settings": copy.deepcopy(settings), "created_time": self.clock.now_ms(),
+                                 "run_ids": []}
+            self.save()
+            return job_id
+
+    def get_job(self, job_id: Any) -> dict[str, Any]:
+        """jobs/get."""
+        with self.lock:
+            job = self._job(job_id)
+            return {"job_id": job["job_id"], "settings": copy.deepcopy(job["settings"]),
+                    "created_time": job["created_time"], "creator_user_name": "emulator@example.com"}
+
+    def _job(self, job_id: Any) -> dict[str, Any]:
+        try:
+            jid = int(job_id)
+        except (TypeError, ValueError) as exc:
+            raise _bad(f"job_id must be an integer, got {job_id!r}") from exc
+        if jid not in self.jobs:
+            raise _missing(f"Job {jid} does not exist.")
+        return self.jobs[jid]
+
+    def list_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
+        """jobs/list (name filter, offset/limit)."""
+        with self.lock:
+            jobs = [self.get_job(j) for j in sorted(self.jobs)]
+            name = params.get("name")
+            if name:
+                jobs = [j for j in jobs if j["settings"].get("name") == name]
+            limit = min(int(params.get("limit", 20) or 20), 100)
+            offset = int(params.get("offset", 0) or 0)
+            return {"jobs": jobs[offset:offset + limit], "has_more": offset + limit < len(jobs)}
+
+    def reset_job(self, job_id: Any, new_settings: dict[str, Any]) -> None:
+        """jobs/reset: replace all settings."""
+        if not isinstance(new_settings, dict):
+            raise _bad("new_settings is required")
+        with self.lock:
+            self._job(job_id)["settings"] = copy.deepcopy(new_settings)
+            self.save()
+
+    def update_job(self, job_id: Any, new_settings: dict[str, Any] | None, fields_to_remove: list[str] | None) -> None:
+        """jobs/update: merge top-level fields; ``tasks``/``job_clusters`` merge by key like Databricks."""
+        with self.lock:
+            job = self._job(job_id)
+            settings = job["settings"]
+            for key, value in (new_settings or {}).items():
+                if key in ("tasks", "job_clusters") and isinstance(value, list):
+                    kfield = "task_key" if key == "tasks" else "job_cluster_key"
+                    by_key = {item.get(kfield): item for item in settings.get(key) or []}
+                    for item in value:
+                        by_key[item.get(kfield)] = copy.deepcopy(item)
+                    settings[key] = list(by_key.values())
+                else:
+                    settings[key] = copy.deepcopy(value)
+            for f in fields_to_remove or []:
+                settings.pop(f, None)
+            self.save()
+
+    def run_now(self, job_id: Any, params: dict[str, Any]) -> int:
+        """jobs/run-now."""
+        with self.lock:
+            job = self._job(job_id)
+            return self.submit(copy.deepcopy(job["settings"]), job_id=job["job_id"], run_type="JOB_RUN")
+
+    # ---------------------------------------------------------------- clusters
+    def _cluster(self, cluster_id: Any) -> dict[str, Any]:
+        c = self.clusters.get(str(cluster_id))
+        if c is None:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Cluster {cluster_id} does not exist")
+        return c
+
+    def cluster_phase(self, c: dict[str, Any], now: int) -> tuple[str, str]:
+        """(state, state_message) of a cluster at ``now``."""
+        res = self.sim(c["cluster_id"])
+        rel = (now - c["created_ms"]) / 1000.0
+        end = self._cluster_end_s(c)
+        if c["internal_error"]:
+            return ("TERMINATED", "Cloud provider launch failure") if rel >= 90 else ("PENDING", "Starting Spark")
+        if rel < res.app_start_s:
+            return "PENDING", "Starting Spark"
+        if rel < end - TERMINATE_S:
+            return "RUNNING", ""
+        if rel < end:
+            return "TERMINATING", "Job finished"
+        return "TERMINATED", "Job finished"
+
+    def _cluster_end_s(self, c: dict[str, Any]) -> float:
+        for run in self.runs.values():
+            for t in run["tasks"]:
+                if t.get("cluster_id") == c["cluster_id"]:
+                    return (t["end_ms"] - c["created_ms"]) / 1000.0
+        return self.sim(c["cluster_id"]).total_s + TERMINATE_S
+
+    def get_cluster(self, cluster_id: Any) -> dict[str, Any]:
+        """clusters/get."""
+        with self.lock:
+            c = self._cluster(cluster_id)
+            now = self.clock.now_ms()
+            state, msg = self.cluster_phase(c, now)
+            nc = c["new_cluster"]
+            res = self.sim(c["cluster_id"])
+            rel = (now - c["created_ms"]) / 1000.0
+            workers = sum(1 for n in res.nodes if n.role == "worker" and n.start_s <= rel < n.end_s)
+            out: dict[str, Any] = {k: copy.deepcopy(v) for k, v in nc.items()}
+            out.update({
+                "cluster_id": c["cluster_id"], "cluster_name": c["cluster_name"], "state": state, "state_message": msg,
+                "spark_context_id": c["spark_context_id"], "driver_node_type_id": res.spec.driver_node_type_id,
+                "start_time": c["created_ms"], "creator_user_name": "emulator@example.com", "cluster_source": "JOB",
+                "default_tags": {"Vendor": "Databricks", "Creator": "emulator@example.com", "ClusterName": c["cluster_name"],
+                                 "ClusterId": c["cluster_id"], "JobId": str(c["job_id"]), "RunName": c["cluster_name"]},
+                "custom_tags": dict(nc.get("custom_tags") or {}),
+                "num_workers": workers if state == "RUNNING" else nc.get("num_workers", 0),
+                "driver": {"private_ip": c["driver_ip"], "host_private_ip": c["driver_ip"], "node_id": c["cluster_id"] + "-d",
+                           "start_timestamp": c["created_ms"]},
+                "executors": [{"private_ip": f"10.0.0.{n.index}", "node_id": f"{c['cluster_id']}-w{n.index}",
+                               "start_timestamp": c["created_ms"] + int(n.start_s * 1000)}
+                              for n in res.nodes if n.role == "worker" and n.start_s <= rel < n.end_s],
+                "cluster_memory_mb": 0, "cluster_cores": 0.0,
+            })
+            if state == "TERMINATED":
+                end_ms = c["created_ms"] + int(self._cluster_end_s(c) * 1000)
+                out["terminated_time"] = end_ms
+                out["termination_reason"] = _termination_reason(c, res)
+            if nc.get("cluster_log_conf"):
+                out["cluster_log_conf"] = copy.deepcopy(nc["cluster_log_conf"])
+                out["cluster_log_status"] = {"last_attempted": now}
+            return out
+
+    def cluster_events(self, req: dict[str, Any]) -> dict[str, Any]:
+        """clusters/events with Databricks' pagination (``next_page`` repeats the request with a new offset)."""
+        f = self.faults.faults
+        with self.lock:
+            c = self._cluster(req.get("cluster_id"))
+            offset = int(req.get("offset", 0) or 0)
+            limit = int(req.get("limit", 50) or 50)
+            if limit < 1 or limit > 500:
+                raise _bad("limit must be between 1 and 500")
+            if f.events_missing_pages and offset > 0:
+                raise _missing("events page not found (injected fault)")
+            now = self.clock.now_ms()
+            events = [] if f.events_empty else [e for e in self._events(c) if e["timestamp"] <= now]
+            if req.get("start_time"):
+                events = [e for e in events if e["timestamp"] >= int(req["start_time"])]
+            if req.get("end_time"):
+                events = [e for e in events if e["timestamp"] <= int(req["end_time"])]
+            if req.get("event_types"):
+                events = [e for e in events if e["type"] in set(req["event_types"])]
+            if str(req.get("order", "DESC")).upper() == "DESC":
+                events.reverse()
+            page = events[offset:offset + limit]
+            out: dict[str, Any] = {"events": page, "total_count": len(events)}
+            if offset + limit < len(events):
+                nxt = {k: v for k, v in req.items()}
+                nxt.update(offset=offset + limit, limit=limit)
+                out["next_page"] = nxt
+            return out
+
+    def _events(self, c: dict[str, Any]) -> list[dict[str, Any]]:
+        res = self.sim(c["cluster_id"])
+        t0 = c["created_ms"]
+        cid = c["cluster_id"]
+
+        def ev(t_s: float, kind: str, details: dict[str, Any]) -> dict[str, Any]:
+            return {"cluster_id": cid, "timestamp": t0 + int(t_s * 1000), "type": kind, "details": details}
+
+        target = res.spec.min_workers
+        out = [ev(0, "CREATING", {"user": "emulator@example.com"})]
+        if c["internal_error"]:
+            reason = {"code": "CLOUD_PROVIDER_LAUNCH_FAILURE", "type": "CLOUD_FAILURE", "parameters": {}}
+            return out + [ev(80, "TERMINATING", {"reason": reason}), ev(90, "TERMINATED", {"reason": reason})]
+        out.append(ev(res.startup_s * 0.5, "STARTING", {}))
+        out.append(ev(res.startup_s - 5, "DRIVER_HEALTHY", {}))
+        out.append(ev(res.startup_s, "RUNNING", {"current_num_workers": target, "target_num_workers": target}))
+        end_s = self._cluster_end_s(c)
+        current = target
+        for n in sorted([n for n in res.nodes if n.role == "worker"], key=lambda n: n.start_s):
+            if n.start_s > res.startup_s and n.start_s < end_s:
+                current += 1
+                out.append(ev(n.start_s, "RESIZING", {"current_num_workers": current - 1, "target_num_workers": current,
+                                                      "cause": "AUTOSCALE" if res.spec.is_autoscale else "REPLACE_BAD_NODES"}))
+                out.append(ev(n.start_s + 60, "UPSIZE_COMPLETED", {"current_num_workers": current, "target_num_workers": current}))
+        for n in res.nodes:
+            if n.removed_reason == "spot_interruption" and n.end_s < end_s:
+                out.append(ev(n.end_s, "NODES_LOST", {"current_num_workers": current - 1, "target_num_workers": current,
+                                                      "cause": "SPOT_INSTANCE_TERMINATION"}))
+            elif n.removed_reason == "autoscale_down" and n.end_s < end_s:
+                out.append(ev(n.end_s, "RESIZING", {"current_num_workers": current, "target_num_workers": current - 1,
+                                                    "cause": "AUTOSCALE"}))
+                current -= 1
+        reason = _termination_reason(c, res)
+        out.append(ev(end_s - TERMINATE_S, "TERMINATING", {"reason": reason}))
+        out.append(ev(end_s, "TERMINATED", {"reason": reason}))
+        out.sort(key=lambda e: e["timestamp"])
+        return out
+
+    # ---------------------------------------------------------------- side effects (event logs, AWS)
+    def tick(self) -> None:
+        """Perform due side effects: create/terminate cloud instances, deliver event logs."""
+        from airflow_provider_gradient.simulator.delivery import deliver_event_log
+
+        with self.lock:
+            now = self.clock.now_ms()
+            changed = False
+            for c in self.clusters.values():
+                if c["aws_done"] and c["eventlog_written"]:
+                    continue
+                res = self.sim(c["cluster_id"])
+                end_ms = c["created_ms"] + int(self._cluster_end_s(c) * 1000)
+                if self.aws is not None and not c["aws_started"] and now >= c["created_ms"]:
+                    c["aws_started"] = self.aws.launch(c, res)
+                    changed = True
+                if self.aws is not None and c["aws_started"] and not c["aws_done"] and now >= end_ms:
+                    c["aws_done"] = self.aws.terminate(c, res, end_ms)
+                    changed = True
+                if self.aws is None:
+                    c["aws_done"] = True
+                if not c["eventlog_written"] and now >= end_ms:
+                    if c["internal_error"] or not c["new_cluster"].get("cluster_log_conf"):
+                        c["eventlog_written"] = True
+                        continue
+                    mode = c.get("eventlog_faults", "ok")
+                    if mode == "missing":
+                        c["eventlog_written"] = True
+                        continue
+                    if mode == "late" and now < end_ms + int(c.get("eventlog_delay_s", 600) * 1000):
+                        continue
+                    deliver_event_log(self, c, res, partial=(mode == "partial"))
+                    c["eventlog_written"] = True
+                    changed = True
+            if changed:
+                self.save()
+
+    def task_result(self, cluster_id: str) -> SimResult:
+        """The SimResult behind a cluster (what the emulator simulated; for tests)."""
+        with self.lock:
+            self._cluster(cluster_id)
+            return self.sim(cluster_id)
+
+
+def _termination_reason(c: dict[str, Any], res: SimResult) -> dict[str, Any]:
+    if c["internal_error"]:
+        return {"code": "CLOUD_PROVIDER_LAUNCH_FAILURE", "type": "CLOUD_FAILURE", "parameters": {}}
+    return {"code": "JOB_FINISHED", "type": "SUCCESS", "parameters": {}}
+
+
+def _status(state: dict[str, Any]) -> dict[str, Any]:
+    lc = state["life_cycle_state"]
+    st = {"PENDING": "PENDING", "BLOCKED": "BLOCKED", "RUNNING": "RUNNING", "TERMINATING": "TERMINATING"}.get(lc, "TERMINATED")
+    out: dict[str, Any] = {"state": st}
+    if st == "TERMINATED":
+        rs = state.get("result_state", "FAILED")
+        out["termination_details"] = {"code": {"SUCCESS": "SUCCESS", "CANCELED": "CANCELED"}.get(rs, "RUN_EXECUTION_ERROR"),
+                                      "type": "SUCCESS" if rs == "SUCCESS" else "CLIENT_ERROR",
+                                      "message": state.get("state_message", "")}
+    return out
+
+
+def _spec_dict(spec: ClusterSpec) -> dict[str, Any]:
+    return {k: getattr(spec, k) for k in spec.__slots__}  # type: ignore[attr-defined]
+
+
+def node_type_list(cloud: str) -> list[dict[str, Any]]:
+    """clusters/list-node-types entries from the price catalog."""
+    from airflow_provider_gradient.core.pricing import load_catalog
+
+    out = []
+    for nt in load_catalog().node_types(cloud):
+        out.append({"node_type_id": nt.name, "instance_type_id": nt.name, "num_cores": float(nt.vcpus),
+                    "memory_mb": int(nt.memory_gb * 1024), "category": nt.family, "description": nt.name,
+                    "is_deprecated": False, "photon_worker_capable": True, "photon_driver_capable": True,
+                    "node_info": {"available_core_quota": 1000, "total_core_quota": 1000}})
+    return out
