@@ -181,7 +181,7 @@ def project_settings(task: Any, context: Mapping[str, Any] | None) -> dict[str, 
     """Settings for a project created on first use (SLA, auto-apply) from the task/params."""
     out: dict[str, Any] = {}
     sla = task_setting(task, context, "sla_minutes")
-    if sla is not None:
+    if sla not in (None, "", "None"):
         out["sla_minutes"] = float(sla)
     auto = task_setting(task, context, "auto_apply")
     if auto is not None:

@@ -39,13 +39,17 @@ class GradientDatabricksOperator(DatabricksSubmitRunOperator):
     payloads) and ``gradient_run_cost_usd``.
     """
 
-    template_fields: Sequence[str] = (*DatabricksSubmitRunOperator.template_fields, "gradient_app_id")
+    template_fields: Sequence[str] = (
+        *DatabricksSubmitRunOperator.template_fields,
+        "gradient_app_id",
+        "gradient_sla_minutes",
+    )
 
     def __init__(
         self,
         *,
         gradient_app_id: str | None = None,
-        gradient_sla_minutes: float | None = None,
+        gradient_sla_minutes: float | str | None = None,
         gradient_auto_apply: bool | None = None,
         gradient_conn_id: str | None = None,
         collect: Collect = "inline",

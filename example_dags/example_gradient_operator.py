@@ -1,0 +1,37 @@
+"""``GradientDatabricksOperator``: apply the recommendation, run, record (also failed/OOM runs), recommend.
+
+Connections (see ``example_dags/_common.py`` for the emulator set-up):
+
+* ``databricks_default`` -- the workspace (``AIRFLOW_CONN_DATABRICKS_DEFAULT``).
+* ``gradient_default`` -- optional; local mode against ``[gradient] store_url`` when absent.
+
+Params: ``profile`` (the emulator workload / notebook name), ``sla_minutes`` (SLA of a new project).
+XComs: ``gradient_project_id``, ``gradient_recommendation_id``, ``gradient_run_cost_usd``.
+"""
+
+from __future__ import annotations
+
+from _common import POLL_S, START, cluster
+from airflow.sdk import DAG
+
+from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
+
+with DAG(
+    "example_gradient_operator",
+    schedule=None,
+    start_date=START,
+    catchup=False,
+    tags=["example", "gradient"],
+    params={"profile": "etl_scaling", "sla_minutes": 90},
+):
+    GradientDatabricksOperator(
+        task_id="nightly_etl",
+        new_cluster=cluster("m5.xlarge", 4),
+        notebook_task={"notebook_path": "/Shared/jobs/{{ params.profile }}"},
+        gradient_sla_minutes="{{ params.sla_minutes }}",
+        gradient_auto_apply=True,
+        collect="inline",
+        gradient_log_tries=6,
+        gradient_log_backoff_s=0.5,
+        polling_period_seconds=POLL_S,
+    )

@@ -1,0 +1,44 @@
+"""Training DAG: run one job N times back to back to finish the learning phase quickly.
+
+The analogue of Gradient's auto-training notebook: each run applies the previous run's recommendation
+(auto-apply is forced on for the project), is recorded, and the next recommendation is generated, so
+after ``[gradient] learning_runs`` runs the project is optimising. ``TRAINING_RUNS`` runs are chained;
+trigger with ``{"profile": "memory_agg"}`` to train another workload. A failed (e.g. OOM) training run does
+not stop the training: it is recorded and the optimiser steers away from that configuration.
+
+Connections as in ``gradient_operator.py``.
+"""
+
+from __future__ import annotations
+
+from _common import POLL_S, START, cluster
+from airflow.sdk import DAG
+
+from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
+
+TRAINING_RUNS = 5
+
+with DAG(
+    "example_gradient_training",
+    schedule=None,
+    start_date=START,
+    catchup=False,
+    tags=["example", "gradient"],
+    params={"profile": "etl_scaling"},
+):
+    previous = None
+    for i in range(TRAINING_RUNS):
+        run = GradientDatabricksOperator(
+            task_id=f"train_{i + 1:02d}",
+            gradient_app_id="training.{{ params.profile }}",
+            new_cluster=cluster("m5.xlarge", 4),
+            notebook_task={"notebook_path": "/Shared/jobs/{{ params.profile }}"},
+            gradient_auto_apply=True,
+            gradient_log_tries=6,
+            gradient_log_backoff_s=0.5,
+            polling_period_seconds=POLL_S,
+            trigger_rule="all_done",
+        )
+        if previous is not None:
+            previous >> run
+        previous = run
