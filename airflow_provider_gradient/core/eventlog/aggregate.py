@@ -158,7 +158,7 @@ class Aggregator:
         self.timeline: list[tuple[int, int]] = []
         self.events = 0
         self.handlers = {
-            b"SparkListenerTaskEnd": self._task_end_fast,
+            b"SparkListenerTaskEnd": self._task_end_slow,
             b"SparkListenerStageSubmitted": self._stage_submitted,
             b"SparkListenerStageCompleted": self._stage_completed,
             b"SparkListenerJobStart": self._job_start,
@@ -226,15 +226,40 @@ class Aggregator:
 
     # -- tasks (hot path) ------------------------------------------------------------------------
 
-    def _task_end_fast(self, line: bytes, where: str) -> None:
+    def _task_end_slow(self, line: bytes, where: str) -> None:
+        self.task_end(line, where, 0)
+
+    def task_ends(self, lines: list[bytes], part: str, line_no: int) -> None:
+        """Fold a batch of SparkListenerTaskEnd lines (decoded in one msgspec call when all are valid).
+
+        :param lines: the TaskEnd lines of one chunk.
+        :param part: part name, for error messages.
+        :param line_no: line number of the end of the chunk, for error messages.
+        """
         try:
-            ev = schema.TASK_END_DECODER.decode(line)
+            events = schema.TASK_END_LIST_DECODER.decode(b"[" + b",".join(lines) + b"]")
         except schema.msgspec.DecodeError:
+            for line in lines:
+                self.task_end(line, part, line_no)
+            return
+        fold = self._fold_task
+        for ev, line in zip(events, lines, strict=True):
+            fold(ev, line, part, line_no)
+
+    def task_end(self, line: bytes, part: str, line_no: int) -> None:
+        """Fold one SparkListenerTaskEnd line (the hot path: no dict decode, no per-line strings)."""
+        try:
+            ev = schema.decode_task_end(line)
+        except schema.msgspec.DecodeError:
+            where = f"{part}:{line_no}" if line_no else part
             raw = self._load(line, where)
             try:
                 ev = schema.msgspec.convert(raw, schema.TaskEnd, strict=False)
             except (schema.msgspec.ValidationError, TypeError) as exc:
                 raise MalformedEventError(f"{where}: malformed SparkListenerTaskEnd ({exc})") from None
+        self._fold_task(ev, line, part, line_no)
+
+    def _fold_task(self, ev: schema.TaskEnd, line: bytes, part: str, line_no: int) -> None:
         st = self.stages.get((ev.stage_id, ev.stage_attempt))
         if st is None:
             st = self._stage(ev.stage_id, ev.stage_attempt)
@@ -288,7 +313,7 @@ class Aggregator:
         reason = ev.end_reason.reason if ev.end_reason is not None else "Success"
         if reason != "Success":
             st.failed += 1
-            self._task_failure(line, reason, where)
+            self._task_failure(line, reason, f"{part}:{line_no}" if line_no else part)
 
     @staticmethod
     def _peak_from_accumulables(line: bytes) -> int:

@@ -252,7 +252,7 @@ def _members_zip(zf: zipfile.ZipFile) -> Iterator[tuple[str, Opener]]:
     for info in zf.infolist():
         if info.is_dir() or _is_junk(info.filename) or info.file_size == 0:
             continue
-        yield info.filename, functools.partial(zf.open, info)  # type: ignore[arg-type]
+        yield info.filename, functools.partial(zf.open, info)  # type: ignore[misc]
 
 
 def _members_tar(tf: tarfile.TarFile) -> Iterator[tuple[str, Opener]]:

@@ -21,6 +21,9 @@ from airflow_provider_gradient.core.eventlog.summary import AppSummary
 
 _PREFIX = b'{"Event":"'
 _PLEN = len(_PREFIX)
+_TASK_END = b'{"Event":"SparkListenerTaskEnd"'
+_BIG_LINE = 3000
+_TASK_START = b'{"Event":"SparkListenerTaskStart"'
 
 
 def parse_event_log(path: str | os.PathLike[str]) -> AppSummary:
@@ -48,23 +51,38 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
     """Split the decoded chunks of one part into lines and dispatch them."""
     handlers = agg.handlers
     handle = agg.handle
+    task_end = agg.task_end
+    task_ends = agg.task_ends
     rest = b""
     line_no = 0
     name = part.name
-    for chunk in part.chunks():
-        if rest:
-            chunk = rest + chunk
-        lines = chunk.split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            if line.startswith(_PREFIX):
-                end = line.find(b'"', _PLEN)
-                event = line[_PLEN:end]
-                if event in handlers:
-                    handle(event, line, f"{name}:{line_no + 1}")
-            elif line.strip():
-                _slow(agg, line, f"{name}:{line_no + 1}")
-            line_no += 1
+    try:
+        for chunk in part.chunks():
+            if rest:
+                chunk = rest + chunk
+            lines = chunk.split(b"\n")
+            rest = lines.pop()
+            batch: list[bytes] = []
+            for line in lines:
+                line_no += 1
+                if line.startswith(_TASK_END):
+                    if len(line) > _BIG_LINE:
+                        task_end(line, name, line_no)  # sliced decode skips the accumulables
+                    else:
+                        batch.append(line)
+                elif line.startswith(_TASK_START):
+                    continue
+                elif line.startswith(_PREFIX):
+                    event = line[_PLEN : line.find(b'"', _PLEN)]
+                    if event in handlers:
+                        handle(event, line, f"{name}:{line_no}")
+                elif line.strip():
+                    _slow(agg, line, f"{name}:{line_no}")
+            if batch:
+                # Task ends only update order-independent stage accumulators: batching is safe.
+                task_ends(batch, name, line_no)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise MalformedEventError(f"{name}:{line_no}: malformed event ({exc})") from None
     if rest.strip():
         # The last line of a part may be cut short (log still being written): keep it only if whole.
         try:
