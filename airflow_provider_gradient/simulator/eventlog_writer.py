@@ -250,9 +250,11 @@ def build_events(res: SimResult, facts: ClusterFacts, *, seed: int = 0) -> Itera
 def _stage_tasks(res: SimResult, facts: ClusterFacts, st: StageSim, task_id: int, n_workers: int, rnd: random.Random,
                  add: Any, ms: Any) -> int:
     """Emit TaskEnd events of one stage: successful tasks list-scheduled on the executors' cores."""
-    alive = [e for e in res.executors if e.start_s <= st.start_s + 1e-6 < e.end_s] or list(res.executors[:1])
-    slots = [(st.start_s, e.executor_id, e.node_index) for e in alive for _ in range(e.cores)]
+    alive = [e for e in res.executors if e.start_s < st.end_s and e.end_s > st.start_s] or list(res.executors[:1])
+    ends = {e.executor_id: e.end_s for e in alive}
+    slots = [(max(st.start_s, e.start_s), e.executor_id, e.node_index) for e in alive for _ in range(e.cores)]
     heapq.heapify(slots)
+    capacity = sum(e.cores * (min(e.end_s, st.end_s) - max(e.start_s, st.start_s)) for e in alive)
     n = st.num_tasks
     weights = [rnd.lognormvariate(0.0, 0.25) for _ in range(n)]
     run_ms = _split(st.executor_run_ms, n + st.failed_tasks, weights + [1.0] * st.failed_tasks)
@@ -261,14 +263,16 @@ def _stage_tasks(res: SimResult, facts: ClusterFacts, st: StageSim, task_id: int
         "shuffle_write": _split(st.shuffle_write_bytes, n, weights),
         "mem_spill": _split(st.memory_spilled_bytes, n, weights), "disk_spill": _split(st.disk_spilled_bytes, n, weights),
     }
-    span = max(0.001, st.end_s - st.start_s)
-    work_s = sum(run_ms[:n]) / 1000.0 / max(1, len(slots))
-    stretch = min(1.0, span / work_s) if work_s > 0 else 1.0
+    work_s = sum(run_ms) / 1000.0
+    stretch = min(1.0, 0.97 * capacity / work_s) if work_s > 0 else 1.0
     for i in range(n + st.failed_tasks):
         failed = i >= n
         start, exec_id, node = heapq.heappop(slots) if slots else (st.start_s, "driver", 0)
+        while slots and start >= ends.get(exec_id, st.end_s):
+            start, exec_id, node = heapq.heappop(slots)
         dur = run_ms[i] / 1000.0 * stretch
         end = min(start + dur, st.end_s)
+        run_ms[i] = max(0, int(round((end - start) * 1000)))
         host = facts.driver_ip if exec_id == "driver" else _worker_ip(facts, node)
         info = {"Task ID": task_id, "Index": i if not failed else 0, "Attempt": 0 if not failed else i - n,
                 "Launch Time": ms(start), "Executor ID": exec_id, "Host": host, "Locality": "PROCESS_LOCAL",
