@@ -80,8 +80,8 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Benchmark a strategy over the simulator's job model (noise, drift, spot, OOM) with its oracle."""
-    from airflow_provider_gradient.bench.simulate import SimulatorUnavailable, simulate_bench
     from airflow_provider_gradient.bench.grid import GridError
+    from airflow_provider_gradient.bench.simulate import SimulatorUnavailable, simulate_bench
 
     try:
         out = simulate_bench(profile, runs=runs, sla_minutes=sla_minutes, seeds=seeds, strategy=strategy)

@@ -38,6 +38,10 @@ from airflow_provider_gradient.core.optimizer.types import (
 SPOT_MAX_RUNTIME_S = 3600.0
 #: Largest tolerated failure risk for an optimizing recommendation.
 MAX_P_FAIL = 0.2
+#: P(runtime ≤ SLA) required to probe an untried shape once the best one is measured.
+EXPLORE_CONFIDENCE = 0.6
+#: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
+WIDE_STEP_CONFIDENCE = 0.97
 _Z80 = 1.2816
 
 
@@ -58,9 +62,10 @@ class _Ctx:
     ref_idx: int
 
 
-def _cap_mask(ctx: _Ctx, ref: int) -> np.ndarray:
+def _cap_mask(ctx: _Ctx, ref: int, factor: float | None = None) -> np.ndarray:
+    """Candidates within the step cap of ``ref`` (workers and total cores change by at most the factor)."""
     c = ctx.cands
-    lf = math.log(ctx.settings.max_change_factor) + 1e-9
+    lf = math.log(factor or ctx.settings.max_change_factor) + 1e-9
     ok = (np.abs(np.log(np.maximum(c.workers, 1) / max(c.workers[ref], 1))) <= lf) & (
         np.abs(np.log(c.cores / c.cores[ref])) <= lf
     )
@@ -158,32 +163,76 @@ def _learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
         i = int(idx[order[0]])
         return i, f"{fmt_shape(c, ref)} failed; trying {fmt_shape(c, i)} with more memory"
     slow = (not first.succeeded) or (ctx.sla_s is not None and first.runtime_s > 0.9 * ctx.sla_s)
-    design: list[tuple[str, bool]] = [("up", True), ("down", False)] if slow else [("down", False), ("up", True)]
+    w0 = int(c.workers[ref])
     done_dirs = {("up" if c.workers[i] > c.workers[ref] else "down") for i in tried
                  if i != ref and c.node_idx[i] == c.node_idx[ref]}
     down_failed = any((not o.succeeded) and i >= 0 and c.node_idx[i] == c.node_idx[ref]
                       and c.workers[i] < c.workers[ref] for o, i in zip(ctx.runs, ctx.run_idx, strict=True))
-    for name, up in design:
+    # 1) one step along workers on the same node type (towards the SLA if tight, else towards cheaper)
+    first_dir = "up" if slow else "down"
+    if not done_dirs:
+        for name in (first_dir, "down" if first_dir == "up" else "up"):
+            if name == "down" and down_failed:
+                continue
+            step = _same_node_step(ctx, ref, name == "up", tried)
+            if step is not None:
+                return step, (f"measuring how runtime scales with workers: {fmt_shape(c, step)} "
+                              f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
+    # 2) poor scaling measured: the smaller side is where the savings are, measure it first
+    if "down" not in done_dirs and not down_failed and _poor_scaling(ctx, ref):
+        step = _same_node_step(ctx, ref, False, tried)
+        if step is not None:
+            return step, (f"runtime barely improves with more workers; measuring {fmt_shape(c, step)} "
+                          f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
+    # 3) each other memory-per-core class (instance family) at the same cores, cheapest per core first
+    fam = _family_test(ctx, ref, tried)
+    if fam is not None:
+        return fam, f"measuring another instance family at the same cores: {fmt_shape(c, fam)}"
+    # 4) the other workers direction
+    for name in ("up", "down"):
         if name in done_dirs or (name == "down" and down_failed):
             continue
-        step = _same_node_step(ctx, ref, up, tried)
+        step = _same_node_step(ctx, ref, name == "up", tried)
         if step is not None:
-            w0 = int(c.workers[ref])
             return step, (f"measuring how runtime scales with workers: {fmt_shape(c, step)} "
                           f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-        done_dirs.add(name)
-    tried_nodes = {int(c.node_idx[i]) for i in tried}
-    other = ~np.isin(c.node_idx, list(tried_nodes)) & ~ctx.risk.banned & _cap_mask(ctx, ref)
-    if other.any() and k < 3 + (1 if ctx.settings.learning_runs > 4 else 0) + 1:
-        i2 = _model_pick(ctx, other, 0.5, 0.5)
-        if i2 is not None:
-            return i2, f"measuring another node type at similar size: {fmt_shape(c, i2)}"
     mask = ~ctx.risk.banned & _cap_mask(ctx, _best_ref(ctx))
     mask[list(tried)] = False
     i3 = _model_pick(ctx, mask, 0.5, 1.0) if mask.any() else None
     if i3 is None:
         return ref, f"re-measuring {fmt_shape(c, ref)}"
     return i3, f"exploring {fmt_shape(c, i3)}, the most promising untried shape"
+
+
+def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
+    """True when a measured step on the reference's node type showed < 60 % parallel efficiency."""
+    c = ctx.cands
+    pts = [(float(c.cores[i]), o.runtime_s / max(s, 1e-9)) for o, i, s in
+           zip(ctx.runs, ctx.run_idx, ctx.run_size, strict=True)
+           if o.succeeded and i >= 0 and c.node_idx[i] == c.node_idx[ref]]
+    if len(pts) < 2:
+        return False
+    (c_lo, t_lo), (c_hi, t_hi) = min(pts), max(pts)
+    if c_hi <= c_lo:
+        return False
+    return (t_lo / t_hi) / (c_hi / c_lo) < 0.6
+
+
+def _family_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
+    """An untried memory-per-core class at the reference's cores (same node size when possible)."""
+    c = ctx.cands
+    tried_mpc = {round(float(c.mem_per_core[i]), 3) for i in tried}
+    ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & _cap_mask(ctx, ref)
+    best: tuple[float, float, float, int] | None = None
+    for i in np.nonzero(ok)[0]:
+        m = round(float(c.mem_per_core[i]), 3)
+        if m in tried_mpc or int(i) in tried:
+            continue
+        per_core = float(c.rate_usd[i] / c.cores[i])
+        key = (per_core, abs(math.log(c.cores[i] / c.cores[ref])), abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[3]
 
 
 # ---------------------------------------------------------------- optimizing
@@ -242,6 +291,10 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         notes.append(f"the last run on {fmt_shape(c, last_i)} {what}; falling back toward {fmt_shape(c, ref)}")
         conf = max(conf, 0.95)
     cap = _cap_mask(ctx, ref)
+    if not fallback:
+        # a confidently safe shape may move up to factor² in one step (e.g. a job that does not scale)
+        wide = _cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
+        cap = cap | (wide & (p >= WIDE_STEP_CONFIDENCE) & (ctx.risk.p_fail <= 0.05))
     observed_ok = met & ~np.isnan(t_obs)
     base = ~ctx.risk.banned & (ctx.risk.p_fail <= MAX_P_FAIL) & ~missed & cap
     feasible = base & ((p >= conf) | observed_ok)
@@ -258,6 +311,14 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         feasible &= ~unobserved | (hi < best_cost)
     if feasible.any():
         i = int(np.argmin(np.where(feasible, score, np.inf)))
+        if ctx.settings.explore and not fallback and not np.isnan(t_obs[i]):
+            # converged on a measured shape: keep learning with the most promising untried neighbour
+            lcb = c.rate_usd * np.exp(pred.mu - 0.5 * pred.sigma) / 3600.0 * (1.0 + ctx.risk.p_fail)
+            probe = base & unobserved & (p >= EXPLORE_CONFIDENCE) & (lcb < cost[i])
+            if probe.any():
+                j = int(np.argmin(np.where(probe, lcb, np.inf)))
+                notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still")
+                return _Choice(j, pred, True, tuple(notes), model)
         return _Choice(i, pred, True, tuple(notes), model)
     # nothing is predicted to meet the SLA: be honest, go for the most likely (fastest safe) shape
     cand = ~ctx.risk.banned & (ctx.risk.p_fail <= MAX_P_FAIL) & cap
