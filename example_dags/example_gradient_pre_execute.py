@@ -3,7 +3,7 @@
 The hook applies the project's latest ready recommendation before the run is submitted (fail-open, at
 most ``[gradient] pre_execute_timeout_seconds``); the Gradient listener records the run afterwards.
 
-Connections (see ``example_dags/_common.py`` for the emulator set-up):
+Connections (offline: see ``example_dags/README.md``):
 
 * ``databricks_default`` -- the workspace, e.g. ``AIRFLOW_CONN_DATABRICKS_DEFAULT='databricks://:emulator-token@127.0.0.1:8999/http'``
 * ``gradient_default`` -- optional; local mode against ``[gradient] store_url`` when absent.
@@ -13,11 +13,28 @@ Params: ``profile`` (the emulator workload / notebook name), ``gradient_app_id``
 
 from __future__ import annotations
 
-from _common import POLL_S, START, cluster
+import os
+
+import pendulum
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 from airflow.sdk import DAG
 
 from airflow_provider_gradient.operators.pre_execute import gradient_pre_execute_hook
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+#: Seconds between runs/get polls (30 s suits a real workspace; the emulator runs 600x faster).
+POLL_S = int(os.environ.get("GRADIENT_EXAMPLE_POLL_S", "30"))
+
+
+def cluster(node_type: str = "m5.xlarge", workers: int = 4) -> dict[str, object]:
+    """A plain Databricks job cluster (what a DAG author writes today)."""
+    return {
+        "spark_version": "15.4.x-scala2.12",
+        "node_type_id": node_type,
+        "num_workers": workers,
+        "custom_tags": {"team": "data-eng"},
+    }
+
 
 with DAG(
     "example_gradient_pre_execute",

@@ -9,7 +9,9 @@ Connections as in ``gradient_operator.py``.
 
 from __future__ import annotations
 
-from _common import POLL_S, START, cluster
+import os
+
+import pendulum
 from airflow.providers.databricks.operators.databricks import (
     DatabricksCreateJobsOperator,
     DatabricksRunNowOperator,
@@ -17,6 +19,21 @@ from airflow.providers.databricks.operators.databricks import (
 from airflow.sdk import DAG
 
 from airflow_provider_gradient.operators.run_now import gradient_run_now_pre_execute_hook
+
+START = pendulum.datetime(2024, 1, 1, tz="UTC")
+#: Seconds between runs/get polls (30 s suits a real workspace; the emulator runs 600x faster).
+POLL_S = int(os.environ.get("GRADIENT_EXAMPLE_POLL_S", "30"))
+
+
+def cluster(node_type: str = "m5.xlarge", workers: int = 4) -> dict[str, object]:
+    """A plain Databricks job cluster (what a DAG author writes today)."""
+    return {
+        "spark_version": "15.4.x-scala2.12",
+        "node_type_id": node_type,
+        "num_workers": workers,
+        "custom_tags": {"team": "data-eng"},
+    }
+
 
 with DAG(
     "example_gradient_run_now",
