@@ -6,6 +6,7 @@ Discover (``/ui/discover``), the task-instance tab (``/ui/ti?dag_id=&run_id=&tas
 
 from __future__ import annotations
 
+from airflow_provider_gradient.plugins.ui import discover_page as _discover_page  # noqa: F401  (registers routes)
 from airflow_provider_gradient.plugins.ui.routes import router
 
 __all__ = ["router"]
