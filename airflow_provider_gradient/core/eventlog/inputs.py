@@ -269,12 +269,31 @@ def _members_tar(tf: tarfile.TarFile) -> Iterator[tuple[str, Opener]]:
         yield info.name, opener
 
 
+def _drop_compacted(members: list[tuple[str, Opener]]) -> list[tuple[str, Opener]]:
+    """Spark 3 rolling logs: files older than the newest ``.compact`` file are folded into it."""
+    compact = [
+        int(m.group("index"))
+        for m in (_SPARK_ROLLING.match(_basename(n)) for n, _ in members)
+        if m is not None and m.group("compact")
+    ]
+    if not compact:
+        return members
+    newest = max(compact)
+    kept = []
+    for name, opener in members:
+        m = _SPARK_ROLLING.match(_basename(name))
+        if m is not None and int(m.group("index")) < newest:
+            continue
+        kept.append((name, opener))
+    return kept
+
+
 def _collect(members: Iterator[tuple[str, Opener]], container: str) -> LogInput:
     parts: list[LogPart] = []
     hints: dict[str, str] = {}
-    seen = 0
-    for name, opener in members:
-        seen += 1
+    listed = list(members)
+    seen = len(listed)
+    for name, opener in _drop_compacted(listed):
         if _basename(name) == PRICING_FILE:
             hints.update(_read_pricing(name, opener))
             continue
