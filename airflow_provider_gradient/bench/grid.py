@@ -24,6 +24,7 @@ class GridRow:
     :param runtime_s: runtime (until failure for a failed run).
     :param succeeded: run outcome.
     :param failure_kind: ``oom`` unless the CSV says otherwise (column ``failure_kind``) for failed rows.
+    :param input_bytes: input size of the run, when known (simulated runs).
     """
 
     node_type: str
@@ -31,6 +32,7 @@ class GridRow:
     runtime_s: float
     succeeded: bool
     failure_kind: str | None = None
+    input_bytes: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +139,12 @@ def load_grid_csv(path: str | Path) -> list[GridRow]:
     return list(rows.values())
 
 
-def grid_space(rows: list[GridRow], catalog: Catalog) -> SearchSpace:
+def grid_space(rows: list[GridRow], catalog: Catalog, region: str = "us-east-1") -> SearchSpace:
     """The search space of a replay: exactly the grid's rows.
 
     :param rows: grid rows (node types must be in the catalog).
     :param catalog: prices.
+    :param region: region name carried in the space (AWS).
     """
     missing = sorted({r.node_type for r in rows} - set(catalog.nodes))
     if missing:
@@ -149,7 +152,7 @@ def grid_space(rows: list[GridRow], catalog: Catalog) -> SearchSpace:
     used = [catalog.nodes[n] for n in dict.fromkeys(r.node_type for r in rows)]
     ws = [r.workers for r in rows]
     return SearchSpace(
-        cloud="aws", region="replay", node_types=tuple(used), dbu_usd=catalog.dbu_usd,
+        cloud="aws", region=region, node_types=tuple(used), dbu_usd=catalog.dbu_usd,
         min_workers=min(ws), max_workers=max(ws), allow_autoscale=False, allow_spot=False, allow_photon=False,
         allowed_shapes=tuple((r.node_type, r.workers) for r in rows),
     )

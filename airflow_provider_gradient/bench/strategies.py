@@ -71,7 +71,8 @@ class GradientStrategy:
     def _history(self, done: Sequence[GridRow]) -> list[Observation]:
         return [
             Observation(shape=ClusterShape(node_type_id=r.node_type, num_workers=r.workers), runtime_s=r.runtime_s,
-                        succeeded=r.succeeded, failure_kind=r.failure_kind, started_ms=i)
+                        succeeded=r.succeeded, failure_kind=r.failure_kind, input_bytes=r.input_bytes,
+                        started_ms=i)
             for i, r in enumerate(done)
         ]
 

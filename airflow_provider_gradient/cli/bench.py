@@ -92,8 +92,11 @@ def simulate_cmd(
         _fail(exc)
         return
     s = out["summary"]
-    _emit(out, as_json, f"{profile} {strategy}: median regret {s['median_regret']:.1%}, "
-                        f"p90 {s['p90_regret']:.1%}, SLA violations {s['sla_violation_rate']:.1%}")
+    med = "n/a" if s["median_regret"] is None else f"{s['median_regret']:.1%}"
+    p90 = "n/a" if s["p90_regret"] is None else f"{s['p90_regret']:.1%}"
+    _emit(out, as_json, f"{profile} {strategy}: median regret {med}, p90 {p90}, "
+                        f"SLA violations after learning {s['sla_violation_rate']:.1%}, "
+                        f"repeated memory failures {s['repeated_memory_failures']}")
 
 
 @app.command("suite")

@@ -40,6 +40,8 @@ SPOT_MAX_RUNTIME_S = 3600.0
 MAX_P_FAIL = 0.2
 #: P(runtime ≤ SLA) required to probe an untried shape once the best one is measured.
 EXPLORE_CONFIDENCE = 0.6
+#: Smallest P(cheaper) × P(meets SLA) worth a probe run.
+MIN_PROBE_SCORE = 0.15
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.97
 _Z80 = 1.2816
@@ -312,11 +314,12 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     if feasible.any():
         i = int(np.argmin(np.where(feasible, score, np.inf)))
         if ctx.settings.explore and not fallback and not np.isnan(t_obs[i]):
-            # converged on a measured shape: keep learning with the most promising untried neighbour
-            lcb = c.rate_usd * np.exp(pred.mu - 0.5 * pred.sigma) / 3600.0 * (1.0 + ctx.risk.p_fail)
-            probe = base & unobserved & (p >= EXPLORE_CONFIDENCE) & (lcb < cost[i])
-            if probe.any():
-                j = int(np.argmin(np.where(probe, lcb, np.inf)))
+            # converged on a measured shape: keep learning with the untried shape most likely to be a
+            # cheaper shape that meets the SLA (constrained probability of improvement)
+            pi = ndtr((np.log(cost[i] * 3600.0 / c.rate_usd) - pred.mu) / pred.sigma) * (1.0 - ctx.risk.p_fail)
+            score = np.where(base & unobserved & (p >= EXPLORE_CONFIDENCE), pi * p, 0.0)
+            j = int(np.argmax(score))
+            if score[j] >= MIN_PROBE_SCORE:
                 notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still")
                 return _Choice(j, pred, True, tuple(notes), model)
         return _Choice(i, pred, True, tuple(notes), model)

@@ -21,7 +21,7 @@ GP_AMPLITUDE = 0.3
 #: GP length scales for (log cores, log GB per core, log vCPUs per node).
 GP_LENGTH_SCALES = np.array([0.9, 0.7, 0.9])
 #: Run-to-run noise (log runtime) assumed until repeated runs tell otherwise.
-DEFAULT_NOISE = 0.05
+DEFAULT_NOISE = 0.07
 MIN_NOISE = 0.02
 
 
@@ -100,16 +100,15 @@ class RuntimeModel:
         means = sums / counts
         dev = lt_norm - means[inv]
         dof = int(self.n_runs - uniq.shape[0])
-        if dof >= 2:
-            self.noise = float(max(MIN_NOISE, min(0.3, np.sqrt((dev**2).sum() / dof))))
-        else:
-            self.noise = DEFAULT_NOISE
+        # repeated runs update the assumed noise (shrunk towards the default: 4 pseudo-observations)
+        self.noise = float(np.clip(np.sqrt(((dev**2).sum() + 4 * DEFAULT_NOISE**2) / (max(dof, 0) + 4)),
+                                   MIN_NOISE, 0.3))
         # parametric fit (relative least squares, ridge prior from the reference run)
         a = _design(cores, mem, workers, size)
         ref = int(np.argmin(np.abs(np.log(cores) - np.median(np.log(cores)))))
         t0, c0, m0, w0, s0 = t[ref], cores[ref], mem[ref], workers[ref], size[ref]
-        prior = np.array([0.1 * t0, 0.8 * t0 * c0 / s0, 0.1 * t0 * m0 / s0, 0.0])
-        scale = np.array([0.5 * t0, 1.0 * t0 * c0 / s0, 1.0 * t0 * m0 / s0, 0.05 * t0 / max(w0, 1.0)])
+        prior = np.array([0.2 * t0, 0.7 * t0 * c0 / s0, 0.0, 0.0])
+        scale = np.array([0.5 * t0, 1.0 * t0 * c0 / s0, 0.1 * t0 * m0 / s0, 0.05 * t0 / max(w0, 1.0)])
         lam = 0.3
         rows = a / t[:, None]
         rhs = np.ones_like(t)
