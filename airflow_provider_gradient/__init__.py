@@ -114,6 +114,31 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "hook-class-name": "airflow_provider_gradient.hooks.gradient.GradientHook",
                 "connection-type": "gradient",
+                "hook-name": "Gradient",
+                "conn-fields": {
+                    "mode": {
+                        "label": "Mode",
+                        "description": "local: in-process store (default without a host); http: the REST API at host.",
+                        "schema": {"type": ["string", "null"], "enum": ["local", "http", None]},
+                    },
+                    "store_url": {
+                        "label": "Store URL (local mode)",
+                        "description": "Overrides [gradient] store_url for this connection.",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "timeout": {"label": "Timeout (s, http mode)", "schema": {"type": ["number", "null"], "default": 10}},
+                    "retries": {"label": "Retries (http mode)", "schema": {"type": ["integer", "null"], "default": 3}},
+                    "verify": {"label": "Verify TLS", "schema": {"type": ["boolean", "null"], "default": True}},
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port"],
+                    "relabeling": {
+                        "host": "Airflow API base URL (http mode; empty = local mode)",
+                        "login": "Username (optional: to obtain a token from /auth/token)",
+                        "password": "API token (or the password of the username)",
+                    },
+                    "placeholders": {"host": "http://airflow-api-server:8080", "password": "JWT bearer token"},
+                },
             }
         ],
         "config": {

@@ -1,0 +1,1 @@
+"""Hooks: ``GradientHook`` (the gradient connection -> local service or http client) and collectors."""

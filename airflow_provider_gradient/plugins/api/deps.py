@@ -1,0 +1,86 @@
+"""Dependencies of the REST API: the authenticated Airflow user, the service, permission and CSRF checks."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Annotated, Any
+
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi import Depends, HTTPException, Request, status
+
+from airflow_provider_gradient.service import GradientService
+
+log = logging.getLogger(__name__)
+
+#: Every route depends on this: Airflow's own authentication (JWT bearer token or the UI's cookie).
+CurrentUser = Annotated[Any, Depends(get_user)]
+
+CSRF_HEADER = "X-Gradient-CSRF"
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_service(request: Request) -> GradientService:
+    """The app's GradientService (``app.state.gradient_service``), built from ``[gradient]`` on first use."""
+    svc = getattr(request.app.state, "gradient_service", None)
+    if svc is None:
+        from airflow_provider_gradient.hooks.gradient import local_service
+
+        svc = request.app.state.gradient_service = local_service()
+    return svc
+
+
+Service = Annotated[GradientService, Depends(get_service)]
+
+
+def csrf_guard(request: Request) -> None:
+    """Writes authenticated by the ambient cookie alone must prove they come from our pages.
+
+    A request with an explicit ``Authorization: Bearer`` header cannot be forged cross-site. A cookie-only
+    write must carry the pages' ``X-Gradient-CSRF`` token (an HMAC of the session token); browsers send
+    neither that header nor a JSON body cross-site without a CORS preflight, which Airflow does not grant.
+    """
+    if request.method not in _UNSAFE:
+        return
+    if (request.headers.get("authorization") or "").lower().startswith("bearer "):
+        return
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+    try:
+        from airflow_provider_gradient.plugins.ui.auth import csrf_token
+
+        expected = csrf_token(request)
+    except Exception:  # noqa: BLE001 - no pages module: cookie-only writes are refused
+        expected = ""
+    given = request.headers.get(CSRF_HEADER, "")
+    if not expected or not hmac.compare_digest(expected, given):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or invalid CSRF token (use a bearer token)")
+
+
+def require_dag_edit(user: Any, dag_id: str | None) -> None:
+    """403 unless the auth manager lets ``user`` edit (PUT) the project's DAG.
+
+    Skipped when no auth manager is initialised (the app used outside an Airflow api-server) or when the
+    auth manager does not implement the check.
+    """
+    try:
+        from airflow.api_fastapi.app import get_auth_manager
+        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+        manager = get_auth_manager()
+    except Exception:  # noqa: BLE001 - not inside an api-server
+        return
+    try:
+        allowed = manager.is_authorized_dag(
+            method="PUT", details=DagDetails(id=dag_id) if dag_id else None, user=user
+        )
+    except NotImplementedError:
+        return
+    if not allowed:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"edit permission on DAG {dag_id!r} is required"
+            if dag_id
+            else "edit permission on DAGs is required",
+        )

@@ -1,0 +1,259 @@
+"""REST API routes (``/gradient/api/v1``): health, workspaces, projects (+ settings, reset), runs, recommendations.
+
+Every route depends on Airflow's authenticated user (401 without a valid token). Writes also pass the
+CSRF guard, and settings / delete / reset / apply / generate need edit permission on the project's DAG.
+Request and response bodies are the service's pydantic value objects, so invalid input is a 422 with
+field-level messages and the OpenAPI document describes the real types.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from airflow_provider_gradient.plugins.api.deps import CurrentUser, Service, csrf_guard, require_dag_edit
+from airflow_provider_gradient.service import (
+    ApplyIn,
+    Health,
+    Project,
+    ProjectIn,
+    ProjectSettings,
+    ProjectSettingsIn,
+    Recommendation,
+    RecommendationIn,
+    Run,
+    RunIn,
+    Workspace,
+    WorkspaceIn,
+)
+from airflow_provider_gradient.service.schemas import RunId
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_guard)])
+
+ProjectRef = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=500,
+        description="Project id (digits) or app id; use /projects:resolve for app ids made of digits or with slashes",
+    ),
+]
+Limit = Annotated[int, Query(ge=0, le=10_000, description="Maximum number of items (0 = no limit)")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+StateQ = Literal["ready", "applied", "pending", "superseded", "failed", "any"]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not authenticated"},
+    403: {"description": "Forbidden (permission on the DAG, or CSRF)"},
+    404: {"description": "Not found"},
+}
+
+
+class ProjectUpdate(BaseModel):
+    """Rename a project or replace its baseline cluster / Airflow task."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    baseline_cluster: dict[str, Any] | None = None
+    dag_id: Annotated[str, Field(max_length=250)] | None = None
+    task_id: Annotated[str, Field(max_length=250)] | None = None
+
+
+def _ref(ref: str) -> int | str:
+    """A path segment of digits is a project id; anything else an app id (see also ``/projects:resolve``)."""
+    return int(ref) if ref.isdigit() and len(ref) < 18 else ref
+
+
+# ---------------------------------------------------------------------------- health / workspaces
+@router.get("/health", response_model=Health, tags=["health"], responses=ERRORS)
+def health(user: CurrentUser, svc: Service) -> Health:
+    """Service and store status."""
+    return svc.health()
+
+
+@router.get("/workspaces", response_model=list[Workspace], tags=["workspaces"], responses=ERRORS)
+def list_workspaces(user: CurrentUser, svc: Service) -> list[Workspace]:
+    return svc.list_workspaces()
+
+
+@router.post("/workspaces", response_model=Workspace, tags=["workspaces"], responses=ERRORS)
+def create_workspace(body: WorkspaceIn, user: CurrentUser, svc: Service) -> Workspace:
+    """Get or create a workspace by name (no credentials are ever stored)."""
+    return svc.get_or_create_workspace(body)
+
+
+# ---------------------------------------------------------------------------- projects
+@router.get("/projects", response_model=list[Project], tags=["projects"], responses=ERRORS)
+def list_projects(user: CurrentUser, svc: Service, limit: Limit = 0, offset: Offset = 0) -> list[Project]:
+    return svc.list_projects(limit=limit or None, offset=offset)
+
+
+@router.get("/projects:resolve", response_model=Project, tags=["projects"], responses=ERRORS)
+def resolve_project(
+    user: CurrentUser, svc: Service, ref: Annotated[str, Query(min_length=1, max_length=500)]
+) -> Project:
+    """A project by id or app id given as a query parameter (for app ids that are awkward in a path)."""
+    return svc.get_project(ref)
+
+
+@router.post("/projects", response_model=Project, tags=["projects"], responses=ERRORS)
+def create_project(body: ProjectIn, user: CurrentUser, svc: Service) -> Project:
+    """Get or create the project of an app id (race-safe; an existing project is returned)."""
+    existing = svc.find_project(body.app_id)
+    require_dag_edit(user, (existing.dag_id if existing else None) or body.dag_id)
+    return svc.create_project(body)
+
+
+@router.get("/projects/{ref}", response_model=Project, tags=["projects"], responses=ERRORS)
+def get_project(ref: ProjectRef, user: CurrentUser, svc: Service) -> Project:
+    return svc.get_project(_ref(ref))
+
+
+@router.patch("/projects/{ref}", response_model=Project, tags=["projects"], responses=ERRORS)
+def update_project(ref: ProjectRef, body: ProjectUpdate, user: CurrentUser, svc: Service) -> Project:
+    project = svc.get_project(_ref(ref))
+    require_dag_edit(user, project.dag_id)
+    return svc.update_project(project.id, **body.model_dump(exclude_none=True))
+
+
+@router.delete("/projects/{ref}", status_code=status.HTTP_204_NO_CONTENT, tags=["projects"], responses=ERRORS)
+def delete_project(ref: ProjectRef, user: CurrentUser, svc: Service) -> Response:
+    """Delete a project with its runs and recommendations."""
+    project = svc.get_project(_ref(ref))
+    require_dag_edit(user, project.dag_id)
+    svc.delete_project(project.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/projects/{ref}/reset", response_model=Project, tags=["projects"], responses=ERRORS)
+def reset_project(ref: ProjectRef, user: CurrentUser, svc: Service) -> Project:
+    """Forget runs and recommendations; the project learns again (settings kept)."""
+    project = svc.get_project(_ref(ref))
+    require_dag_edit(user, project.dag_id)
+    return svc.reset_project(project.id)
+
+
+@router.get("/projects/{ref}/settings", response_model=ProjectSettings, tags=["projects"], responses=ERRORS)
+def get_settings(ref: ProjectRef, user: CurrentUser, svc: Service) -> ProjectSettings:
+    return svc.get_project(_ref(ref)).settings
+
+
+@router.patch("/projects/{ref}/settings", response_model=Project, tags=["projects"], responses=ERRORS)
+def update_settings(ref: ProjectRef, body: ProjectSettingsIn, user: CurrentUser, svc: Service) -> Project:
+    """Change some settings (only the fields given; ``null`` clears a nullable one)."""
+    project = svc.get_project(_ref(ref))
+    require_dag_edit(user, project.dag_id)
+    return svc.update_settings(project.id, body)
+
+
+# ---------------------------------------------------------------------------- runs
+@router.get("/projects/{ref}/runs", response_model=list[Run], tags=["runs"], responses=ERRORS)
+def list_runs(
+    ref: ProjectRef, user: CurrentUser, svc: Service, limit: Limit = 100, offset: Offset = 0
+) -> list[Run]:
+    """Runs of a project, newest first."""
+    return svc.list_runs(_ref(ref), limit=limit or None, offset=offset)
+
+
+@router.post("/projects/{ref}/runs", response_model=Run, tags=["runs"], responses=ERRORS)
+def record_run(ref: ProjectRef, body: RunIn, user: CurrentUser, svc: Service) -> Run:
+    """Record a run (idempotent on ``databricks_run_id``: a repeat updates, never duplicates)."""
+    project = svc.get_project(_ref(ref))
+    require_dag_edit(user, project.dag_id)
+    return svc.record_run(project.id, body)
+
+
+@router.get("/projects/{ref}/runs/{databricks_run_id}", response_model=Run, tags=["runs"], responses=ERRORS)
+def get_run(
+    ref: ProjectRef, databricks_run_id: Annotated[RunId, Path()], user: CurrentUser, svc: Service
+) -> Run:
+    return svc.get_run(_ref(ref), databricks_run_id)
+
+
+# ---------------------------------------------------------------------------- recommendations
+@router.get(
+    "/projects/{ref}/recommendations",
+    response_model=list[Recommendation],
+    tags=["recommendations"],
+    responses=ERRORS,
+)
+def list_recommendations(
+    ref: ProjectRef, user: CurrentUser, svc: Service, limit: Limit = 50
+) -> list[Recommendation]:
+    return svc.list_recommendations(_ref(ref), limit=limit or None)
+
+
+@router.get(
+    "/projects/{ref}/recommendations/latest",
+    response_model=Recommendation | None,
+    tags=["recommendations"],
+    responses=ERRORS,
+)
+def latest_recommendation(
+    ref: ProjectRef, user: CurrentUser, svc: Service, state: StateQ = "ready"
+) -> Recommendation | None:
+    """The newest recommendation in ``state`` (``any``: any state); ``null`` when there is none."""
+    return svc.latest_recommendation(_ref(ref), state=None if state == "any" else state)
+
+
+@router.post(
+    "/projects/{ref}/recommendations",
+    response_model=Recommendation,
+    tags=["recommendations"],
+    responses=ERRORS,
+)
+def store_recommendation(
+    ref: ProjectRef,
+    body: RecommendationIn,
+    user: CurrentUser,
+    svc: Service,
+    state: Literal["ready", "pending", "failed"] = "ready",
+) -> Recommendation:
+    """Store a recommendation computed elsewhere (a new ready one supersedes the previous one)."""
+    project = svc.get_project(_ref(ref))
+    require_dag_edit(user, project.dag_id)
+    return svc.store_recommendation(project.id, body, state=state)
+
+
+@router.post(
+    "/projects/{ref}/recommendations/generate",
+    response_model=Recommendation,
+    tags=["recommendations"],
+    responses={**ERRORS, 409: {"description": "Nothing to optimise yet"}},
+)
+def generate_recommendation(ref: ProjectRef, user: CurrentUser, svc: Service) -> Recommendation:
+    """Run the optimiser over the project's runs now and store the result as the ready recommendation."""
+    project = svc.get_project(_ref(ref))
+    require_dag_edit(user, project.dag_id)
+    return svc.generate_recommendation(project.id)
+
+
+@router.get(
+    "/recommendations/{recommendation_id}",
+    response_model=Recommendation,
+    tags=["recommendations"],
+    responses=ERRORS,
+)
+def get_recommendation(
+    recommendation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: CurrentUser, svc: Service
+) -> Recommendation:
+    return svc.get_recommendation(recommendation_id)
+
+
+@router.post(
+    "/recommendations/{recommendation_id}/apply",
+    response_model=Recommendation,
+    tags=["recommendations"],
+    responses={**ERRORS, 409: {"description": "The recommendation failed"}},
+)
+def apply_recommendation(
+    recommendation_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    user: CurrentUser,
+    svc: Service,
+    body: ApplyIn | None = None,
+) -> Recommendation:
+    """Mark a recommendation applied: to a Databricks run, or approved for the next run when none is given."""
+    rec = svc.get_recommendation(recommendation_id)
+    require_dag_edit(user, svc.get_project(rec.project_id).dag_id)
+    return svc.mark_applied(recommendation_id, body.databricks_run_id if body else None)
