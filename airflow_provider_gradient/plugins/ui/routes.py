@@ -50,18 +50,18 @@ def _service_for(url: str) -> Any:
 
 
 def get_service(request: Request) -> Any:
-    """The GradientService of the app (``app.state.gradient_service``) or of ``[gradient] store_url``."""
+    """The app's GradientService (``app.state.gradient_service``), else the one of ``[gradient] store_url``."""
     svc = getattr(request.app.state, "gradient_service", None)
     if svc is not None:
         return svc
+    try:
+        from airflow_provider_gradient.hooks.gradient import local_service
+    except ImportError:
+        local_service = None
+    if local_service is not None:
+        svc = request.app.state.gradient_service = local_service()
+        return svc
     url = os.environ.get("AIRFLOW__GRADIENT__STORE_URL", "")
-    if not url:
-        try:
-            from airflow.configuration import conf
-
-            url = conf.get("gradient", "store_url", fallback="") or ""
-        except Exception:
-            url = ""
     if not url:
         from airflow_provider_gradient.store import default_store_url
 

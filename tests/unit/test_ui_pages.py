@@ -1,0 +1,209 @@
+"""The Gradient pages served by the plugin's app (FastAPI TestClient, a real SQLite store seeded with
+simulated runs): authentication on every route, numbers shown, escaping, CSRF and the actions.
+
+Authenticated requests replace only the identity dependencies (a real SimpleAuthManager user); the
+end-to-end login through Airflow is covered by tests/browser.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from airflow_provider_gradient.core import roi as roi_mod
+from airflow_provider_gradient.plugins.app import create_app
+from airflow_provider_gradient.plugins.ui import auth, views
+from airflow_provider_gradient.plugins.ui.seed import (
+    DEFAULT_PROJECTS,
+    SeedProject,
+    seed_default,
+    seed_project,
+)
+from airflow_provider_gradient.service import GradientService
+
+XSS = "<script>alert(1)</script>"
+RUNS = 12
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> GradientService:
+    url = f"sqlite:///{tmp_path_factory.mktemp('ui') / 'gradient.db'}"
+    service = GradientService.from_url(url)
+    seed_default(service, runs=RUNS)
+    seed_project(service, SeedProject(XSS, "<img src=x onerror=alert(2)>", "t\"'&"), runs=5, run_id_base=9_000_000)
+    return service
+
+
+@pytest.fixture(scope="module")
+def app(svc: GradientService) -> Any:
+    return create_app(svc)
+
+
+@pytest.fixture
+def anon(app: Any) -> Iterator[TestClient]:
+    with TestClient(app, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def client(app: Any) -> Iterator[TestClient]:
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.security import get_user
+
+    user = SimpleAuthManagerUser(username="admin", role="admin")
+    app.dependency_overrides[auth.page_user] = lambda: user
+    app.dependency_overrides[auth.api_user] = lambda: user
+    app.dependency_overrides[get_user] = lambda: user
+    with TestClient(app, follow_redirects=False) as c:
+        c.cookies.set("_token", "session-jwt")
+        yield c
+    app.dependency_overrides.clear()
+
+
+def _csrf(client: TestClient) -> str:
+    m = re.search(r'name="gradient-csrf" content="([0-9a-f]+)"', client.get("/ui/").text)
+    assert m, "the page carries the CSRF token"
+    return m.group(1)
+
+
+def _concrete(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_requires_authentication(anon: TestClient, app: Any) -> None:
+    routes = [r for r in app.routes if isinstance(r, APIRoute)]
+    ui = [r for r in routes if r.path.startswith("/ui")]
+    assert len(ui) >= 11  # projects, project, ti, discover, 2 CSV, static, 4 actions
+    checked = 0
+    for route in routes:
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            resp = anon.request(method, _concrete(route.path), json={})
+            if route.path.startswith("/ui"):
+                assert resp.status_code in (401, 307), f"{method} {route.path} -> {resp.status_code}"
+            else:  # the REST API's CSRF guard may refuse an anonymous write (403) before authentication
+                assert resp.status_code in (401, 403), f"{method} {route.path} -> {resp.status_code}"
+            if resp.status_code == 307:
+                assert route.path.startswith("/ui"), route.path
+                assert "login" in resp.headers["location"]
+            checked += 1
+    assert checked >= len(routes)
+    # HTML pages redirect to the login page and come back afterwards
+    resp = anon.get("/ui/projects/1?x=1")
+    assert resp.status_code == 307 and "next=" in resp.headers["location"]
+
+
+def test_projects_page_kpis_and_rows(client: TestClient, svc: GradientService) -> None:
+    html = client.get("/ui/").text
+    rows = views.__dict__["summarize_project"]  # the page's own numbers, recomputed from the store
+    projects = svc.list_projects()
+    summaries = [rows(p, svc.list_runs(p.id, limit=None)) for p in projects]
+    k = views.kpis(summaries)
+    assert f'data-kpi="projects"><span class="v">{len(projects)}<' in html
+    assert f'data-kpi="runs"><span class="v">{k.runs}<' in html
+    assert f"${k.total_cost_usd:,.2f}" in html
+    # savings come from core.roi, summed by organisation_roi
+    org = roi_mod.organisation_roi(roi_mod.project_roi(views.to_roi_point(r) for r in svc.list_runs(p.id, limit=None))
+                                   for p in projects)
+    assert f"${org.savings_to_date_usd:,.2f}" in html
+    assert html.count('data-project-id="') == len(projects)
+    for spec in DEFAULT_PROJECTS:
+        assert spec.app_id in html
+    assert "optimizing" in html
+
+
+def test_hostile_strings_are_rendered_as_text(client: TestClient, svc: GradientService) -> None:
+    pid = svc.get_project(XSS).id
+    for path in ("/ui/", f"/ui/projects/{pid}",
+                 "/ui/ti?dag_id=%3Cimg%20src%3Dx%20onerror%3Dalert(2)%3E&task_id=t%22%27%26&run_id=scheduled__0001"):
+        html = client.get(path).text
+        assert XSS not in html and "<img src=x" not in html, path
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
+    csv_text = client.get("/ui/projects.csv").text
+    assert XSS in csv_text  # CSV keeps the raw value (it is data, not HTML)
+
+
+def test_project_page_charts_have_one_point_per_run(client: TestClient, svc: GradientService) -> None:
+    p = svc.get_project(DEFAULT_PROJECTS[1].app_id)
+    html = client.get(f"/ui/projects/{p.id}").text
+    for chart in ("cost-chart", "runtime-chart"):
+        block = html.split(f'id="{chart}"', 1)[1].split("</svg>", 1)[0]
+        assert f'data-points="{RUNS}"' in html
+        assert len(re.findall(r'class="pt( failed)?"', block)) == RUNS
+    # one seeded failure (run index 3) is marked on both charts
+    assert html.count('class="pt failed"') == 2
+    assert "SLA 90 min" in html
+    assert "roi-reason" in html and "correlat" in html.lower() or "cost change" in html
+
+
+def test_csv_export(client: TestClient, svc: GradientService) -> None:
+    resp = client.get("/ui/projects.csv")
+    assert resp.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(resp.text)))
+    assert {r["app_id"] for r in rows} == {p.app_id for p in svc.list_projects()}
+    one = next(r for r in rows if r["app_id"] == DEFAULT_PROJECTS[0].app_id)
+    runs = svc.list_runs(one["id"] and int(one["id"]), limit=None)
+    assert int(one["runs"]) == len(runs)
+    assert float(one["total_cost_usd"]) == pytest.approx(sum(r.cost.total_usd for r in runs if r.cost), abs=1e-3)
+
+
+def test_writes_need_the_csrf_token_and_persist(client: TestClient, svc: GradientService) -> None:
+    pid = svc.get_project(DEFAULT_PROJECTS[0].app_id).id
+    url = f"/ui/actions/projects/{pid}/settings"
+    assert client.post(url, json={"sla_minutes": 99}).status_code == 403
+    assert client.post(url, content="sla_minutes=99", headers={
+        "X-Gradient-CSRF": _csrf(client), "Content-Type": "application/x-www-form-urlencoded"}).status_code in (415, 422)
+    assert client.post(url, json={"sla_minutes": 99}, headers={
+        "X-Gradient-CSRF": _csrf(client), "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    ok = client.post(url, json={"sla_minutes": 99, "window_start": "01:00", "window_end": "05:00"},
+                     headers={"X-Gradient-CSRF": _csrf(client)})
+    assert ok.status_code == 200, ok.text
+    assert svc.get_project(pid).settings.sla_minutes == 99
+    assert "99 min" in client.get(f"/ui/projects/{pid}").text
+    bad = client.post(url, json={"sla_minutes": -5}, headers={"X-Gradient-CSRF": _csrf(client)})
+    assert bad.status_code == 422 and "sla_minutes" in bad.json()["detail"]
+
+
+def test_generate_apply_and_delete(client: TestClient, svc: GradientService) -> None:
+    spec = SeedProject("tmp.project", "tmp", "project")
+    pid = seed_project(svc, spec, runs=6, run_id_base=7_000_000).id
+    h = {"X-Gradient-CSRF": _csrf(client)}
+    gen = client.post(f"/ui/actions/projects/{pid}/generate", json={}, headers=h)
+    assert gen.status_code == 200, gen.text
+    rec_id = gen.json()["id"]
+    assert svc.latest_recommendation(pid).id == rec_id  # type: ignore[union-attr]
+    assert client.post(f"/ui/actions/projects/{pid}/apply", json={}, headers=h).json()["state"] == "applied"
+    assert svc.get_recommendation(rec_id).state == "applied"
+    assert client.post(f"/ui/actions/projects/{pid}/apply", json={}, headers=h).status_code == 409
+    assert client.post(f"/ui/actions/projects/{pid}/delete", json={}, headers=h).status_code == 200
+    assert svc.find_project(pid) is None
+    assert client.get(f"/ui/projects/{pid}").status_code == 404
+
+
+def test_task_instance_tab(client: TestClient, svc: GradientService) -> None:
+    spec = DEFAULT_PROJECTS[0]
+    html = client.get(f"/ui/ti?dag_id={spec.dag_id}&task_id={spec.task_id}&run_id=scheduled__0007").text
+    run = next(r for r in svc.list_runs(spec.app_id, limit=None) if r.airflow_run_id == "scheduled__0007")
+    assert f"{run.databricks_run_id} · success" in html
+    assert f"${run.cost.total_usd:,.2f}" in html  # type: ignore[union-attr]
+    assert f"{spec.node_type} × {spec.recommended_workers}" in html
+    assert "Fewer workers" in html  # the applied recommendation's reason
+    none = client.get("/ui/ti?dag_id=other&task_id=x&run_id=r").text
+    assert 'id="ti-none"' in none
+
+
+def test_static_files_are_local_and_pages_load_nothing_external(client: TestClient) -> None:
+    assert client.get("/ui/static/gradient.js").status_code == 200
+    assert client.get("/ui/static/../routes.py").status_code == 404
+    html = client.get("/ui/").text + client.get("/ui/projects/1").text
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    static = Path(auth.__file__).parent / "static"
+    for f in static.iterdir():
+        assert "http://" not in f.read_text() and "https://" not in f.read_text(), f
