@@ -7,6 +7,7 @@ with the number of tasks.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from typing import Any
@@ -25,7 +26,7 @@ from airflow_provider_gradient.core.eventlog.errors import (
     MixedSparkContextError,
     NoApplicationEventsError,
 )
-from airflow_provider_gradient.core.eventlog.sketch import bucket_of, quantiles
+from airflow_provider_gradient.core.eventlog.sketch import GAMMA, quantiles
 from airflow_provider_gradient.core.eventlog.summary import (
     QUANTILE_LEVELS,
     AppSummary,
@@ -42,6 +43,7 @@ _MAX_MESSAGES = 5
 _MAX_REASON_KEYS = 50
 _MAX_TIMELINE = 256
 _MAX_SQL_JOB_IDS = 1000
+_INV_LOG_GAMMA = 1.0 / math.log(GAMMA)
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -242,9 +244,7 @@ class Aggregator:
             for line in lines:
                 self.task_end(line, part, line_no)
             return
-        fold = self._fold_task
-        for ev, line in zip(events, lines, strict=True):
-            fold(ev, line, part, line_no)
+        self._fold_batch(events, lines, part, line_no)
 
     def task_end(self, line: bytes, part: str, line_no: int) -> None:
         """Fold one SparkListenerTaskEnd line (the hot path: no dict decode, no per-line strings)."""
@@ -257,63 +257,114 @@ class Aggregator:
                 ev = schema.msgspec.convert(raw, schema.TaskEnd, strict=False)
             except (schema.msgspec.ValidationError, TypeError) as exc:
                 raise MalformedEventError(f"{where}: malformed SparkListenerTaskEnd ({exc})") from None
-        self._fold_task(ev, line, part, line_no)
+        self._fold_batch([ev], [line], part, line_no)
 
-    def _fold_task(self, ev: schema.TaskEnd, line: bytes, part: str, line_no: int) -> None:
-        st = self.stages.get((ev.stage_id, ev.stage_attempt))
-        if st is None:
-            st = self._stage(ev.stage_id, ev.stage_attempt)
-        st.tasks += 1
-        info = ev.info
-        if info is not None:
-            launch = info.launch
-            finish = info.finish
-            dur = finish - launch if finish > launch > 0 else 0
-            st.dur_sum += dur
-            if dur > st.dur_max:
-                st.dur_max = dur
-            if st.dur_min is None or dur < st.dur_min:
-                st.dur_min = dur
-            b = bucket_of(dur)
-            st.buckets[b] = st.buckets.get(b, 0) + 1
-            if launch > 0 and (st.first_launch is None or launch < st.first_launch):
-                st.first_launch = launch
-            if finish > 0 and (st.last_finish is None or finish > st.last_finish):
-                st.last_finish = finish
-            if info.speculative:
-                self.speculative += 1
-        m = ev.metrics
-        if m is not None:
-            st.run_time += m.run_time
-            st.cpu_ns += m.cpu_time
-            st.gc += m.gc_time
-            st.mem_spill += m.memory_spilled
-            st.disk_spill += m.disk_spilled
-            peak = m.peak_memory
-            if peak is None:
-                peak = self._peak_from_accumulables(line)
-            if peak > st.peak:
-                st.peak = peak
-            x = m.input
-            if x is not None:
-                st.in_bytes += x.read
-                st.in_records += x.records
-            y = m.output
-            if y is not None:
-                st.out_bytes += y.written
-                st.out_records += y.records
-            r = m.shuffle_read
-            if r is not None:
-                st.sr_bytes += r.remote + r.local
-                st.sr_records += r.records
-            w = m.shuffle_write
-            if w is not None:
-                st.sw_bytes += w.written
-                st.sw_records += w.records
-        reason = ev.end_reason.reason if ev.end_reason is not None else "Success"
-        if reason != "Success":
-            st.failed += 1
-            self._task_failure(line, reason, f"{part}:{line_no}" if line_no else part)
+    def _fold_batch(self, events: list[schema.TaskEnd], lines: list[bytes], part: str, line_no: int) -> None:
+        """Fold decoded task ends; runs of one stage attempt are summed in local variables first."""
+        log = math.log
+        inv = _INV_LOG_GAMMA
+        st: _Stage | None = None
+        cur_id = cur_att = -(1 << 62)
+        n = dsum = dmax = run = cpu = gc = mem = disk = peak = 0
+        in_b = in_r = out_b = out_r = sr_b = sr_r = sw_b = sw_r = 0
+        dmin = first = -1
+        last = 0
+        buckets: dict[int, int] = {}
+        for i, ev in enumerate(events):
+            if ev.stage_id != cur_id or ev.stage_attempt != cur_att:
+                if st is not None:
+                    self._flush(st, n, dsum, dmax, dmin, run, cpu, gc, mem, disk, peak, in_b, in_r, out_b, out_r,
+                                sr_b, sr_r, sw_b, sw_r, first, last)  # fmt: skip
+                cur_id, cur_att = ev.stage_id, ev.stage_attempt
+                st = self.stages.get((cur_id, cur_att)) or self._stage(cur_id, cur_att)
+                buckets = st.buckets
+                n = dsum = dmax = run = cpu = gc = mem = disk = peak = 0
+                in_b = in_r = out_b = out_r = sr_b = sr_r = sw_b = sw_r = 0
+                dmin = first = -1
+                last = 0
+            n += 1
+            info = ev.info
+            if info is not None:
+                launch = info.launch
+                finish = info.finish
+                dur = finish - launch if finish > launch > 0 else 0
+                dsum += dur
+                if dur > dmax:
+                    dmax = dur
+                if dmin < 0 or dur < dmin:
+                    dmin = dur
+                b = int(log(dur) * inv) if dur >= 1 else -1
+                buckets[b] = buckets.get(b, 0) + 1
+                if launch > 0 and (first < 0 or launch < first):
+                    first = launch
+                if finish > last:
+                    last = finish
+                if info.speculative:
+                    self.speculative += 1
+            m = ev.metrics
+            if m is not None:
+                run += m.run_time
+                cpu += m.cpu_time
+                gc += m.gc_time
+                mem += m.memory_spilled
+                disk += m.disk_spilled
+                p = m.peak_memory
+                if p is None:
+                    p = self._peak_from_accumulables(lines[i])
+                if p > peak:
+                    peak = p
+                x = m.input
+                if x is not None:
+                    in_b += x.read
+                    in_r += x.records
+                y = m.output
+                if y is not None:
+                    out_b += y.written
+                    out_r += y.records
+                r = m.shuffle_read
+                if r is not None:
+                    sr_b += r.remote + r.local
+                    sr_r += r.records
+                w = m.shuffle_write
+                if w is not None:
+                    sw_b += w.written
+                    sw_r += w.records
+            reason = ev.end_reason
+            if reason is not None and reason.reason != "Success":
+                assert st is not None
+                st.failed += 1
+                self._task_failure(lines[i], reason.reason, f"{part}:{line_no}" if line_no else part)
+        if st is not None:
+            self._flush(st, n, dsum, dmax, dmin, run, cpu, gc, mem, disk, peak, in_b, in_r, out_b, out_r,
+                        sr_b, sr_r, sw_b, sw_r, first, last)  # fmt: skip
+
+    @staticmethod
+    def _flush(st: _Stage, n: int, dsum: int, dmax: int, dmin: int, run: int, cpu: int, gc: int, mem: int,
+               disk: int, peak: int, in_b: int, in_r: int, out_b: int, out_r: int, sr_b: int, sr_r: int,
+               sw_b: int, sw_r: int, first: int, last: int) -> None:  # fmt: skip
+        st.tasks += n
+        st.dur_sum += dsum
+        st.dur_max = max(st.dur_max, dmax)
+        if dmin >= 0 and (st.dur_min is None or dmin < st.dur_min):
+            st.dur_min = dmin
+        st.run_time += run
+        st.cpu_ns += cpu
+        st.gc += gc
+        st.mem_spill += mem
+        st.disk_spill += disk
+        st.peak = max(st.peak, peak)
+        st.in_bytes += in_b
+        st.in_records += in_r
+        st.out_bytes += out_b
+        st.out_records += out_r
+        st.sr_bytes += sr_b
+        st.sr_records += sr_r
+        st.sw_bytes += sw_b
+        st.sw_records += sw_r
+        if first > 0 and (st.first_launch is None or first < st.first_launch):
+            st.first_launch = first
+        if last > 0 and (st.last_finish is None or last > st.last_finish):
+            st.last_finish = last
 
     @staticmethod
     def _peak_from_accumulables(line: bytes) -> int:
