@@ -323,13 +323,23 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
                 notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still")
                 return _Choice(j, pred, True, tuple(notes), model)
         return _Choice(i, pred, True, tuple(notes), model)
-    # nothing is predicted to meet the SLA: be honest, go for the most likely (fastest safe) shape
+    # nothing is predicted to meet the SLA: be honest. Out of reach anywhere: keep the fastest measured shape
+    # rather than escalating cost; reachable further away: step towards the most likely (fastest safe) shape
+    reach = np.where(~ctx.risk.banned, p * (1.0 - ctx.risk.p_fail), 0.0)
+    measured = np.nonzero(~np.isnan(t_obs) & ~ctx.risk.banned)[0]
+    if reach.max() < 0.05 and measured.size:
+        i = int(measured[np.argmin(t_obs[measured])])
+        notes.append("no shape in the search space is predicted to meet the SLA; keeping the fastest measured one")
+        return _Choice(i, pred, False, tuple(notes), model)
     cand = ~ctx.risk.banned & (ctx.risk.p_fail <= MAX_P_FAIL) & cap
     if not cand.any():
         cand = ~ctx.risk.banned
     if not cand.any():
         cand = np.ones(len(c), dtype=bool)
-    i = int(np.argmax(np.where(cand, p * (1.0 - ctx.risk.p_fail) - 1e-6 * cost, -np.inf)))
+    # most likely to meet the SLA; ties (e.g. all ~0 when the SLA is out of reach) go to the fastest
+    prob = np.round(p * (1.0 - ctx.risk.p_fail), 3)
+    idx = np.nonzero(cand)[0]
+    i = int(idx[np.lexsort((pred.mu[idx], -prob[idx]))[0]])
     notes.append("no shape is predicted to meet the SLA with confidence; recommending the fastest safe one")
     return _Choice(i, pred, False, tuple(notes), model)
 

@@ -108,8 +108,8 @@ class RuntimeModel:
         ref = int(np.argmin(np.abs(np.log(cores) - np.median(np.log(cores)))))
         t0, c0, m0, w0, s0 = t[ref], cores[ref], mem[ref], workers[ref], size[ref]
         prior = np.array([0.2 * t0, 0.7 * t0 * c0 / s0, 0.0, 0.0])
-        scale = np.array([0.5 * t0, 1.0 * t0 * c0 / s0, 0.1 * t0 * m0 / s0, 0.05 * t0 / max(w0, 1.0)])
-        lam = 0.3
+        scale = np.array([1.0 * t0, 1.0 * t0 * c0 / s0, 0.1 * t0 * m0 / s0, 0.05 * t0 / max(w0, 1.0)])
+        lam = 0.05
         rows = a / t[:, None]
         rhs = np.ones_like(t)
         prows = np.diag(np.sqrt(lam) / scale)
