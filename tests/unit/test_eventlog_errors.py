@@ -169,3 +169,53 @@ def _write(path: Path, data: bytes) -> Path:
 
 def _jsonl(events: list[dict[str, object]]) -> bytes:
     return b"".join(json.dumps(e).encode() + b"\n" for e in events)
+
+
+def test_oom_and_executor_loss_are_flagged(tmp_path: Path) -> None:
+    t0 = 1_000
+    task = {
+        "Event": "SparkListenerTaskEnd",
+        "Stage ID": 0,
+        "Stage Attempt ID": 0,
+        "Task Info": {"Launch Time": t0, "Finish Time": t0 + 10},
+        "Task Metrics": {"Executor Run Time": 10},
+    }
+    lost = {
+        **task,
+        "Task End Reason": {
+            "Reason": "ExecutorLostFailure",
+            "Executor ID": "1",
+            "Exit Caused By App": True,
+            "Loss Reason": "Container killed by YARN for exceeding memory limits. 5.5 GB of 5.5 GB used.",
+        },
+    }
+    events = [
+        {
+            "Event": "SparkListenerApplicationStart",
+            "App ID": "application_1_1",
+            "App Name": "x",
+            "Timestamp": t0,
+        },
+        {
+            "Event": "SparkListenerExecutorAdded",
+            "Timestamp": t0,
+            "Executor ID": "1",
+            "Executor Info": {"Total Cores": 4},
+        },
+        {**task, "Task End Reason": {"Reason": "Success"}},
+        lost,
+        {
+            "Event": "SparkListenerExecutorRemoved",
+            "Timestamp": t0 + 20,
+            "Executor ID": "1",
+            "Removed Reason": "lost",
+        },
+    ]
+    s = parse_event_log(_write(tmp_path / "log", _jsonl(events)))
+    assert s.oom_detected and s.executor_lost_failures == 1 and s.failed_tasks == 1 and s.tasks == 2
+    assert s.failure_reasons == {"ExecutorLostFailure": 1}
+    assert "exceeding memory limits" in s.oom_messages[0]
+    assert (s.executors_max, s.executor_cores, s.executors_added, s.executors_removed) == (1, 4, 1, 1)
+    assert not s.complete and s.platform == "yarn"
+    clean = [e for e in events if e is not lost]
+    assert not parse_event_log(_write(tmp_path / "ok", _jsonl(clean))).oom_detected
