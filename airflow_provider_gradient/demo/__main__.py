@@ -16,6 +16,10 @@ DEFAULT_SLA_MINUTES = 45.0
 
 
 def _run(args: argparse.Namespace) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore")  # Airflow's deprecation chatter would bury the demo's table
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
@@ -92,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=12)
     parser.add_argument("--profile", default=DEFAULT_PROFILE)
     parser.add_argument("--sla-minutes", type=float, default=DEFAULT_SLA_MINUTES)
-    parser.add_argument("--time-scale", type=float, default=1200.0)
+    parser.add_argument("--time-scale", type=float, default=6000.0)
     parser.add_argument("--home", default=None, help="demo home (default <repo>/.demo)")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args(argv)

@@ -68,6 +68,7 @@ def airflow_env(home: DemoHome) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
         "AIRFLOW__GRADIENT__STORE_URL": home.store_url,
         "AIRFLOW__GRADIENT__PRE_EXECUTE_TIMEOUT_SECONDS": "10",
+        "GRADIENT_EXAMPLE_POLL_S": "1",
     }
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -42,21 +40,17 @@ class DemoRun:
 
 
 def load_dag(path: Path, dag_id: str) -> Any:
-    """Import a DAG file and return the DAG named ``dag_id``.
+    """Parse a DAG file like the DAG processor does and return the DAG named ``dag_id``.
 
     :param path: the DAG file.
     :param dag_id: the DAG to return.
     """
-    spec = importlib.util.spec_from_file_location(f"gradient_demo_{path.stem}", path)
-    if spec is None or spec.loader is None:
-        raise FileNotFoundError(f"cannot import DAG file {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    for value in vars(module).values():
-        if getattr(value, "dag_id", None) == dag_id and hasattr(value, "test"):
-            return value
-    raise LookupError(f"{path} defines no DAG {dag_id!r}")
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(path))
+    if dag_id not in bag.dags:
+        raise LookupError(f"{path} defines no DAG {dag_id!r}; import errors: {bag.import_errors}")
+    return bag.dags[dag_id]
 
 
 def run_loop(
