@@ -1,0 +1,137 @@
+"""The closed loop through Airflow: dag.test() against the emulator (accelerated time, moto for AWS).
+
+Operator form: 6 runs on one profile with auto-apply on -- each run recorded once with cost > 0, the
+cluster submitted on run k+1 is recommendation k (checked on what the emulator received), the OOM run
+is recorded as failed with its cost. Multi-task payload: one project per cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_gradient.core.cluster_merge import TAG_PROJECT_ID, TAG_RECOMMENDATION_ID, cluster_fields
+
+pytestmark = pytest.mark.slow
+
+LOOP_DAG = '''
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
+
+with DAG("it_gradient_loop", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
+    GradientDatabricksOperator(
+        task_id="agg",
+        # c5 nodes are too small for this workload: the first run dies with OutOfMemoryError
+        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "c5.xlarge", "num_workers": 4,
+                     "custom_tags": {"team": "it"}},
+        notebook_task={"notebook_path": "/Shared/jobs/memory_agg"},
+        gradient_sla_minutes=120,
+        gradient_auto_apply=True,
+        gradient_aws_conn_id="aws_default",
+        gradient_log_tries=6,
+        gradient_log_backoff_s=0.5,
+        polling_period_seconds=1,
+    )
+'''
+
+
+def _norm(value: Any) -> Any:
+    """normalise_json_content sends every scalar as a string: compare on that footing."""
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_norm(v) for v in value]
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def _submits(emulator: Any) -> list[dict[str, Any]]:
+    return [s["body"] for s in emulator.submissions() if s["path"].endswith("/jobs/runs/submit")]
+
+
+def _xcom(dag_id: str, task_id: str, key: str) -> list[Any]:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(XComModel).filter_by(dag_id=dag_id, task_id=task_id, key=key).all()
+        return [XComModel.deserialize_value(r) for r in rows]
+
+
+def test_operator_six_runs_apply_record_recommend(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
+    dag = dag_files.load("it_gradient_loop", dag_files.write("it_gradient_loop.py", LOOP_DAG))
+    before = len(_submits(emulator))
+    for _ in range(6):
+        dag.test()
+    submits = _submits(emulator)[before:]
+    assert len(submits) == 6
+
+    svc = gradient_store
+    project = svc.get_project("it_gradient_loop.agg")
+    assert project.settings.sla_minutes == 120 and project.settings.auto_apply
+    runs = sorted(svc.list_runs(project.id), key=lambda r: r.databricks_run_id)
+    assert len(runs) == 6, [r.databricks_run_id for r in runs]
+    assert len({r.databricks_run_id for r in runs}) == 6
+    for run in runs:
+        assert run.cost is not None and run.cost.total_usd > 0, run
+        assert run.log_status == "complete", (run.databricks_run_id, run.log_reason)
+
+    # run 1 used the user's cluster; it ran out of memory and is recorded as failed, with its cost
+    first = submits[0]["new_cluster"]
+    assert first["node_type_id"] == "c5.xlarge" and first["custom_tags"][TAG_RECOMMENDATION_ID] == "none"
+    assert first["custom_tags"]["team"] == "it" and first["custom_tags"][TAG_PROJECT_ID] == str(project.id)
+    assert runs[0].outcome == "oom" and runs[0].recommendation_id is None
+    assert runs[0].cost is not None and runs[0].cost.total_usd > 0
+
+    # run k+1 was submitted with recommendation k (the one generated right after run k)
+    recs = sorted(svc.list_recommendations(project.id, limit=None), key=lambda r: r.id)
+    for k in range(1, 6):
+        rec = recs[k - 1]
+        assert runs[k].recommendation_id == rec.id
+        submitted = submits[k]["new_cluster"]
+        for key, value in rec.cluster.items():
+            if key == "custom_tags":
+                continue
+            assert _norm(submitted.get(key)) == _norm(value), (k, key, submitted, rec.cluster)
+        assert "autoscale" not in submitted or "num_workers" not in submitted
+        assert submitted["custom_tags"][TAG_RECOMMENDATION_ID] == str(rec.id)
+        assert submitted["custom_tags"]["team"] == "it"
+        assert submitted["cluster_log_conf"] == {"dbfs": {"destination": f"dbfs:/cluster-logs/gradient/{project.id}"}}
+    # a configuration that ran out of memory is never submitted again
+    oom_shapes = []
+    for k in range(6):
+        shape = _norm(cluster_fields(submits[k]["new_cluster"]))
+        assert shape not in oom_shapes, (k, shape)
+        if runs[k].outcome == "oom":
+            oom_shapes.append(shape)
+    assert [r.state for r in recs[:5]] == ["applied"] * 5 and recs[-1].state == "ready"
+
+    costs = _xcom("it_gradient_loop", "agg", "gradient_run_cost_usd")
+    assert costs and all(c > 0 for c in costs)
+    assert set(_xcom("it_gradient_loop", "agg", "gradient_project_id")) == {project.id}
+
+
+def test_multi_task_payload_one_project_per_cluster(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
+    dag = dag_files.load("example_gradient_multi_task", dag_files.home["dags"] / "example_gradient_multi_task.py")
+    before = len(_submits(emulator))
+    dag.test()
+    submits = _submits(emulator)[before:]
+    assert len(submits) == 1
+    body = submits[0]
+    svc = gradient_store
+    shared = svc.get_project("example_gradient_multi_task.pipeline.shared")
+    report = svc.get_project("example_gradient_multi_task.pipeline.report")
+    assert {p.app_id for p in svc.list_projects()} == {shared.app_id, report.app_id}
+    assert body["job_clusters"][0]["new_cluster"]["custom_tags"][TAG_PROJECT_ID] == str(shared.id)
+    by_key = {t["task_key"]: t for t in body["tasks"]}
+    assert by_key["report"]["new_cluster"]["custom_tags"][TAG_PROJECT_ID] == str(report.id)
+    assert "new_cluster" not in by_key["extract"]  # tasks on the shared cluster stay as written
+    for project in (shared, report):
+        runs = svc.list_runs(project.id)
+        assert len(runs) == 1 and runs[0].cost is not None and runs[0].cost.total_usd > 0
+        assert svc.latest_recommendation(project.id) is not None
+    shared_run = svc.list_runs(shared.id)[0]
+    assert set((shared_run.task_key or "").split(",")) == {"extract", "transform"}
