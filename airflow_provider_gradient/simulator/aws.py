@@ -65,14 +65,8 @@ class AwsBackend:
                                 {"Key": "databricks-instance-role", "Value": node.role}]
             kwargs: dict[str, Any] = {
                 "ImageId": AMI, "MinCount": 1, "MaxCount": 1, "InstanceType": node.node_type,
-                "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}, {"ResourceType": "volume", "Tags": tags}],
+                "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
             }
-            if spec.ebs_volume_count and spec.ebs_volume_size_gb:
-                kwargs["BlockDeviceMappings"] = [
-                    {"DeviceName": f"/dev/xvd{chr(ord('b') + i)}",
-                     "Ebs": {"VolumeSize": spec.ebs_volume_size_gb, "VolumeType": "gp3", "DeleteOnTermination": True}}
-                    for i in range(spec.ebs_volume_count)
-                ]
             if node.market == "spot":
                 kwargs["InstanceMarketOptions"] = {"MarketType": "spot"}
             try:
@@ -82,6 +76,11 @@ class AwsBackend:
                 resp = self.ec2.run_instances(**kwargs)
             iid = resp["Instances"][0]["InstanceId"]
             ids.append((iid, node.index))
+            zone = resp["Instances"][0].get("Placement", {}).get("AvailabilityZone") or f"{self.region}a"
+            for i in range(spec.ebs_volume_count if spec.ebs_volume_size_gb else 0):
+                vol = self.ec2.create_volume(AvailabilityZone=zone, Size=spec.ebs_volume_size_gb, VolumeType="gp3",
+                                             TagSpecifications=[{"ResourceType": "volume", "Tags": tags}])
+                self.ec2.attach_volume(InstanceId=iid, VolumeId=vol["VolumeId"], Device=f"/dev/xvd{chr(ord('b') + i)}")
             self._patch_times(iid, cluster["created_ms"] + int(node.start_s * 1000), None)
         self.instances[cid] = ids
         return True
@@ -123,9 +122,8 @@ class AwsBackend:
             return
         if launch_ms is not None:
             inst.launch_time = _naive_utc(launch_ms)
-            for mapping in getattr(inst, "block_device_mapping", {}).values():
-                vol = backend.volumes.get(getattr(mapping, "volume_id", ""))
-                if vol is not None:
+            for vol in backend.volumes.values():
+                if getattr(getattr(vol, "attachment", None), "instance", None) is inst:
                     vol.create_time = _naive_utc(launch_ms)
         if end_ms is not None:
             inst._reason = f"User initiated ({_naive_utc(end_ms).strftime('%Y-%m-%d %H:%M:%S GMT')})"

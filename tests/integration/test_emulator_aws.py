@@ -1,0 +1,119 @@
+"""AWS mode: the emulator's clusters appear in moto as tagged EC2 instances/EBS volumes; S3 log delivery."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from airflow_provider_gradient.core.eventlog import parse_event_log
+from airflow_provider_gradient.simulator.testing import running_emulator
+
+
+def _client(emu: Any, service: str) -> Any:
+    return boto3.client(service, endpoint_url=emu.aws_endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def _finish(emu: Any, run_id: int) -> dict[str, Any]:
+    run = emu.wait_run(run_id)
+    deadline = time.monotonic() + 20
+    cid = run["tasks"][0]["cluster_instance"]["cluster_id"]
+    while not emu.simulation(cid)["eventlog_written"] and time.monotonic() < deadline:
+        emu.state.tick()
+        time.sleep(0.05)
+    return run
+
+
+def test_cluster_instances_volumes_and_s3_eventlog(tmp_path: Any) -> None:
+    with running_emulator(tmp_path, time_scale=3000, aws=True) as emu:
+        new_cluster = {
+            "spark_version": "15.4.x-scala2.12", "node_type_id": "r5.xlarge", "num_workers": 3,
+            "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1, "ebs_volume_count": 1,
+                               "ebs_volume_size": 100},
+            "custom_tags": {"emulator_profile": "etl_scaling", "owner": "it"},
+            "cluster_log_conf": {"s3": {"destination": "s3://logs-bucket/cluster-logs", "region": "us-east-1"}},
+        }
+        run_id = emu.request("POST", "/api/2.1/jobs/runs/submit",
+                             {"run_name": "aws", "new_cluster": new_cluster,
+                              "spark_python_task": {"python_file": "dbfs:/jobs/etl.py"}})["run_id"]
+        run = _finish(emu, run_id)
+        cid = run["tasks"][0]["cluster_instance"]["cluster_id"]
+        sim = emu.simulation(cid)
+
+        ec2 = _client(emu, "ec2")
+        found = ec2.describe_instances(Filters=[{"Name": "tag:ClusterId", "Values": [cid]},
+                                                {"Name": "tag:Vendor", "Values": ["Databricks"]}])
+        instances = [i for r in found["Reservations"] for i in r["Instances"]]
+        nodes = emu.state.sim(cid).nodes  # driver + 3 workers (+ replacements of interrupted spot workers)
+        assert len(instances) == len(nodes) >= 4
+        assert {i["InstanceType"] for i in instances} == {"r5.xlarge"}
+        assert all(i["State"]["Name"] == "terminated" for i in instances)
+        tags = {t["Key"]: t["Value"] for t in instances[0]["Tags"]}
+        assert tags["ClusterName"] and tags["owner"] == "it"
+        created = dt.datetime.fromtimestamp(run["tasks"][0]["start_time"] / 1000, dt.UTC)
+        launches = sorted(i["LaunchTime"] for i in instances)
+        assert abs((launches[0] - created).total_seconds()) < 2  # launch times follow the simulated clock
+        vols = ec2.describe_volumes(Filters=[{"Name": "tag:ClusterId", "Values": [cid]}])["Volumes"]
+        assert len(vols) == len(nodes) and all(v["Size"] == 100 for v in vols)
+        assert {i["InstanceLifecycle"] for i in instances if "InstanceLifecycle" in i} == {"spot"}
+
+        s3 = _client(emu, "s3")
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="logs-bucket", Prefix=f"cluster-logs/{cid}/eventlog/")["Contents"]]
+        assert keys and all("/eventlog" in k for k in keys)
+        folder = tmp_path / "s3copy"
+        folder.mkdir()
+        for key in keys:
+            (folder / key.rsplit("/", 1)[-1]).write_bytes(s3.get_object(Bucket="logs-bucket", Key=key)["Body"].read())
+        summary = parse_event_log(folder)
+        assert summary.duration_s == pytest.approx(sim["runtime_s"], rel=0.01)
+        assert summary.tasks == sim["tasks"]
+
+
+def test_eventlog_fault_modes(tmp_path: Any) -> None:
+    with running_emulator(tmp_path, time_scale=3000) as emu:
+        base = {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2,
+                "custom_tags": {"emulator_profile": "small_startup"},
+                "cluster_log_conf": {"dbfs": {"destination": "dbfs:/faulty"}}}
+
+        def submit() -> tuple[int, str]:
+            rid = emu.request("POST", "/api/2.2/jobs/runs/submit",
+                              {"run_name": "f", "new_cluster": base, "notebook_task": {"notebook_path": "/n"}})["run_id"]
+            run = emu.wait_run(rid)
+            return rid, run["tasks"][0]["cluster_instance"]["cluster_id"]
+
+        emu.set_faults(eventlog="missing")
+        _, cid = submit()
+        emu.state.tick()
+        assert not (emu.dbfs_root / "faulty" / cid).exists()
+
+        emu.set_faults(eventlog="late", eventlog_delay_s=1200)  # 1200 simulated s = 0.4 s wall
+        _, cid = submit()
+        emu.state.tick()
+        assert not (emu.dbfs_root / "faulty" / cid).exists()
+        time.sleep(0.6)
+        emu.state.tick()
+        assert (emu.dbfs_root / "faulty" / cid).exists()
+
+        emu.set_faults(eventlog="partial")
+        _, cid = submit()
+        emu.state.tick()
+        log = next((emu.dbfs_root / "faulty" / cid / "eventlog").glob("*/*"))
+        assert not parse_event_log(log).complete
+
+        emu.set_faults(reset=True, events_missing_pages=True)
+        first = emu.request("POST", "/api/2.1/clusters/events", {"cluster_id": cid, "limit": 2})
+        assert first["events"] and first["next_page"]
+        import urllib.error
+
+        with pytest.raises(urllib.error.HTTPError) as err:
+            emu.request("POST", "/api/2.1/clusters/events", first["next_page"])
+        assert err.value.code == 404
+
+        emu.set_faults(reset=True, internal_error_rate=1.0)
+        rid, _ = submit()
+        state = emu.request("GET", f"/api/2.2/jobs/runs/get?run_id={rid}")["state"]
+        assert state["life_cycle_state"] == "INTERNAL_ERROR"
