@@ -122,7 +122,7 @@ def test_projects_page_kpis_and_rows(client: TestClient, svc: GradientService) -
 def test_hostile_strings_are_rendered_as_text(client: TestClient, svc: GradientService) -> None:
     pid = svc.get_project(XSS).id
     for path in ("/ui/", f"/ui/projects/{pid}",
-                 "/ui/ti?dag_id=%3Cimg%20src%3Dx%20onerror%3Dalert(2)%3E&task_id=t%22%27%26&run_id=scheduled__0001"):
+                 "/ui/ti?dag_id=%3Cimg%20src%3Dx%20onerror%3Dalert(2)%3E&task_id=t%22%27%26&run_id=run_0001"):
         html = client.get(path).text
         assert XSS not in html and "<img src=x" not in html, path
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html, path
@@ -189,8 +189,8 @@ def test_generate_apply_and_delete(client: TestClient, svc: GradientService) -> 
 
 def test_task_instance_tab(client: TestClient, svc: GradientService) -> None:
     spec = DEFAULT_PROJECTS[0]
-    html = client.get(f"/ui/ti?dag_id={spec.dag_id}&task_id={spec.task_id}&run_id=scheduled__0007").text
-    run = next(r for r in svc.list_runs(spec.app_id, limit=None) if r.airflow_run_id == "scheduled__0007")
+    html = client.get(f"/ui/ti?dag_id={spec.dag_id}&task_id={spec.task_id}&run_id=run_0007").text
+    run = next(r for r in svc.list_runs(spec.app_id, limit=None) if r.airflow_run_id == "run_0007")
     assert f"{run.databricks_run_id} · success" in html
     assert f"${run.cost.total_usd:,.2f}" in html  # type: ignore[union-attr]
     assert f"{spec.node_type} × {spec.recommended_workers}" in html

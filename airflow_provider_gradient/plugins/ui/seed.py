@@ -135,7 +135,7 @@ def seed_project(
                 "log_status": "complete",
                 "dag_id": spec.dag_id,
                 "task_id": spec.task_id,
-                "airflow_run_id": f"scheduled__{i:04d}",
+                "airflow_run_id": f"run_{i:04d}",
                 "try_number": 1,
                 "failure_message": "Task failed: simulated failure" if failed else None,
             },

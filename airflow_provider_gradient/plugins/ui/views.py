@@ -22,7 +22,7 @@ TREND_RUNS = 10
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
+    if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
 
@@ -54,24 +54,28 @@ _FAILURE_KIND = {"oom": "oom", "timeout": "timeout", "failed": "other", "cancell
 
 
 def to_roi_point(run: Any) -> roi_mod.RunPoint:
-    """The ``core.roi.RunPoint`` of a service ``Run``."""
-    outcome = _get(run, "outcome", "success")
-    metrics = _get(run, "metrics") or {}
-    cost = run_cost(run)
-    cfg = _get(run, "cluster_config") or {}
+    """The ``core.roi.RunPoint`` of a service ``Run`` (or any object with the same attributes)."""
+    outcome = run.outcome
+    metrics = run.metrics if isinstance(run.metrics, dict) else {}
+    cost = run.cost
+    cfg = run.cluster_config
+    start, end = run.start_ms, run.end_ms
+    runtime = run.duration_s
+    if runtime is None:
+        runtime = max(end - start, 0) / 1000.0 if start is not None and end is not None else 0.0
     return roi_mod.RunPoint(
-        started_ms=int(_get(run, "start_ms") or _get(run, "created_ms") or 0),
-        runtime_s=run_runtime_s(run) or 0.0,
-        cost_usd=None if cost is None else cost[3],
-        input_bytes=_get(run, "input_bytes"),
+        started_ms=int(start or run.created_ms or 0),
+        runtime_s=float(runtime),
+        cost_usd=None if cost is None else float(cost.total_usd),
+        input_bytes=run.input_bytes,
         succeeded=outcome == "success",
-        recommendation_applied=_get(run, "recommendation_id") is not None,
+        recommendation_applied=run.recommendation_id is not None,
         failure_kind=None if outcome == "success" else _FAILURE_KIND.get(outcome, "other"),
-        spot_interruptions=int(metrics.get("spot_interruptions") or 0) if isinstance(metrics, Mapping) else 0,
-        executors_avg=metrics.get("executors_avg") if isinstance(metrics, Mapping) else None,
-        executors_max=metrics.get("executors_max") if isinstance(metrics, Mapping) else None,
-        autoscaling=isinstance(cfg, Mapping) and bool(cfg.get("autoscale")),
-        log_status=_get(run, "log_status"),
+        spot_interruptions=int(metrics.get("spot_interruptions") or 0),
+        executors_avg=metrics.get("executors_avg"),
+        executors_max=metrics.get("executors_max"),
+        autoscaling=isinstance(cfg, dict) and bool(cfg.get("autoscale")),
+        log_status=run.log_status,
     )
 
 
@@ -140,7 +144,7 @@ def summarize_project(
     :param runs: its runs
     :param latest_rec: its newest recommendation (any state), for the learning k/K indicator
     """
-    ordered = sorted(runs, key=lambda r: (_get(r, "start_ms") or 0, _get(r, "databricks_run_id") or 0))
+    ordered = sorted(runs, key=lambda r: (r.start_ms or 0, r.databricks_run_id or 0))
     costs = [run_cost(r) for r in ordered]
     priced = [c for c in costs if c is not None]
     settings = _get(project, "settings")
