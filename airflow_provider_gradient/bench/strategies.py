@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -50,6 +49,22 @@ def best_observed(done: Sequence[GridRow], catalog: Catalog, sla_s: float) -> tu
         r = min(succ, key=lambda r: r.runtime_s)
         return r.node_type, r.workers
     return done[0].node_type, done[0].workers
+
+
+def halton(n: int, d: int, seed: int) -> np.ndarray:
+    """``n`` points of the ``d``-dimensional Halton sequence, randomly shifted (Cranley–Patterson) by ``seed``."""
+    primes = (2, 3, 5, 7, 11, 13)[:d]
+    out = np.zeros((n, d))
+    for j, b in enumerate(primes):
+        for i in range(n):
+            f, r, k = 1.0, 0.0, i + 1
+            while k > 0:
+                f /= b
+                r += f * (k % b)
+                k //= b
+            out[i, j] = r
+    shift = np.random.default_rng(seed).random(d)
+    return (out + shift) % 1.0
 
 
 class GradientStrategy:
@@ -119,7 +134,7 @@ class BOStrategy:
     Features per row: log total cores, log GB per core, log vCPUs per node (scaled to [0, 1]). A GP
     (Matérn 5/2 + white noise, hyper-parameters fitted by marginal likelihood) models log runtime; the
     acquisition is expected improvement of log cost times the probability of meeting the SLA. Failed runs
-    enter as runtime 3× the SLA. Runs 2–4 are Sobol quasi-random points snapped to the nearest untried row.
+    enter as runtime 3× the SLA. Runs 2–4 are (shifted Halton) quasi-random points snapped to the nearest untried row.
 
     :param rows: the grid.
     :param catalog: prices.
@@ -130,8 +145,6 @@ class BOStrategy:
     N_STARTS = 3
 
     def __init__(self, rows: Sequence[GridRow], catalog: Catalog, sla_s: float, seed: int) -> None:
-        from scipy.stats import qmc
-
         self.rows, self.catalog, self.sla_s, self.seed = list(rows), catalog, sla_s, seed
         feats = []
         for r in self.rows:
@@ -142,7 +155,7 @@ class BOStrategy:
         self.x = (x - lo) / np.where(hi > lo, hi - lo, 1.0)
         self.log_rate = np.log(np.array([max(r.workers, 1) * catalog.rate_usd(r.node_type) / 3600.0
                                          for r in self.rows]))
-        self.starts = qmc.Sobol(d=3, scramble=True, seed=seed).random(4)[: self.N_STARTS]
+        self.starts = halton(self.N_STARTS, 3, seed)
 
     def _idx(self, r: GridRow) -> int:
         return next(i for i, q in enumerate(self.rows) if (q.node_type, q.workers) == (r.node_type, r.workers))
@@ -162,30 +175,23 @@ class BOStrategy:
         return self.rows[i].node_type, self.rows[i].workers, "optimizing"
 
     def _ei_pick(self, done: Sequence[GridRow], untried: list[int]) -> int:
-        from scipy.stats import norm
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+        from scipy.special import ndtr
+
+        from airflow_provider_gradient.bench.gp import MaternGP
 
         idx = [self._idx(r) for r in done]
         y = np.array([math.log(r.runtime_s if r.succeeded else 3.0 * self.sla_s) for r in done])
-        kernel = ConstantKernel(1.0, (1e-3, 1e2)) * Matern(length_scale=[0.5] * 3, length_scale_bounds=(1e-2, 1e1),
-                                                          nu=2.5) + WhiteKernel(1e-3, (1e-6, 1e-1))
-        gp = GaussianProcessRegressor(kernel=kernel, normalize_y=True, n_restarts_optimizer=2,
-                                      random_state=self.seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            gp.fit(self.x[idx], y)
-        mu, sd = gp.predict(self.x[untried], return_std=True)
+        gp = MaternGP(restarts=2, seed=self.seed).fit(self.x[idx], y)
+        mu, sd = gp.predict(self.x[untried])
         sd = np.maximum(sd, 1e-6)
         log_cost_mu = mu + self.log_rate[untried]
         feas = [self.log_rate[i] + yy for i, yy, r in zip(idx, y, done, strict=True)
                 if r.succeeded and r.runtime_s <= self.sla_s]
-        p_ok = norm.cdf((math.log(self.sla_s) - mu) / sd)
+        p_ok = ndtr((math.log(self.sla_s) - mu) / sd)
         if feas:
             best = min(feas)
             z = (best - log_cost_mu) / sd
-            ei = (best - log_cost_mu) * norm.cdf(z) + sd * norm.pdf(z)
+            ei = (best - log_cost_mu) * ndtr(z) + sd * np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
             acq = ei * p_ok
         else:
             acq = p_ok

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
 
 from airflow_provider_gradient.core.optimizer.drift import (
     Epoch,
@@ -23,7 +22,7 @@ from airflow_provider_gradient.core.optimizer.drift import (
     reference_bytes,
 )
 from airflow_provider_gradient.core.optimizer.memory import MemoryRisk, memory_risk
-from airflow_provider_gradient.core.optimizer.model import Prediction, RuntimeModel
+from airflow_provider_gradient.core.optimizer.model import Prediction, RuntimeModel, norm_cdf
 from airflow_provider_gradient.core.optimizer.reasons import describe_scaling, fmt_shape, money
 from airflow_provider_gradient.core.optimizer.space import Candidates, build_candidates
 from airflow_provider_gradient.core.optimizer.types import (
@@ -114,7 +113,7 @@ def _observed(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _p_sla(ctx: _Ctx, pred: Prediction) -> np.ndarray:
     if ctx.sla_s is None:
         return np.ones_like(pred.mu)
-    return np.asarray(ndtr((math.log(ctx.sla_s) - pred.mu) / pred.sigma))
+    return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / pred.sigma))
 
 
 # ---------------------------------------------------------------- learning
@@ -316,7 +315,7 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         if ctx.settings.explore and not fallback and not np.isnan(t_obs[i]):
             # converged on a measured shape: keep learning with the untried shape most likely to be a
             # cheaper shape that meets the SLA (constrained probability of improvement)
-            pi = ndtr((np.log(cost[i] * 3600.0 / c.rate_usd) - pred.mu) / pred.sigma) * (1.0 - ctx.risk.p_fail)
+            pi = norm_cdf((np.log(cost[i] * 3600.0 / c.rate_usd) - pred.mu) / pred.sigma) * (1.0 - ctx.risk.p_fail)
             score = np.where(base & unobserved & (p >= EXPLORE_CONFIDENCE), pi * p, 0.0)
             j = int(np.argmax(score))
             if score[j] >= MIN_PROBE_SCORE:

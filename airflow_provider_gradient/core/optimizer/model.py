@@ -11,10 +11,10 @@ with fixed, conservative hyper-parameters, which gives the uncertainty used for 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import lsq_linear
 
 #: Prior std of the GP correction (log runtime): how wrong the parametric part may be far from data.
 GP_AMPLITUDE = 0.3
@@ -23,6 +23,33 @@ GP_LENGTH_SCALES = np.array([0.9, 0.7, 0.9])
 #: Run-to-run noise (log runtime) assumed until repeated runs tell otherwise.
 DEFAULT_NOISE = 0.07
 MIN_NOISE = 0.02
+
+
+def norm_cdf(z: np.ndarray) -> np.ndarray:
+    """Standard normal CDF (vectorised; no SciPy import on the hot path)."""
+    z = np.asarray(z, dtype=float)
+    return np.asarray(0.5 * (1.0 + _erf(z / math.sqrt(2.0))))
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def nonneg_lstsq(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact non-negative least squares for a few unknowns: best over the active sets of free variables."""
+    n = a.shape[1]
+    best: tuple[float, np.ndarray] = (float(b @ b), np.zeros(n))
+    for mask in range(1, 1 << n):
+        cols = [j for j in range(n) if mask >> j & 1]
+        x, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
+        if (x < 0).any():
+            continue
+        full = np.zeros(n)
+        full[cols] = x
+        r = a @ full - b
+        err = float(r @ r)
+        if err < best[0] - 1e-15:
+            best = (err, full)
+    return best[1]
 
 
 def _design(cores: np.ndarray, mem: np.ndarray, workers: np.ndarray, size: np.ndarray) -> np.ndarray:
@@ -114,9 +141,7 @@ class RuntimeModel:
         rhs = np.ones_like(t)
         prows = np.diag(np.sqrt(lam) / scale)
         prhs = np.sqrt(lam) * prior / scale
-        res = lsq_linear(np.vstack([rows, prows]), np.concatenate([rhs, prhs]), bounds=(0.0, np.inf),
-                         method="bvls")
-        self.theta = np.maximum(res.x, 0.0)
+        self.theta = nonneg_lstsq(np.vstack([rows, prows]), np.concatenate([rhs, prhs]))
         # GP on residuals of log runtime at unique shapes
         tp = np.maximum(a @ self.theta, 1e-3)
         resid = logt - np.log(tp)
