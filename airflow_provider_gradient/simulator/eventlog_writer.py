@@ -304,36 +304,39 @@ def _stage_tasks(res: SimResult, facts: ClusterFacts, st: StageSim, task_id: int
     return task_id
 
 
+def _hour_name(hour: int) -> str:
+    return dt.datetime.fromtimestamp(hour * 3600, dt.UTC).strftime("%Y-%m-%d--%H-00")
+
+
 def render_parts(res: SimResult, facts: ClusterFacts, *, seed: int = 0) -> list[tuple[str, bytes]]:
     """The event log as ``(file name, content)`` parts: gzipped completed hours, then plain ``eventlog``."""
-    hours: dict[str, list[bytes]] = {}
-    order: list[str] = []
+    import orjson
+
+    hours: dict[int, list[bytes]] = {}
+    order: list[int] = []
+    current = facts.origin_ms // 3_600_000
     for ev in build_events(res, facts, seed=seed):
         ts = ev.get("Timestamp") or ev.get("Submission Time") or ev.get("Completion Time")
         if ts is None and "Task Info" in ev:
             ts = ev["Task Info"]["Finish Time"]
         if ts is None and "Stage Info" in ev:
             ts = ev["Stage Info"].get("Completion Time") or ev["Stage Info"].get("Submission Time")
-        hour = (dt.datetime.fromtimestamp((ts or facts.origin_ms) / 1000, dt.UTC).strftime("%Y-%m-%d--%H-00")
-                if ts is not None else (order[-1] if order else
-                                        dt.datetime.fromtimestamp(facts.origin_ms / 1000, dt.UTC).strftime("%Y-%m-%d--%H-00")))
-        if order and hour < order[-1]:
-            hour = order[-1]
-        if hour not in hours:
-            hours[hour] = []
-            order.append(hour)
-        hours[hour].append(json.dumps(ev, separators=(",", ":")).encode())
+        if ts is not None:
+            current = max(current, int(ts) // 3_600_000)
+        if current not in hours:
+            hours[current] = []
+            order.append(current)
+        hours[current].append(orjson.dumps(ev))
     parts: list[tuple[str, bytes]] = []
     for i, hour in enumerate(order):
         meta = {"Event": "DBCEventLoggingListenerMetadata", "Spark Version": SPARK_VERSION,
-                "Timestamp": facts.origin_ms if i == 0 else int(dt.datetime.strptime(hour, "%Y-%m-%d--%H-00")
-                                                               .replace(tzinfo=dt.UTC).timestamp() * 1000),
+                "Timestamp": facts.origin_ms if i == 0 else hour * 3_600_000,
                 "Rollover Number": i, "SparkContext Id": facts.spark_context_id}
-        body = b"\n".join([json.dumps(meta, separators=(",", ":")).encode(), *hours[hour]]) + b"\n"
+        body = b"\n".join([orjson.dumps(meta), *hours[hour]]) + b"\n"
         if i == len(order) - 1:
             parts.append(("eventlog", body))
         else:
-            parts.append((f"eventlog-{hour}.gz", gzip.compress(body, mtime=0)))
+            parts.append((f"eventlog-{_hour_name(hour)}.gz", gzip.compress(body, compresslevel=1, mtime=0)))
     return parts
 
 

@@ -129,7 +129,7 @@ class WorkspaceState:
         origin = max(int(time.time() * 1000), int(data.get("clock_ms", 0)))
         self.clock = SimClock(config.time_scale, origin)
         self.aws: Any = None
-        self.on_cluster_end: list[Any] = []
+        self._tick_lock = threading.Lock()
 
     # ---------------------------------------------------------------- persistence
     def save(self) -> None:
@@ -667,40 +667,53 @@ class WorkspaceState:
 
     # ---------------------------------------------------------------- side effects (event logs, AWS)
     def tick(self) -> None:
-        """Perform due side effects: create/terminate cloud instances, deliver event logs."""
+        """Perform due side effects: create/terminate cloud instances, deliver event logs.
+
+        The work list is taken under the lock; the slow parts (rendering logs, AWS calls) run outside it so
+        API requests are never blocked behind them. One tick runs at a time.
+        """
         from airflow_provider_gradient.simulator.delivery import deliver_event_log
 
-        with self.lock:
-            now = self.clock.now_ms()
-            changed = False
-            for c in self.clusters.values():
-                if c["aws_done"] and c["eventlog_written"]:
-                    continue
-                res = self.sim(c["cluster_id"])
-                end_ms = c["created_ms"] + int(self._cluster_end_s(c) * 1000)
-                if self.aws is not None and not c["aws_started"] and now >= c["created_ms"]:
-                    c["aws_started"] = self.aws.launch(c, res)
-                    changed = True
-                if self.aws is not None and c["aws_started"] and not c["aws_done"] and now >= end_ms:
-                    c["aws_done"] = self.aws.terminate(c, res, end_ms)
-                    changed = True
-                if self.aws is None:
-                    c["aws_done"] = True
-                if not c["eventlog_written"] and now >= end_ms:
-                    if c["internal_error"] or not c["new_cluster"].get("cluster_log_conf"):
-                        c["eventlog_written"] = True
+        if not self._tick_lock.acquire(blocking=False):
+            return
+        try:
+            with self.lock:
+                now = self.clock.now_ms()
+                due: list[tuple[str, dict[str, Any], SimResult, int]] = []
+                for c in self.clusters.values():
+                    if c["aws_done"] and c["eventlog_written"]:
                         continue
-                    mode = c.get("eventlog_faults", "ok")
-                    if mode == "missing":
-                        c["eventlog_written"] = True
-                        continue
-                    if mode == "late" and now < end_ms + int(c.get("eventlog_delay_s", 600) * 1000):
-                        continue
-                    deliver_event_log(self, c, res, partial=(mode == "partial"))
-                    c["eventlog_written"] = True
-                    changed = True
-            if changed:
-                self.save()
+                    res = self.sim(c["cluster_id"])
+                    end_ms = c["created_ms"] + int(self._cluster_end_s(c) * 1000)
+                    if self.aws is None:
+                        c["aws_done"] = True
+                    elif not c["aws_started"] and now >= c["created_ms"]:
+                        due.append(("launch", c, res, end_ms))
+                    elif c["aws_started"] and not c["aws_done"] and now >= end_ms:
+                        due.append(("terminate", c, res, end_ms))
+                    if not c["eventlog_written"] and now >= end_ms:
+                        mode = c.get("eventlog_faults", "ok")
+                        if c["internal_error"] or not c["new_cluster"].get("cluster_log_conf") or mode == "missing":
+                            c["eventlog_written"] = True
+                        elif mode != "late" or now >= end_ms + int(c.get("eventlog_delay_s", 600) * 1000):
+                            due.append(("eventlog", c, res, end_ms))
+            done: list[tuple[str, dict[str, Any], bool]] = []
+            for kind, c, res, end_ms in due:
+                if kind == "launch":
+                    done.append((kind, c, bool(self.aws.launch(c, res))))
+                elif kind == "terminate":
+                    done.append((kind, c, bool(self.aws.terminate(c, res, end_ms))))
+                else:
+                    deliver_event_log(self, c, res, partial=(c.get("eventlog_faults") == "partial"))
+                    done.append((kind, c, True))
+            if done:
+                with self.lock:
+                    for kind, c, ok in done:
+                        key = {"launch": "aws_started", "terminate": "aws_done", "eventlog": "eventlog_written"}[kind]
+                        c[key] = c[key] or ok
+                    self.save()
+        finally:
+            self._tick_lock.release()
 
     def task_result(self, cluster_id: str) -> SimResult:
         """The SimResult behind a cluster (what the emulator simulated; for tests)."""
