@@ -126,6 +126,7 @@ class WorkspaceState:
         self.runs: dict[int, dict[str, Any]] = {int(k): v for k, v in data.get("runs", {}).items()}
         self.jobs: dict[int, dict[str, Any]] = {int(k): v for k, v in data.get("jobs", {}).items()}
         self.clusters: dict[str, dict[str, Any]] = dict(data.get("clusters", {}))
+        self.idempotency: dict[str, int] = dict(data.get("idempotency", {}))
         origin = max(int(time.time() * 1000), int(data.get("clock_ms", 0)))
         self.clock = SimClock(config.time_scale, origin)
         self.aws: Any = None
@@ -136,7 +137,8 @@ class WorkspaceState:
         """Write the state file atomically."""
         with self.lock:
             doc = {"next_id": self.next_id, "profile_runs": self.profile_runs, "clock_ms": self.clock.now_ms(),
-                   "runs": self.runs, "jobs": self.jobs, "clusters": self.clusters}
+                   "runs": self.runs, "jobs": self.jobs, "clusters": self.clusters,
+                   "idempotency": self.idempotency}
             tmp = self.state_file.with_suffix(".tmp")
             tmp.write_text(json.dumps(doc))
             os.replace(tmp, self.state_file)
@@ -199,7 +201,10 @@ class WorkspaceState:
             raise _bad("tasks must be a non-empty array")
         job_clusters: dict[str, Any] = {str(jc.get("job_cluster_key")): jc.get("new_cluster")
                                          for jc in payload.get("job_clusters") or [] if isinstance(jc, dict)}
+        token = payload.get("idempotency_token")
         with self.lock:
+            if token and token in self.idempotency:
+                return self.idempotency[token]  # Databricks returns the existing run for a repeated token
             now = self.clock.now_ms()
             run_id = self._new_id()
             run: dict[str, Any] = {
@@ -214,6 +219,8 @@ class WorkspaceState:
                     raise _bad("every task needs a task_key")
                 run["tasks"].append(self._plan_task(run, raw, job_clusters, ends, now))
             self.runs[run_id] = run
+            if token:
+                self.idempotency[str(token)] = run_id
             if job_id:
                 self.jobs[job_id].setdefault("run_ids", []).append(run_id)
             self.save()

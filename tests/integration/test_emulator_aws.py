@@ -117,3 +117,23 @@ def test_eventlog_fault_modes(tmp_path: Any) -> None:
         rid, _ = submit()
         state = emu.request("GET", f"/api/2.2/jobs/runs/get?run_id={rid}")["state"]
         assert state["life_cycle_state"] == "INTERNAL_ERROR"
+
+
+def test_state_persists_across_restarts_and_idempotent_submit(tmp_path: Any) -> None:
+    body = {"run_name": "p", "idempotency_token": "tok-1",
+            "new_cluster": {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 1,
+                            "custom_tags": {"emulator_profile": "growing_data"}},
+            "notebook_task": {"notebook_path": "/n"}}
+    with running_emulator(tmp_path, time_scale=3000) as emu:
+        rid = emu.request("POST", "/api/2.2/jobs/runs/submit", body)["run_id"]
+        assert emu.request("POST", "/api/2.2/jobs/runs/submit", body)["run_id"] == rid
+        run = emu.wait_run(rid)
+        first = emu.simulation(run["cluster_instance"]["cluster_id"])
+        clock = emu.state.clock.now_ms()
+    with running_emulator(tmp_path, time_scale=3000) as emu:
+        again = emu.request("GET", f"/api/2.2/jobs/runs/get?run_id={rid}")
+        assert again["state"] == run["state"] and again["end_time"] == run["end_time"]
+        assert emu.state.clock.now_ms() >= clock  # the simulated clock resumes, never goes back
+        rid2 = emu.request("POST", "/api/2.2/jobs/runs/submit", {**body, "idempotency_token": "tok-2"})["run_id"]
+        second = emu.simulation(emu.wait_run(rid2)["cluster_instance"]["cluster_id"])
+        assert (first["run_index"], second["run_index"]) == (0, 1)  # drift index counts runs per data dir
