@@ -341,7 +341,9 @@ def guarded_apply(
     except Exception as e:  # noqa: BLE001 - fail-open by design
         reason = str(e) if isinstance(e, PreExecuteTimeout) else f"{type(e).__name__}: {e}"
         logger.warning(
-            "Gradient: running on the original cluster (fail-open): %s", _scrub(reason)
+            "Gradient: running on the original cluster (fail-open after %.2f s): %s",
+            time.monotonic() - started,
+            _scrub(reason),
         )
         incr(FAIL_OPEN_METRIC)
         state = GradientTaskState(fail_open_reason=_scrub(reason))
