@@ -185,10 +185,31 @@ def _learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
         if step is not None:
             return step, (f"runtime barely improves with more workers; measuring {fmt_shape(c, step)} "
                           f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    # 3) each other memory-per-core class (instance family) at the same cores, cheapest per core first
-    fam = _family_test(ctx, ref, tried)
-    if fam is not None:
-        return fam, f"measuring another instance family at the same cores: {fmt_shape(c, fam)}"
+    # 3) instance family (memory per core) and node size at the same cores
+    fam_runs = [(o, int(i)) for o, i in zip(ctx.runs, ctx.run_idx, strict=True)
+                if i >= 0 and abs(c.mem_per_core[i] - c.mem_per_core[ref]) > 1e-6]
+    if not fam_runs:
+        fam = _family_test(ctx, ref, tried, None)
+        if fam is not None:
+            return fam, f"measuring another instance family at the same cores: {fmt_shape(c, fam)}"
+    else:
+        o1, i1 = fam_runs[0]
+        ref_t = next((o.runtime_s for o, i in zip(ctx.runs, ctx.run_idx, strict=True) if i == ref and o.succeeded),
+                     None)
+        hurt = (not o1.succeeded) or (ref_t is not None and c.mem_per_core[i1] < c.mem_per_core[ref]
+                                      and c.rate_usd[i1] * o1.runtime_s > 1.05 * c.rate_usd[ref] * ref_t)
+        # memory hurt: try more memory per core; otherwise less (cheaper) first, then the node size
+        for what in ("family", "size"):
+            if what == "family":
+                pick = _family_test(ctx, ref, tried, bool(hurt))
+                if pick is not None:
+                    return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
+            else:
+                better = i1 if (o1.succeeded and ref_t is not None
+                                and c.rate_usd[i1] * o1.runtime_s < c.rate_usd[ref] * ref_t) else ref
+                pick = _size_test(ctx, better, tried)
+                if pick is not None:
+                    return pick, f"measuring another node size at the same cores: {fmt_shape(c, pick)}"
     # 4) the other workers direction
     for name in ("up", "down"):
         if name in done_dirs or (name == "down" and down_failed):
@@ -219,21 +240,43 @@ def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
     return (t_lo / t_hi) / (c_hi / c_lo) < 0.6
 
 
-def _family_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
-    """An untried memory-per-core class at the reference's cores (same node size when possible)."""
+def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None) -> int | None:
+    """An untried memory-per-core class (instance family) at the reference's cores, cheapest per core first.
+
+    :param higher: only more (True) / less (False) memory per core than the reference; None: either.
+    """
     c = ctx.cands
     tried_mpc = {round(float(c.mem_per_core[i]), 3) for i in tried}
     ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & _cap_mask(ctx, ref)
+    if higher is not None:
+        ok &= (c.mem_per_core > c.mem_per_core[ref] + 1e-6) if higher else (c.mem_per_core < c.mem_per_core[ref] - 1e-6)
     best: tuple[float, float, float, int] | None = None
     for i in np.nonzero(ok)[0]:
         m = round(float(c.mem_per_core[i]), 3)
         if m in tried_mpc or int(i) in tried:
             continue
-        per_core = float(c.rate_usd[i] / c.cores[i])
-        key = (per_core, abs(math.log(c.cores[i] / c.cores[ref])), abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
+        key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), round(float(c.rate_usd[i] / c.cores[i]), 6),
+               abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
         if best is None or key < best:
             best = key
     return None if best is None else best[3]
+
+
+def _size_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
+    """The same family as ``ref`` with a different node size (larger first) at the same cores."""
+    c = ctx.cands
+    fam = c.nodes[int(c.node_idx[ref])].family
+    same_fam = np.array([c.nodes[int(n)].family == fam for n in c.node_idx])
+    ok = same_fam & (np.abs(c.vcpus - c.vcpus[ref]) > 0) & ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35)
+    ok &= _cap_mask(ctx, ref)
+    best: tuple[float, float, int] | None = None
+    for i in np.nonzero(ok)[0]:
+        if int(i) in tried:
+            continue
+        key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), -float(c.vcpus[i]), int(i))
+        if best is None or key < best:
+            best = key
+    return None if best is None else best[2]
 
 
 # ---------------------------------------------------------------- optimizing

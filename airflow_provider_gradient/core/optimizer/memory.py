@@ -90,7 +90,7 @@ def memory_risk(cands: Candidates, history: Sequence[Observation], space: Search
         # distance below the nearest success (0 when some success has no more memory on both axes)
         gap_m = np.log2(np.maximum(ok[None, :, 0] / mem[:, None], 1.0))
         gap_p = np.log2(np.maximum(ok[None, :, 1] / mpc[:, None], 1.0))
-        gap = (0.1 * gap_m + 0.15 * gap_p).min(axis=1)
+        gap = (0.05 * gap_m + 0.12 * gap_p).min(axis=1)
         prior = np.where(gap > 0, np.minimum(0.6, 0.02 + gap), 0.0)
     else:
         prior = np.full(n, 0.15)

@@ -269,7 +269,7 @@ class OptimizerSettings:
     max_workers: int | None = None
     max_change_factor: float = 2.0
     learning_runs: int = 4
-    sla_confidence: float = 0.9
+    sla_confidence: float = 0.93
     explore: bool = True
 
     def __post_init__(self) -> None:
