@@ -44,6 +44,8 @@ def csrf_guard(request: Request) -> None:
         return
     if (request.headers.get("authorization") or "").lower().startswith("bearer "):
         return
+    if not request.cookies:
+        return  # no ambient credential to abuse: the authentication dependency answers 401
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
