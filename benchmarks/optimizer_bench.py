@@ -13,10 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
-import numpy as np
+# one BLAS thread: the GP fits are tiny and threads only spin on a shared box (set before numpy loads)
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
 
 
 def latency(n_history: int = 200, repeats: int = 60) -> dict[str, float]:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
 import typer
 
 app = typer.Typer(help="Benchmark the optimiser against bo/random baselines.", no_args_is_help=True)
+
+
+def _single_thread_blas() -> None:
+    """The benchmarks fit many tiny models: BLAS threads only spin on a shared box (effective before numpy loads)."""
+    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(v, "1")
 
 
 def _fail(exc: Exception, code: int = 2) -> None:
@@ -45,6 +52,7 @@ def replay_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Replay a strategy on a recorded grid of measured runs."""
+    _single_thread_blas()
     from airflow_provider_gradient.bench.grid import GridError, load_catalog_json, load_grid_csv
     from airflow_provider_gradient.bench.replay import replay
     from airflow_provider_gradient.core.optimizer import OptimizerError
@@ -80,6 +88,7 @@ def simulate_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """Benchmark a strategy over the simulator's job model (noise, drift, spot, OOM) with its oracle."""
+    _single_thread_blas()
     from airflow_provider_gradient.bench.grid import GridError
     from airflow_provider_gradient.bench.simulate import SimulatorUnavailable, simulate_bench
 
@@ -107,6 +116,7 @@ def suite_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
     """All profiles × seeds × SLA (1.0×, 1.5× baseline runtime) for gradient, bo and random: one table."""
+    _single_thread_blas()
     from airflow_provider_gradient.bench.suite import format_table, run_suite
 
     try:
