@@ -31,8 +31,15 @@ def cluster_facts(state: Any, c: dict[str, Any], res: SimResult, *, partial: boo
         cloud=state.config.cloud.upper(), log_destination=log_destination(c["new_cluster"]) or "",
         job_id=str(c["job_id"]), run_id=str(c["task_run_id"]),
         custom_tags={str(k): str(v) for k, v in (c["new_cluster"].get("custom_tags") or {}).items()},
-        cut_s=(res.app_start_s + 0.7 * res.runtime_s) if partial else None, partial=partial,
+        cut_s=_cut_s(c, res, partial), partial=partial,
     )
+
+
+def _cut_s(c: dict[str, Any], res: SimResult, partial: bool) -> float | None:
+    """Where the log ends early: a cancelled cluster stops at the cancel, a partial delivery at 70 %."""
+    if c.get("cancelled_ms") is not None:
+        return (int(c["cancelled_ms"]) - int(c["created_ms"])) / 1000.0
+    return (res.app_start_s + 0.7 * res.runtime_s) if partial else None
 
 
 def local_path(state: Any, uri: str) -> Path:
@@ -55,7 +62,7 @@ def deliver_event_log(state: Any, c: dict[str, Any], res: SimResult, *, partial:
     if dest is None:
         return []
     facts = cluster_facts(state, c, res, partial=partial)
-    parts = render_parts(res, facts, seed=int(c["seed"]))
+    parts = render_parts(res, facts, seed=int(c["members"][0]["seed"]))
     if partial and len(parts) > 1:
         parts = parts[:-1]  # the last rollover part never arrived
     base = event_log_dir(dest, facts)

@@ -343,6 +343,7 @@ def create_app(state: WorkspaceState) -> Starlette:
         res = state.task_result(cluster_id)
         c = state.clusters[cluster_id]
         return {"profile": res.profile, "run_index": res.run_index, "seed": res.seed, "succeeded": res.succeeded,
+                "tasks_on_cluster": [m["task_key"] for m in c["members"]],
                 "failure_kind": res.failure_kind, "failure_message": res.failure_message, "runtime_s": res.runtime_s,
                 "startup_s": res.startup_s, "tasks": res.tasks, "failed_tasks": res.failed_tasks,
                 "stages": len(res.stages), "jobs": res.num_jobs, "input_bytes": res.input_bytes,

@@ -7,6 +7,7 @@ deterministic :func:`simulate` result of each task plus the simulated clock, so 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import os
 import random
@@ -155,12 +156,31 @@ class WorkspaceState:
 
     # ---------------------------------------------------------------- simulation
     def sim(self, cluster_id: str) -> SimResult:
-        """The (cached, deterministic) simulation of a cluster's task."""
+        """The (cached, deterministic) simulation of everything a cluster ran (tasks sharing a job cluster
+        are composed into one Spark application)."""
         if cluster_id not in self._sims:
             c = self.clusters[cluster_id]
-            spec = ClusterSpec(**c["spec"])
-            self._sims[cluster_id] = simulate(c["profile"], spec, run_index=c["run_index"], seed=c["seed"])
+            members = c["members"]
+            if len(members) == 1:
+                self._sims[cluster_id] = self.member_sim(cluster_id, 0)
+            else:
+                parts = [(self.member_sim(cluster_id, i), float(m["offset_s"])) for i, m in enumerate(members)]
+                self._sims[cluster_id] = _compose(parts)
         return self._sims[cluster_id]
+
+    def member_sim(self, cluster_id: str, index: int) -> SimResult:
+        """The simulation of the ``index``-th task that ran on a cluster."""
+        key = f"{cluster_id}#{index}"
+        if key not in self._sims:
+            c = self.clusters[cluster_id]
+            m = c["members"][index]
+            spec = ClusterSpec(**c["spec"])
+            self._sims[key] = simulate(m["profile"], spec, run_index=m["run_index"], seed=m["seed"])
+        return self._sims[key]
+
+    def task_sim(self, task: dict[str, Any]) -> SimResult:
+        """The simulation of one task run."""
+        return self.member_sim(task["cluster_id"], int(task.get("member", 0)))
 
     def _profile_for(self, task: dict[str, Any], cluster: dict[str, Any]) -> str:
         conf = cluster.get("spark_conf") or {}
@@ -214,10 +234,11 @@ class WorkspaceState:
                 "payload": copy.deepcopy(payload),
             }
             ends: dict[str, tuple[int, bool]] = {}
+            shared: dict[str, str] = {}
             for raw in tasks:
                 if not isinstance(raw, dict) or not raw.get("task_key"):
                     raise _bad("every task needs a task_key")
-                run["tasks"].append(self._plan_task(run, raw, job_clusters, ends, now))
+                run["tasks"].append(self._plan_task(run, raw, job_clusters, ends, now, shared))
             self.runs[run_id] = run
             if token:
                 self.idempotency[str(token)] = run_id
@@ -227,7 +248,7 @@ class WorkspaceState:
             return run_id
 
     def _plan_task(self, run: dict[str, Any], raw: dict[str, Any], job_clusters: dict[str, Any],
-                   ends: dict[str, tuple[int, bool]], now: int) -> dict[str, Any]:
+                   ends: dict[str, tuple[int, bool]], now: int, shared: dict[str, str]) -> dict[str, Any]:
         key = raw["task_key"]
         deps = [d.get("task_key") for d in raw.get("depends_on") or [] if isinstance(d, dict)]
         start = now + int(QUEUE_S * 1000)
@@ -246,10 +267,11 @@ class WorkspaceState:
         if raw.get("existing_cluster_id"):
             raise _bad("existing_cluster_id is not emulated: use new_cluster or job_cluster_key")
         new_cluster = raw.get("new_cluster")
-        if new_cluster is None and raw.get("job_cluster_key"):
-            new_cluster = job_clusters.get(raw["job_cluster_key"])
+        jc_key = raw.get("job_cluster_key") if new_cluster is None else None
+        if jc_key:
+            new_cluster = job_clusters.get(jc_key)
             if new_cluster is None:
-                raise _bad(f"job_cluster_key {raw['job_cluster_key']!r} is not defined in job_clusters")
+                raise _bad(f"job_cluster_key {jc_key!r} is not defined in job_clusters")
         if not isinstance(new_cluster, dict):
             raise _bad(f"task {key!r} needs new_cluster or job_cluster_key")
         try:
@@ -274,28 +296,50 @@ class WorkspaceState:
             run_index = self.profile_runs.get(name, 0)
             self.profile_runs[name] = run_index + 1
         seed = int(conf.get(SEED_CONF, self.config.seed * 1_000_003 + task["run_id"]))
-        cluster_id = _cluster_id(self.rnd, start)
-        internal_error = self.rnd.random() < self.faults.faults.internal_error_rate
-        self.clusters[cluster_id] = {
-            "cluster_id": cluster_id, "cluster_name": f"job-{run['job_id']}-run-{task['run_id']}",
-            "new_cluster": copy.deepcopy(new_cluster), "spec": _spec_dict(spec), "profile": profile,
-            "run_index": run_index, "seed": seed, "created_ms": start,
-            "spark_context_id": self.rnd.randrange(10**15, 2**53),
-            "driver_ip": f"10.{self.rnd.randrange(16, 250)}.{self.rnd.randrange(0, 250)}.{self.rnd.randrange(2, 250)}",
-            "run_id": run["run_id"], "task_run_id": task["run_id"], "job_id": run["job_id"],
-            "internal_error": internal_error, "eventlog_written": False, "aws_started": False, "aws_done": False,
-            "eventlog_faults": self.faults.faults.eventlog, "eventlog_delay_s": self.faults.faults.eventlog_delay_s,
-        }
-        task["cluster_id"] = cluster_id
-        res = self.sim(cluster_id)
-        if internal_error:
-            end = start + 90_000
-            ok = False
+        member = {"task_run_id": task["run_id"], "task_key": key, "profile": profile, "run_index": run_index,
+                  "seed": seed, "offset_s": 0.0}
+        cluster_id = shared.get(jc_key) if jc_key else None
+        if cluster_id is None:
+            cluster_id = _cluster_id(self.rnd, start)
+            self.clusters[cluster_id] = {
+                "cluster_id": cluster_id, "cluster_name": f"job-{run['job_id']}-run-{task['run_id']}"
+                + (f"-{jc_key}" if jc_key else ""),
+                "new_cluster": copy.deepcopy(new_cluster), "spec": _spec_dict(spec), "members": [member],
+                "created_ms": start, "spark_context_id": self.rnd.randrange(10**15, 2**53),
+                "driver_ip": f"10.{self.rnd.randrange(16, 250)}.{self.rnd.randrange(0, 250)}.{self.rnd.randrange(2, 250)}",
+                "run_id": run["run_id"], "task_run_id": task["run_id"], "job_id": run["job_id"],
+                "internal_error": self.rnd.random() < self.faults.faults.internal_error_rate,
+                "eventlog_written": False, "aws_started": False, "aws_done": False, "cancelled_ms": None,
+                "eventlog_faults": self.faults.faults.eventlog, "eventlog_delay_s": self.faults.faults.eventlog_delay_s,
+            }
+            if jc_key:
+                shared[jc_key] = cluster_id
+            c = self.clusters[cluster_id]
+            res = self.member_sim(cluster_id, 0)
+            member["offset_s"] = res.app_start_s
+            app_start = start + int(res.app_start_s * 1000)
         else:
-            end = start + int((res.total_s + TERMINATE_S) * 1000)
-            ok = res.succeeded
-        task["end_ms"] = end
-        ends[key] = (end, ok)
+            c = self.clusters[cluster_id]
+            c["members"].append(member)
+            self._sims.pop(cluster_id, None)
+            res = self.member_sim(cluster_id, len(c["members"]) - 1)
+            app_start = max(start, int(c["busy_until_ms"]))
+            member["offset_s"] = (app_start - c["created_ms"]) / 1000.0
+        task["cluster_id"] = cluster_id
+        task["member"] = len(c["members"]) - 1
+        if c["internal_error"]:
+            end = max(start, c["created_ms"] + 90_000)
+            task.update(app_start_ms=end, app_end_ms=end, end_ms=end)
+            c["busy_until_ms"] = c["end_ms"] = end
+            ends[key] = (end, False)
+            return task
+        app_end = app_start + int(res.runtime_s * 1000)
+        c["busy_until_ms"] = app_end
+        c["end_ms"] = app_end + int(TERMINATE_S * 1000)
+        # a task on a shared job cluster ends with its work; a task's own cluster also has to terminate
+        end = app_end if jc_key else c["end_ms"]
+        task.update(app_start_ms=app_start, app_end_ms=app_end, end_ms=end)
+        ends[key] = (end, res.succeeded)
         return task
 
     def cancel(self, run_id: int) -> None:
@@ -309,6 +353,10 @@ class WorkspaceState:
                     if t["end_ms"] > now:
                         t["end_ms"] = max(now, t["start_ms"])
                         t["cancelled"] = True
+                        c = self.clusters.get(t.get("cluster_id") or "")
+                        if c is not None and c["end_ms"] > now:
+                            c["cancelled_ms"] = max(now, c["created_ms"])
+                            c["end_ms"] = c["cancelled_ms"] + int(TERMINATE_S * 1000)
                 self.save()
 
     def _run(self, run_id: Any) -> dict[str, Any]:
@@ -327,7 +375,7 @@ class WorkspaceState:
             return {"life_cycle_state": "SKIPPED", "result_state": "UPSTREAM_FAILED",
                     "state_message": "Upstream task failed.", "user_cancelled_or_timedout": False}
         c = self.clusters[task["cluster_id"]]
-        res = self.sim(task["cluster_id"])
+        res = self.task_sim(task)
         start = task["start_ms"]
         if task.get("cancelled") and now >= task["end_ms"]:
             return {"life_cycle_state": "TERMINATED", "result_state": "CANCELED",
@@ -342,8 +390,7 @@ class WorkspaceState:
             return {"life_cycle_state": "INTERNAL_ERROR", "result_state": "FAILED",
                     "state_message": "Cluster failed to launch: CLOUD_PROVIDER_LAUNCH_FAILURE (emulated)",
                     "user_cancelled_or_timedout": False}
-        app_start = start + int(res.app_start_s * 1000)
-        app_end = start + int(res.app_end_s * 1000)
+        app_start, app_end = task["app_start_ms"], task["app_end_ms"]
         if now < app_start:
             return {"life_cycle_state": "PENDING", "state_message": "Waiting for cluster",
                     "user_cancelled_or_timedout": False}
@@ -422,12 +469,11 @@ class WorkspaceState:
             c = self.clusters[cid]
             out["cluster_instance"] = {"cluster_id": cid, "spark_context_id": str(c["spark_context_id"])}
         if cid and not task.get("skipped"):
-            res = self.sim(cid)
             terminal = state["life_cycle_state"] in ("TERMINATED", "INTERNAL_ERROR")
             if terminal and not self.clusters[cid]["internal_error"] and not task.get("cancelled"):
-                out["setup_duration"] = int(res.startup_s * 1000)
-                out["execution_duration"] = int(res.runtime_s * 1000)
-                out["cleanup_duration"] = int(TERMINATE_S * 1000)
+                out["setup_duration"] = task["app_start_ms"] - task["start_ms"]
+                out["execution_duration"] = task["app_end_ms"] - task["app_start_ms"]
+                out["cleanup_duration"] = task["end_ms"] - task["app_end_ms"]
             out["end_time"] = task["end_ms"] if terminal else 0
         return out
 
@@ -441,7 +487,7 @@ class WorkspaceState:
                         now = self.clock.now_ms()
                         meta = self._task_json(run, t, now)
                         out: dict[str, Any] = {"metadata": meta}
-                        res = self.sim(t["cluster_id"]) if t.get("cluster_id") else None
+                        res = self.task_sim(t) if t.get("cluster_id") else None
                         if meta["state"].get("result_state") == "FAILED" and res is not None:
                             out["error"] = res.failure_message or meta["state"]["state_message"]
                             out["error_trace"] = (res.failure_message or "") + "\n\tat org.apache.spark.scheduler.DAGScheduler"
@@ -564,11 +610,7 @@ class WorkspaceState:
         return "TERMINATED", "Job finished"
 
     def _cluster_end_s(self, c: dict[str, Any]) -> float:
-        for run in self.runs.values():
-            for t in run["tasks"]:
-                if t.get("cluster_id") == c["cluster_id"]:
-                    return (t["end_ms"] - c["created_ms"]) / 1000.0
-        return self.sim(c["cluster_id"]).total_s + TERMINATE_S
+        return (int(c["end_ms"]) - int(c["created_ms"])) / 1000.0
 
     def get_cluster(self, cluster_id: Any) -> dict[str, Any]:
         """clusters/get."""
@@ -727,6 +769,39 @@ class WorkspaceState:
         with self.lock:
             self._cluster(cluster_id)
             return self.sim(cluster_id)
+
+
+def _compose(parts: list[tuple[SimResult, float]]) -> SimResult:
+    """One Spark application for tasks that ran one after another on a shared job cluster.
+
+    :param parts: each task's simulation and when its work started (seconds since cluster create).
+    """
+    first = parts[0][0]
+    stages: list[Any] = []
+    sid = jid = 0
+    app_end = first.app_start_s
+    failed: SimResult | None = None
+    for res, offset in parts:
+        shift = offset - res.app_start_s
+        for st in res.stages:
+            stages.append(dataclasses.replace(st, stage_id=sid + st.stage_id, job_id=jid + st.job_id,
+                                              start_s=st.start_s + shift, end_s=st.end_s + shift))
+        sid += len(res.stages)
+        jid += res.num_jobs
+        app_end = max(app_end, offset + res.runtime_s)
+        if failed is None and not res.succeeded:
+            failed = res
+    old_term = first.app_end_s + TERMINATE_S
+    nodes = tuple(dataclasses.replace(n, end_s=app_end + TERMINATE_S) if n.end_s >= old_term - 1e-6 else n
+                  for n in first.nodes)
+    execs = tuple(dataclasses.replace(e, end_s=app_end) if e.end_s >= first.app_end_s - 1e-6 else e
+                  for e in first.executors)
+    return dataclasses.replace(
+        first, runtime_s=app_end - first.app_start_s, stages=tuple(stages), num_jobs=jid, nodes=nodes,
+        executors=execs, succeeded=failed is None, failure_kind=None if failed is None else failed.failure_kind,
+        failure_message=None if failed is None else failed.failure_message,
+        input_bytes=sum(r.input_bytes for r, _ in parts), spot_interruptions=sum(r.spot_interruptions for r, _ in parts),
+    )
 
 
 def _termination_reason(c: dict[str, Any], res: SimResult) -> dict[str, Any]:

@@ -137,3 +137,36 @@ def test_state_persists_across_restarts_and_idempotent_submit(tmp_path: Any) -> 
         rid2 = emu.request("POST", "/api/2.2/jobs/runs/submit", {**body, "idempotency_token": "tok-2"})["run_id"]
         second = emu.simulation(emu.wait_run(rid2)["cluster_instance"]["cluster_id"])
         assert (first["run_index"], second["run_index"]) == (0, 1)  # drift index counts runs per data dir
+
+
+def test_tasks_sharing_a_job_cluster_run_on_one_cluster(tmp_path: Any) -> None:
+    def cluster(workers: int) -> dict[str, Any]:
+        return {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": workers,
+                "cluster_log_conf": {"dbfs": {"destination": "dbfs:/mt"}}}
+
+    body = {"run_name": "pipeline", "job_clusters": [{"job_cluster_key": "shared", "new_cluster": cluster(4)}],
+            "tasks": [
+                {"task_key": "extract", "job_cluster_key": "shared", "notebook_task": {"notebook_path": "/j/small_startup"}},
+                {"task_key": "transform", "job_cluster_key": "shared", "depends_on": [{"task_key": "extract"}],
+                 "notebook_task": {"notebook_path": "/j/driver_bound"}},
+                {"task_key": "report", "depends_on": [{"task_key": "transform"}], "new_cluster": cluster(2),
+                 "notebook_task": {"notebook_path": "/j/small_startup"}},
+            ]}
+    with running_emulator(tmp_path, time_scale=5000) as emu:
+        run = _finish(emu, emu.request("POST", "/api/2.2/jobs/runs/submit", body)["run_id"])
+        tasks = {t["task_key"]: t for t in run["tasks"]}
+        shared = tasks["extract"]["cluster_instance"]["cluster_id"]
+        assert tasks["transform"]["cluster_instance"]["cluster_id"] == shared
+        assert tasks["report"]["cluster_instance"]["cluster_id"] != shared
+        assert tasks["transform"]["setup_duration"] == 0  # no second start-up on the shared cluster
+        assert tasks["transform"]["start_time"] >= tasks["extract"]["end_time"]
+        sim = emu.simulation(shared)
+        assert sim["tasks_on_cluster"] == ["extract", "transform"] and sim["jobs"] == 3
+        expected = (tasks["transform"]["end_time"] - tasks["extract"]["start_time"]
+                    - tasks["extract"]["setup_duration"]) / 1000
+        assert sim["runtime_s"] == pytest.approx(expected, rel=0.001)
+        while not sim["eventlog_written"]:
+            emu.state.tick()
+            sim = emu.simulation(shared)
+        summary = parse_event_log(next((emu.dbfs_root / "mt" / shared / "eventlog").glob("*/*")))
+        assert summary.duration_s == pytest.approx(sim["runtime_s"], rel=0.01) and summary.tasks == sim["tasks"]
