@@ -7,6 +7,7 @@ is recorded as failed with its cost. Multi-task payload: one project per cluster
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,7 +62,9 @@ def _xcom(dag_id: str, task_id: str, key: str) -> list[Any]:
         return [XComModel.deserialize_value(r) for r in rows]
 
 
-def test_operator_six_runs_apply_record_recommend(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
+def test_operator_six_runs_apply_record_recommend(
+    dag_files: Any, emulator: Any, gradient_store: Any, capfd: pytest.CaptureFixture[str]
+) -> None:
     dag = dag_files.load("it_gradient_loop", dag_files.write("it_gradient_loop.py", LOOP_DAG))
     before = len(_submits(emulator))
     for _ in range(6):
@@ -108,6 +111,16 @@ def test_operator_six_runs_apply_record_recommend(dag_files: Any, emulator: Any,
         if runs[k].outcome == "oom":
             oom_shapes.append(shape)
     assert [r.state for r in recs[:5]] == ["applied"] * 5 and recs[-1].state == "ready"
+
+    # secrets (Databricks token, AWS secret key) are nowhere in the store, the task logs or XComs
+    db = Path(str(gradient_store.url).split("sqlite:///", 1)[1])
+    store_bytes = b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    assert b"it_gradient_loop.agg" in store_bytes  # the scan does see the store's content
+    logs = "".join(capfd.readouterr())
+    xcoms = repr([_xcom("it_gradient_loop", "agg", k) for k in ("gradient_project_id", "gradient_recommendation_id")])
+    for secret in (emulator.token, "test-secret-key"):
+        assert secret.encode() not in store_bytes
+        assert secret not in logs and secret not in xcoms
 
     costs = _xcom("it_gradient_loop", "agg", "gradient_run_cost_usd")
     assert costs and all(c > 0 for c in costs)

@@ -179,12 +179,12 @@ def test_fail_open(
     submits = _submits(emulator)[before:]
     assert len(submits) == 1
     cluster = submits[0]["new_cluster"]
-    assert {k: str(v) for k, v in cluster.items() if k != "custom_tags"} == USER_CLUSTER | {}  # the original cluster
+    assert {k: str(v) for k, v in cluster.items() if k != "custom_tags"} == USER_CLUSTER  # the original cluster
     assert not any(k.startswith("gradient:") for k in cluster.get("custom_tags") or {})
     match = re.search(r"running on the original cluster \(fail-open after ([0-9.]+) s\): ([^\n]*)", out)
     assert match, out[-3000:]
     assert float(match.group(1)) <= 2.5
     reason = match.group(2)
-    expected = {"store_unreachable": "OperationalError|connect", "http_500": "500", "http_hang": "did not answer within 2"}[fault]
+    expected = {"store_unreachable": "OperationalError|connect", "http_500": "500|boom", "http_hang": "did not answer within 2"}[fault]
     assert re.search(expected, reason), reason
     assert gradient_store.list_projects() == []  # nothing reached the (healthy) default store
