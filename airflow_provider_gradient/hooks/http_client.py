@@ -9,6 +9,7 @@ call, since nothing was sent). No Airflow import.
 from __future__ import annotations
 
 import logging
+import random
 import re
 import threading
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from airflow_provider_gradient.service.errors import (
     AuthenticationError,
@@ -177,7 +178,8 @@ class GradientHttpClient:
             return isinstance(exc, (_RetryableStatus, httpx.TransportError))
 
         def wait(state: RetryCallState) -> float:
-            base = wait_exponential_jitter(initial=self.backoff_initial, max=self.backoff_max)(state)
+            n = max(state.attempt_number - 1, 0)
+            base = min(self.backoff_max, self.backoff_initial * 2**n) + random.uniform(0, self.backoff_initial)
             exc = state.outcome.exception() if state.outcome else None
             return max(base, _retry_after(exc))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,19 @@ VERSION_TABLE = "gradient_alembic_version"
 _PG_LOCK_KEY = 0x6772_6164  # "grad"
 
 _ready: set[str] = set()
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _quiet_alembic() -> Iterator[None]:
+    """Alembic logs every context at INFO (to stdout under Airflow's logging); keep CLI output clean."""
+    logger = logging.getLogger("alembic")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 _ready_lock = threading.Lock()
 
 
@@ -48,8 +62,9 @@ def revisions() -> list[str]:
 
 
 def current_revision(conn: Connection) -> str | None:
-    ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
-    return ctx.get_current_revision()
+    with _quiet_alembic():
+        ctx = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return ctx.get_current_revision()
 
 
 @contextlib.contextmanager
@@ -73,6 +88,12 @@ def _migration_lock(engines: Engines, conn: Connection | None) -> Iterator[None]
 
 
 def _run(engines: Engines, fn: str, revision: str) -> None:
+    with _quiet_alembic():
+        _run_locked(engines, fn, revision)
+    log.debug("Gradient store %s: %s to %s done", engines.dialect, fn, revision)
+
+
+def _run_locked(engines: Engines, fn: str, revision: str) -> None:
     if engines.dialect == "sqlite":
         # file lock first, then the write transaction (BEGIN IMMEDIATE)
         with _migration_lock(engines, None):

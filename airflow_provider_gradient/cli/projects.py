@@ -1,0 +1,229 @@
+"""``gradient projects``: list, show, create, update (settings), delete, reset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from airflow_provider_gradient.cli._common import (
+    ConnOpt,
+    JsonOpt,
+    StoreOpt,
+    client,
+    errors,
+    fail,
+    fmt_ms,
+    print_json,
+    print_table,
+    ref,
+    shape,
+)
+
+app = typer.Typer(help="Gradient projects (one per optimised Databricks task).", no_args_is_help=True)
+
+Ref = Annotated[str, typer.Argument(help="Project id or app id.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+@app.callback()
+def _group() -> None:
+    """Gradient projects (one per optimised Databricks task)."""
+
+
+def _show(project: Any) -> None:
+    s = project.settings
+    rows = [
+        ("id", project.id),
+        ("app id", project.app_id),
+        ("name", project.name),
+        ("phase", project.phase),
+        ("airflow task", f"{project.dag_id}.{project.task_id}" if project.dag_id else None),
+        ("cloud / region", f"{project.cloud} / {project.region}"),
+        ("plan / compute", f"{project.plan_type} / {project.compute_type}"),
+        ("workspace", project.workspace.name if project.workspace else None),
+        ("baseline cluster", shape(project.baseline_cluster)),
+        ("sla (min)", s.sla_minutes),
+        ("auto apply", s.auto_apply),
+        ("maintain scaling type", s.maintain_scaling_type),
+        ("optimize instance size", s.optimize_instance_size),
+        ("allowed families", ", ".join(s.allowed_families) or "any"),
+        ("force on-demand", s.force_on_demand),
+        ("max workers", s.max_workers),
+        ("optimisation window (UTC)", f"{s.window_start}-{s.window_end}" if s.window_start else "always"),
+        ("learning runs", s.learning_runs),
+        ("cluster log url", s.cluster_log_url),
+        ("created (UTC)", fmt_ms(project.created_ms)),
+        ("last run (UTC)", fmt_ms(project.last_run_ms)),
+    ]
+    print_table(rows, [("field", lambda r: r[0]), ("value", lambda r: r[1])], title=project.app_id)
+
+
+def _cluster_arg(value: str | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    try:
+        cluster = json.loads(text)
+    except ValueError as exc:
+        fail(2, f"--baseline-cluster is not JSON: {exc}")
+    if not isinstance(cluster, dict):
+        fail(2, "--baseline-cluster must be a JSON object (a Databricks new_cluster)")
+    return cluster
+
+
+def _nullable(value: str | None, cast: type) -> Any:
+    """``none``/``null`` clears a setting; otherwise ``cast(value)``."""
+    if value is None or value.lower() in ("none", "null", ""):
+        return None
+    try:
+        return cast(value)
+    except ValueError:
+        fail(2, f"invalid value {value!r}")
+
+
+@app.command("list")
+def list_projects(json_output: JsonOpt = False, conn_id: ConnOpt = "gradient_default", store_url: StoreOpt = None) -> None:
+    """Every project."""
+    with errors():
+        projects = client(conn_id, store_url).list_projects()
+    if json_output:
+        print_json(projects)
+        return
+    print_table(
+        projects,
+        [
+            ("id", lambda p: p.id),
+            ("app id", lambda p: p.app_id),
+            ("phase", lambda p: p.phase),
+            ("sla (min)", lambda p: p.settings.sla_minutes),
+            ("auto apply", lambda p: p.settings.auto_apply),
+            ("baseline", lambda p: shape(p.baseline_cluster)),
+            ("last run (UTC)", lambda p: fmt_ms(p.last_run_ms)),
+        ],
+        title="Gradient projects",
+    )
+
+
+@app.command()
+def show(project: Ref, json_output: JsonOpt = False, conn_id: ConnOpt = "gradient_default",
+         store_url: StoreOpt = None) -> None:
+    """One project with its settings."""
+    with errors():
+        p = client(conn_id, store_url).get_project(ref(project))
+    print_json(p) if json_output else _show(p)
+
+
+@app.command()
+def create(
+    app_id: Annotated[str, typer.Argument(help="The app id (default of the operator: <dag_id>.<task_id>).")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    sla_minutes: Annotated[float | None, typer.Option(help="Runtime SLA in minutes.")] = None,
+    auto_apply: Annotated[bool | None, typer.Option("--auto-apply/--no-auto-apply")] = None,
+    max_workers: Annotated[int | None, typer.Option(help="Cap on workers (1..10000).")] = None,
+    cloud: Annotated[str | None, typer.Option(help="aws or azure.")] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    dag_id: Annotated[str | None, typer.Option()] = None,
+    task_id: Annotated[str | None, typer.Option()] = None,
+    baseline_cluster: Annotated[
+        str | None, typer.Option(help="The task's new_cluster as JSON, or @file.json.")
+    ] = None,
+    json_output: JsonOpt = False,
+    conn_id: ConnOpt = "gradient_default",
+    store_url: StoreOpt = None,
+) -> None:
+    """Create a project (or show the existing one of APP_ID)."""
+    settings = {k: v for k, v in (("sla_minutes", sla_minutes), ("auto_apply", auto_apply),
+                                  ("max_workers", max_workers)) if v is not None}
+    with errors():
+        p = client(conn_id, store_url).get_or_create_project(
+            app_id, name=name, settings=settings or None, cloud=cloud, region=region, dag_id=dag_id,
+            task_id=task_id, baseline_cluster=_cluster_arg(baseline_cluster),
+        )
+    print_json(p) if json_output else _show(p)
+
+
+@app.command()
+def update(
+    project: Ref,
+    sla_minutes: Annotated[str | None, typer.Option(help="Minutes, or 'none' to clear.")] = None,
+    auto_apply: Annotated[bool | None, typer.Option("--auto-apply/--no-auto-apply")] = None,
+    maintain_scaling_type: Annotated[bool | None, typer.Option("--maintain-scaling-type/--change-scaling-type")] = None,
+    optimize_instance_size: Annotated[bool | None, typer.Option("--optimize-instance-size/--keep-instance-size")] = None,
+    allowed_families: Annotated[str | None, typer.Option(help="Comma-separated families, '' for any.")] = None,
+    force_on_demand: Annotated[bool | None, typer.Option("--force-on-demand/--allow-spot")] = None,
+    max_workers: Annotated[str | None, typer.Option(help="1..10000, or 'none'.")] = None,
+    window: Annotated[str | None, typer.Option(help="Optimisation window HH:MM-HH:MM (UTC), or 'none'.")] = None,
+    learning_runs: Annotated[int | None, typer.Option()] = None,
+    cluster_log_url: Annotated[str | None, typer.Option(help="Log destination, or 'none'.")] = None,
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    baseline_cluster: Annotated[str | None, typer.Option(help="New baseline new_cluster (JSON or @file).")] = None,
+    json_output: JsonOpt = False,
+    conn_id: ConnOpt = "gradient_default",
+    store_url: StoreOpt = None,
+) -> None:
+    """Change settings of a project (only the options given)."""
+    patch: dict[str, Any] = {}
+    if sla_minutes is not None:
+        patch["sla_minutes"] = _nullable(sla_minutes, float)
+    if max_workers is not None:
+        patch["max_workers"] = _nullable(max_workers, int)
+    if cluster_log_url is not None:
+        patch["cluster_log_url"] = _nullable(cluster_log_url, str)
+    if window is not None:
+        if _nullable(window, str) is None:
+            patch["window_start"] = patch["window_end"] = None
+        else:
+            start, sep, end = window.partition("-")
+            if not sep:
+                fail(2, "--window must be HH:MM-HH:MM")
+            patch["window_start"], patch["window_end"] = start.strip(), end.strip()
+    if allowed_families is not None:
+        patch["allowed_families"] = [f.strip() for f in allowed_families.split(",") if f.strip()]
+    for key, value in (("auto_apply", auto_apply), ("maintain_scaling_type", maintain_scaling_type),
+                       ("optimize_instance_size", optimize_instance_size), ("force_on_demand", force_on_demand),
+                       ("learning_runs", learning_runs)):
+        if value is not None:
+            patch[key] = value
+    cluster = _cluster_arg(baseline_cluster)
+    if not patch and name is None and cluster is None:
+        fail(2, "nothing to update (see --help)")
+    with errors():
+        c = client(conn_id, store_url)
+        p = c.get_project(ref(project))
+        if name is not None or cluster is not None:
+            p = c.update_project(p.id, name=name, baseline_cluster=cluster)
+        if patch:
+            p = c.update_settings(p.id, patch)
+    print_json(p) if json_output else _show(p)
+
+
+@app.command()
+def delete(project: Ref, yes: YesOpt = False, conn_id: ConnOpt = "gradient_default", store_url: StoreOpt = None) -> None:
+    """Delete a project with its runs and recommendations."""
+    with errors():
+        c = client(conn_id, store_url)
+        p = c.get_project(ref(project))
+        if not yes and not typer.confirm(f"Delete project {p.app_id} and all its runs?", default=False):
+            fail(1, "aborted")
+        c.delete_project(p.id)
+    typer.echo(f"deleted project {p.id} ({p.app_id})")
+
+
+@app.command()
+def reset(project: Ref, yes: YesOpt = False, json_output: JsonOpt = False, conn_id: ConnOpt = "gradient_default",
+          store_url: StoreOpt = None) -> None:
+    """Forget a project's runs and recommendations; it starts learning again (settings kept)."""
+    with errors():
+        c = client(conn_id, store_url)
+        p = c.get_project(ref(project))
+        if not yes and not typer.confirm(f"Reset project {p.app_id} (runs and recommendations deleted)?",
+                                         default=False):
+            fail(1, "aborted")
+        p = c.reset_project(p.id)
+    if json_output:
+        print_json(p)
+    else:
+        typer.echo(f"reset project {p.id} ({p.app_id}): phase {p.phase}")
