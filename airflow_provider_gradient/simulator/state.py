@@ -693,21 +693,35 @@ class WorkspaceState:
         out.append(ev(res.startup_s - 5, "DRIVER_HEALTHY", {}))
         out.append(ev(res.startup_s, "RUNNING", {"current_num_workers": target, "target_num_workers": target}))
         end_s = self._cluster_end_s(c)
-        current = target
-        for n in sorted([n for n in res.nodes if n.role == "worker"], key=lambda n: n.start_s):
-            if n.start_s > res.startup_s and n.start_s < end_s:
-                current += 1
-                out.append(ev(n.start_s, "RESIZING", {"current_num_workers": current - 1, "target_num_workers": current,
-                                                      "cause": "AUTOSCALE" if res.spec.is_autoscale else "REPLACE_BAD_NODES"}))
-                out.append(ev(n.start_s + 60, "UPSIZE_COMPLETED", {"current_num_workers": current, "target_num_workers": current}))
+        changes: list[tuple[float, int, str]] = []
         for n in res.nodes:
-            if n.removed_reason == "spot_interruption" and n.end_s < end_s:
-                out.append(ev(n.end_s, "NODES_LOST", {"current_num_workers": current - 1, "target_num_workers": current,
-                                                      "cause": "SPOT_INSTANCE_TERMINATION"}))
-            elif n.removed_reason == "autoscale_down" and n.end_s < end_s:
-                out.append(ev(n.end_s, "RESIZING", {"current_num_workers": current, "target_num_workers": current - 1,
-                                                    "cause": "AUTOSCALE"}))
-                current -= 1
+            if n.role != "worker":
+                continue
+            if res.startup_s < n.start_s < end_s:
+                changes.append((n.start_s, 1, "AUTOSCALE" if res.spec.is_autoscale else "REPLACE_BAD_NODES"))
+            if n.removed_reason and n.end_s < end_s - TERMINATE_S:
+                changes.append((n.end_s, -1, n.removed_reason))
+        grouped: dict[tuple[int, str], int] = {}
+        for t_s, delta, cause in changes:  # nodes added/removed at the same moment form one event
+            k = (int(round(t_s * 1000)), cause)
+            grouped[k] = grouped.get(k, 0) + delta
+        current = target
+        for (t_ms, cause), delta in sorted(grouped.items()):
+            t_s = t_ms / 1000.0
+            if delta > 0:
+                out.append(ev(t_s, "RESIZING", {"current_num_workers": current, "target_num_workers": current + delta,
+                                                "cause": cause}))
+                current += delta
+                out.append(ev(t_s + 1, "UPSIZE_COMPLETED", {"current_num_workers": current,
+                                                           "target_num_workers": current}))
+            elif cause == "spot_interruption":
+                out.append(ev(t_s, "NODES_LOST", {"current_num_workers": current + delta,
+                                                  "target_num_workers": current, "cause": "SPOT_INSTANCE_TERMINATION"}))
+                current += delta
+            else:
+                out.append(ev(t_s, "RESIZING", {"current_num_workers": current, "target_num_workers": current + delta,
+                                                "cause": "AUTOSCALE"}))
+                current += delta
         reason = _termination_reason(c, res)
         out.append(ev(end_s - TERMINATE_S, "TERMINATING", {"reason": reason}))
         out.append(ev(end_s, "TERMINATED", {"reason": reason}))

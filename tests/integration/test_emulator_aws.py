@@ -170,3 +170,22 @@ def test_tasks_sharing_a_job_cluster_run_on_one_cluster(tmp_path: Any) -> None:
             sim = emu.simulation(shared)
         summary = parse_event_log(next((emu.dbfs_root / "mt" / shared / "eventlog").glob("*/*")))
         assert summary.duration_s == pytest.approx(sim["runtime_s"], rel=0.01) and summary.tasks == sim["tasks"]
+
+
+def test_cluster_events_follow_autoscaling_and_spot_losses(tmp_path: Any) -> None:
+    nc = {"spark_version": "15.4.x-scala2.12", "node_type_id": "r5.4xlarge", "autoscale": {"min_workers": 2, "max_workers": 10},
+          "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1},
+          "spark_conf": {"spark.gradient.emulator.profile": "spot_long", "spark.gradient.emulator.seed": "11"}}
+    with running_emulator(tmp_path, time_scale=20000) as emu:
+        rid = emu.request("POST", "/api/2.2/jobs/runs/submit",
+                          {"run_name": "a", "new_cluster": nc, "notebook_task": {"notebook_path": "/x"}})["run_id"]
+        cid = emu.wait_run(rid, timeout=120)["cluster_instance"]["cluster_id"]
+        sim = emu.simulation(cid)
+        events = emu.request("POST", "/api/2.1/clusters/events", {"cluster_id": cid, "order": "ASC", "limit": 500})["events"]
+    kinds = [e["type"] for e in events]
+    assert kinds[:4] == ["CREATING", "STARTING", "DRIVER_HEALTHY", "RUNNING"] and kinds[-2:] == ["TERMINATING", "TERMINATED"]
+    assert events[3]["details"]["current_num_workers"] == 2
+    ups = [e for e in events if e["type"] == "UPSIZE_COMPLETED"]
+    assert ups and max(e["details"]["current_num_workers"] for e in ups) == 10
+    assert kinds.count("NODES_LOST") == sim["spot_interruptions"] > 0
+    assert [e["timestamp"] for e in events] == sorted(e["timestamp"] for e in events)
