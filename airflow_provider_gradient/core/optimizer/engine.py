@@ -36,9 +36,9 @@ from airflow_provider_gradient.core.optimizer.types import (
 #: Longest predicted runtime for which spot workers are still considered (interruptions hurt long jobs).
 SPOT_MAX_RUNTIME_S = 3600.0
 #: Largest tolerated failure risk for an optimizing recommendation.
-MAX_P_FAIL = 0.2
+MAX_P_FAIL = 0.12
 #: P(runtime ≤ SLA) required to probe an untried shape once the best one is measured.
-EXPLORE_CONFIDENCE = 0.6
+EXPLORE_CONFIDENCE = 0.7
 #: Smallest P(cheaper) × P(meets SLA) worth a probe run.
 MIN_PROBE_SCORE = 0.15
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
@@ -198,18 +198,21 @@ def _learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
                      None)
         hurt = (not o1.succeeded) or (ref_t is not None and c.mem_per_core[i1] < c.mem_per_core[ref]
                                       and c.rate_usd[i1] * o1.runtime_s > 1.05 * c.rate_usd[ref] * ref_t)
-        # memory hurt: try more memory per core; otherwise less (cheaper) first, then the node size
-        for what in ("family", "size"):
-            if what == "family":
-                pick = _family_test(ctx, ref, tried, bool(hurt))
-                if pick is not None:
-                    return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
-            else:
-                better = i1 if (o1.succeeded and ref_t is not None
-                                and c.rate_usd[i1] * o1.runtime_s < c.rate_usd[ref] * ref_t) else ref
-                pick = _size_test(ctx, better, tried)
-                if pick is not None:
-                    return pick, f"measuring another node size at the same cores: {fmt_shape(c, pick)}"
+        # then the most memory per core on bigger nodes (spill/GC-bound jobs), else the other direction / size
+        higher_tried = any(c.mem_per_core[i] > c.mem_per_core[ref] + 1e-6 for _, i in fam_runs)
+        if not higher_tried:
+            pick = _family_test(ctx, ref, tried, True, bigger=True)
+            if pick is not None:
+                return pick, f"measuring more memory per core on bigger nodes at the same cores: {fmt_shape(c, pick)}"
+        if not hurt:
+            pick = _family_test(ctx, ref, tried, False)
+            if pick is not None:
+                return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
+        better = i1 if (o1.succeeded and ref_t is not None
+                        and c.rate_usd[i1] * o1.runtime_s < c.rate_usd[ref] * ref_t) else ref
+        pick = _size_test(ctx, better, tried)
+        if pick is not None:
+            return pick, f"measuring another node size at the same cores: {fmt_shape(c, pick)}"
     # 4) the other workers direction
     for name in ("up", "down"):
         if name in done_dirs or (name == "down" and down_failed):
@@ -240,10 +243,11 @@ def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
     return (t_lo / t_hi) / (c_hi / c_lo) < 0.6
 
 
-def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None) -> int | None:
+def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None, bigger: bool = False) -> int | None:
     """An untried memory-per-core class (instance family) at the reference's cores, cheapest per core first.
 
     :param higher: only more (True) / less (False) memory per core than the reference; None: either.
+    :param bigger: prefer the most memory per core on nodes twice the reference's size (an extreme design point).
     """
     c = ctx.cands
     tried_mpc = {round(float(c.mem_per_core[i]), 3) for i in tried}
@@ -255,8 +259,12 @@ def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None) -> i
         m = round(float(c.mem_per_core[i]), 3)
         if m in tried_mpc or int(i) in tried:
             continue
-        key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), round(float(c.rate_usd[i] / c.cores[i]), 6),
-               abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
+        if bigger:
+            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), -float(c.mem_per_core[i]),
+                   abs(math.log(c.vcpus[i] / (2.0 * c.vcpus[ref]))), int(i))
+        else:
+            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), round(float(c.rate_usd[i] / c.cores[i]), 6),
+                   abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
         if best is None or key < best:
             best = key
     return None if best is None else best[3]

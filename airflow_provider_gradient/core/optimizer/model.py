@@ -146,6 +146,13 @@ class RuntimeModel:
         tp = np.maximum(a @ self.theta, 1e-3)
         resid = logt - np.log(tp)
         r_mean = np.bincount(inv, weights=resid) / counts
+        # smooth data (small parametric residuals across shapes) lowers the assumed noise; the residuals also
+        # hold model misfit, so this only ever tightens towards what the data support
+        n_u = uniq.shape[0]
+        if n_u >= 6:
+            fit_dof = n_u - 4
+            pooled = np.sqrt(((dev**2).sum() + (r_mean**2).sum() + 4 * DEFAULT_NOISE**2) / (max(dof, 0) + fit_dof + 4))
+            self.noise = float(np.clip(min(self.noise, pooled), MIN_NOISE, 0.3))
         self._xu = _x(uniq[:, 0], uniq[:, 1], uniq[:, 2])
         k = GP_AMPLITUDE**2 * _matern52(self._xu, self._xu)
         k[np.diag_indices_from(k)] += self.noise**2 / counts + 1e-9
