@@ -180,8 +180,11 @@ def _learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
                 return step, (f"measuring how runtime scales with workers: {fmt_shape(c, step)} "
                               f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
     # 2) poor scaling measured: the smaller side is where the savings are, measure it first
-    if "down" not in done_dirs and not down_failed and _poor_scaling(ctx, ref):
-        step = _same_node_step(ctx, ref, False, tried)
+    if not down_failed and _poor_scaling(ctx, ref):
+        same = [int(i) for o, i in zip(ctx.runs, ctx.run_idx, strict=True)
+                if o.succeeded and i >= 0 and c.node_idx[i] == c.node_idx[ref]]
+        smallest = min(same, key=lambda i: c.workers[i]) if same else ref
+        step = _same_node_step(ctx, smallest, False, tried)
         if step is not None:
             return step, (f"runtime barely improves with more workers; measuring {fmt_shape(c, step)} "
                           f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
