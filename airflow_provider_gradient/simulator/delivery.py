@@ -31,6 +31,7 @@ def cluster_facts(state: Any, c: dict[str, Any], res: SimResult, *, partial: boo
         cloud=state.config.cloud.upper(), log_destination=log_destination(c["new_cluster"]) or "",
         job_id=str(c["job_id"]), run_id=str(c["task_run_id"]),
         custom_tags={str(k): str(v) for k, v in (c["new_cluster"].get("custom_tags") or {}).items()},
+        spark_conf={str(k): str(v) for k, v in (c["new_cluster"].get("spark_conf") or {}).items()},
         cut_s=_cut_s(c, res, partial), partial=partial,
     )
 

@@ -16,6 +16,7 @@ import gzip
 import heapq
 import json
 import random
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ from airflow_provider_gradient.simulator.models import GB, SimResult, StageSim
 __all__ = ["ClusterFacts", "build_events", "event_log_dir", "render_parts"]
 
 SPARK_VERSION = "3.5.0"
+REDACTED = "*********(redacted)"
+#: Spark's default ``spark.redaction.regex``.
+_REDACT = re.compile(r"(?i)secret|password|token|access[.]key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,7 @@ class ClusterFacts:
     job_id: str = ""
     run_id: str = ""
     custom_tags: Mapping[str, str] = field(default_factory=dict)
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
     cut_s: float | None = None
     partial: bool = False
 
@@ -85,7 +90,7 @@ def _environment(res: SimResult, facts: ClusterFacts) -> dict[str, Any]:
         "spark.databricks.job.id": facts.job_id,
         "spark.databricks.job.runId": facts.run_id,
         "eventLog.rolloverIntervalSeconds": "3600",
-        "spark.hadoop.fs.s3a.secret.key": "*********(redacted)",
+        "spark.hadoop.fs.s3a.secret.key": REDACTED,
         tags + "cloudProvider": facts.cloud,
         tags + "clusterId": facts.cluster_id,
         tags + "clusterName": facts.cluster_name,
@@ -113,6 +118,8 @@ def _environment(res: SimResult, facts: ClusterFacts) -> dict[str, Any]:
         tags + "driverContainerPrivateIp": facts.driver_ip,
         tags + "clusterState": "Pending",
     }
+    for key, value in facts.spark_conf.items():  # the user's spark_conf, redacted like Spark does
+        props[str(key)] = REDACTED if _REDACT.search(str(key)) else str(value)
     return {
         "Event": "SparkListenerEnvironmentUpdate",
         "JVM Information": {"Java Home": "/usr/lib/jvm/zulu17-ca-amd64", "Java Version": "17.0.10 (Azul Systems, Inc.)",

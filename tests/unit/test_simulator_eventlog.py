@@ -93,3 +93,15 @@ def test_partial_log_has_no_application_end(tmp_path: Path) -> None:
                             "cut_s": res.app_start_s + 0.5 * res.runtime_s})
     summary = parse_event_log(write(tmp_path, res, facts))
     assert not summary.complete and summary.tasks < res.tasks
+
+
+def test_user_spark_conf_is_in_the_environment_and_secrets_are_redacted(tmp_path: Path) -> None:
+    facts = ClusterFacts(**{**{f: getattr(FACTS, f) for f in FACTS.__slots__},  # type: ignore[attr-defined]
+                            "spark_conf": {"spark.sql.shuffle.partitions": "400", "spark.my.db.password": "hunter2",
+                                           "fs.azure.account.key.token": "abc"}})
+    res = simulate("small_startup", ClusterSpec("m5.xlarge", num_workers=1), seed=0)
+    raw = b"".join(body for _, body in render_parts(res, facts))
+    assert b"hunter2" not in raw and b'"abc"' not in raw
+    env = next(json.loads(line) for line in raw.splitlines() if b"SparkListenerEnvironmentUpdate" in line[:60])
+    assert env["Spark Properties"]["spark.sql.shuffle.partitions"] == "400"
+    assert env["Spark Properties"]["spark.my.db.password"] == "*********(redacted)"
