@@ -219,3 +219,11 @@ def test_oom_and_executor_loss_are_flagged(tmp_path: Path) -> None:
     assert not s.complete and s.platform == "yarn"
     clean = [e for e in events if e is not lost]
     assert not parse_event_log(_write(tmp_path / "ok", _jsonl(clean))).oom_detected
+
+
+def test_half_written_line_in_the_middle_is_an_error(tmp_path: Path, base_bytes: bytes) -> None:
+    lines = base_bytes.splitlines(keepends=True)
+    for kind in (b"SparkListenerTaskEnd", b"SparkListenerTaskStart", b"SparkListenerBlockManagerAdded"):
+        i = next(n for n, x in enumerate(lines) if x.startswith(b'{"Event":"' + kind))
+        broken = b"".join([*lines[:i], lines[i][:59] + b"\n", *lines[i + 1 :]])
+        _raises(_write(tmp_path / kind.decode(), broken), MalformedEventError)

@@ -63,6 +63,7 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
             lines = chunk.split(b"\n")
             rest = lines.pop()
             batch: list[bytes] = []
+            first = line_no + 1
             for line in lines:
                 line_no += 1
                 if line.startswith(_TASK_END):
@@ -71,16 +72,19 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
                     else:
                         batch.append(line)
                 elif line.startswith(_TASK_START):
-                    continue
+                    if not (line.endswith(b"}") or line.rstrip().endswith(b"}")):
+                        raise MalformedEventError(f"{name}:{line_no}: truncated or malformed event line")
                 elif line.startswith(_PREFIX):
                     event = line[_PLEN : line.find(b'"', _PLEN)]
                     if event in handlers:
                         handle(event, line, f"{name}:{line_no}")
+                    elif not (line.endswith(b"}") or line.rstrip().endswith(b"}")):
+                        raise MalformedEventError(f"{name}:{line_no}: truncated or malformed event line")
                 elif line.strip():
                     _slow(agg, line, f"{name}:{line_no}")
             if batch:
                 # Task ends only update order-independent stage accumulators: batching is safe.
-                task_ends(batch, name, line_no)
+                task_ends(batch, name, (first, line_no))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         raise MalformedEventError(f"{name}:{line_no}: malformed event ({exc})") from None
     if rest.strip():

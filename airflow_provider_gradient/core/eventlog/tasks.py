@@ -65,20 +65,21 @@ class TaskFolder:
     def _task_end_slow(self, line: bytes, where: str) -> None:
         self.task_end(line, where, 0)
 
-    def task_ends(self, lines: list[bytes], part: str, line_no: int) -> None:
+    def task_ends(self, lines: list[bytes], part: str, span: tuple[int, int]) -> None:
         """Fold a batch of SparkListenerTaskEnd lines (decoded in one msgspec call when all are valid).
 
         :param lines: the TaskEnd lines of one chunk.
         :param part: part name, for error messages.
-        :param line_no: line number of the end of the chunk, for error messages.
+        :param span: first and last line number of the chunk, for error messages.
         """
         try:
             events = schema.TASK_END_LIST_DECODER.decode(b"[" + b",".join(lines) + b"]")
         except schema.msgspec.DecodeError:
+            where = f"{part}:{span[0]}-{span[1]}"
             for line in lines:
-                self.task_end(line, part, line_no)
+                self.task_end(line, where, 0)
             return
-        self._fold_batch(events, lines, part, line_no)
+        self._fold_batch(events, lines, part, 0)
 
     def task_end(self, line: bytes, part: str, line_no: int) -> None:
         """Fold one SparkListenerTaskEnd line (the hot path: no dict decode, no per-line strings)."""
