@@ -165,8 +165,7 @@ class TaskFolder:
                     sw_b += w.written
                     sw_r += w.records
             reason = ev.end_reason
-            if reason is not None and reason.reason != "Success":
-                assert st is not None
+            if reason is not None and reason.reason != "Success" and st is not None:
                 st.failed += 1
                 self._task_failure(lines[i], reason.reason, f"{part}:{line_no}" if line_no else part)
         if st is not None:
