@@ -9,6 +9,7 @@ or an out-of-memory failure on a shape that had succeeded in the epoch.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -90,7 +91,7 @@ def detect_epoch(history: Sequence[Observation]) -> Epoch:
         prev = seen.get(k)
         surprise = 0.0
         if prev:
-            d = lt - float(np.median(prev))
+            d = lt - statistics.median(prev[-10:])
             if abs(d) > DRIFT_LOG_THRESHOLD:
                 surprise = d
         if surprise:

@@ -61,6 +61,7 @@ class _Ctx:
     risk: MemoryRisk
     sla_s: float | None
     ref_idx: int
+    observed_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _cap_mask(ctx: _Ctx, ref: int, factor: float | None = None) -> np.ndarray:
@@ -93,6 +94,8 @@ def _predict(ctx: _Ctx, model: RuntimeModel) -> Prediction:
 
 def _observed(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per candidate: observed runtime scaled to the next size (nan if never succeeded), met SLA, missed SLA."""
+    if ctx.observed_cache is not None:
+        return ctx.observed_cache
     n = len(ctx.cands)
     t_obs = np.full(n, np.nan)
     met = np.zeros(n, dtype=bool)
@@ -107,7 +110,8 @@ def _observed(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         t_obs[i] = t if np.isnan(t_obs[i]) else math.exp(0.5 * (math.log(t_obs[i]) + math.log(t)))
         ok = ctx.sla_s is None or t <= ctx.sla_s
         met[i], missed[i] = ok, not ok
-    return t_obs, met, missed
+    ctx.observed_cache = (t_obs, met, missed)
+    return ctx.observed_cache
 
 
 def _p_sla(ctx: _Ctx, pred: Prediction) -> np.ndarray:

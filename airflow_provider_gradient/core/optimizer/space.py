@@ -54,6 +54,7 @@ class Candidates:
     :param mem_per_core: GB per vCPU of the node type.
     :param vcpus: vCPUs per node.
     :param rate_usd: $/hour of the whole candidate cluster (workers × node rate, on-demand).
+    :param lookup: ``(node type, workers)`` → candidate index.
     """
 
     nodes: tuple[NodeOption, ...]
@@ -64,18 +65,14 @@ class Candidates:
     mem_per_core: np.ndarray
     vcpus: np.ndarray
     rate_usd: np.ndarray
+    lookup: dict[tuple[str, int], int]
 
     def __len__(self) -> int:
         return int(self.workers.shape[0])
 
     def index_of(self, node_type: str, workers: float) -> int | None:
         """Index of the candidate ``(node_type, workers)`` or None."""
-        names = [n.name for n in self.nodes]
-        if node_type not in names:
-            return None
-        ni = names.index(node_type)
-        hit = np.nonzero((self.node_idx == ni) & (self.workers == round(workers)))[0]
-        return int(hit[0]) if hit.size else None
+        return self.lookup.get((node_type, int(round(workers))))
 
     def name(self, i: int) -> str:
         """Node type name of candidate ``i``."""
@@ -143,6 +140,7 @@ def build_candidates(space: SearchSpace, settings: OptimizerSettings, baseline: 
         mem_per_core=mem / np.maximum(vcpus, 1.0),
         vcpus=vcpus,
         rate_usd=wk * rate,
+        lookup={(nodes[p[0]].name, p[1]): k for k, p in enumerate(pairs)},
     )
 
 
