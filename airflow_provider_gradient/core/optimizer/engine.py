@@ -41,6 +41,8 @@ MAX_P_FAIL = 0.12
 EXPLORE_CONFIDENCE = 0.7
 #: Smallest P(cheaper) × P(meets SLA) worth a probe run.
 MIN_PROBE_SCORE = 0.15
+#: Parallel efficiency (speed-up ÷ core ratio) below which learning keeps stepping down in workers.
+POOR_SCALING_EFFICIENCY = 0.7
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.97
 _Z80 = 1.2816
@@ -237,7 +239,7 @@ def _learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
 
 
 def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
-    """True when a measured step on the reference's node type showed < 60 % parallel efficiency."""
+    """True when a measured step on the reference's node type showed poor parallel efficiency."""
     c = ctx.cands
     pts = [(float(c.cores[i]), o.runtime_s / max(s, 1e-9)) for o, i, s in
            zip(ctx.runs, ctx.run_idx, ctx.run_size, strict=True)
@@ -247,7 +249,7 @@ def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
     (c_lo, t_lo), (c_hi, t_hi) = min(pts), max(pts)
     if c_hi <= c_lo:
         return False
-    return (t_lo / t_hi) / (c_hi / c_lo) < 0.6
+    return (t_lo / t_hi) / (c_hi / c_lo) < POOR_SCALING_EFFICIENCY
 
 
 def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None, bigger: bool = False) -> int | None:
