@@ -85,8 +85,8 @@ class _Router:
                     result = await fn(request)
                 except ApiError as exc:
                     return _err(exc.status, exc.error_code, exc.message)
-                except (ValueError, TypeError) as exc:
-                    return _err(400, "INVALID_PARAMETER_VALUE", str(exc))
+                except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                    return _err(400, "INVALID_PARAMETER_VALUE", f"invalid request: {exc}")
                 return result if isinstance(result, Response) else JSONResponse(result)
 
             self.routes.append(Route(path, endpoint, methods=methods))
