@@ -22,7 +22,7 @@ from typing import Any
 try:
     from airflow.sdk import BaseHook
 except ImportError:  # pragma: no cover - Airflow 2 layout
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef]
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 log = logging.getLogger(__name__)
 

@@ -47,12 +47,9 @@ def _stages(metrics: Mapping[str, Any] | None) -> tuple[Any, ...]:
         from airflow_provider_gradient.core.eventlog import StageSummary
     except ImportError:
         return ()
-    from_dict = getattr(StageSummary, "from_dict", None)
-    names = (
-        {f.name for f in dataclasses.fields(StageSummary)}
-        if dataclasses.is_dataclass(StageSummary)
-        else set()
-    )
+    stage_cls: Any = StageSummary
+    from_dict = getattr(stage_cls, "from_dict", None)
+    names = {f.name for f in dataclasses.fields(stage_cls)} if dataclasses.is_dataclass(stage_cls) else set()
     out = []
     for d in raw:
         if not isinstance(d, Mapping):
@@ -61,11 +58,8 @@ def _stages(metrics: Mapping[str, Any] | None) -> tuple[Any, ...]:
             if from_dict is not None:
                 out.append(from_dict(d))
             elif names:
-                out.append(
-                    StageSummary(
-                        **{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
-                    )
-                )
+                kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
+                out.append(stage_cls(**kwargs))
         except Exception:  # noqa: BLE001 - stages are optional input; never fail the recommendation
             return ()
     return tuple(out)

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import text
@@ -154,7 +154,7 @@ class GradientService:
             return Health(
                 status="degraded", version=__version__, store=self.engines.dialect, detail=str(exc)[:500]
             )
-        status = "ok" if rev == migrate.head_revision() else "degraded"
+        status: Literal["ok", "degraded"] = "ok" if rev == migrate.head_revision() else "degraded"
         return Health(status=status, version=__version__, store=self.engines.dialect, schema_revision=rev)
 
     def get_or_create_workspace(self, workspace: WorkspaceIn | dict[str, Any]) -> Workspace:

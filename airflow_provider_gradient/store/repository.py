@@ -79,7 +79,7 @@ class ProjectRepo:
         res = self.s.execute(
             _insert(self.s, ProjectRow).values(**values).on_conflict_do_nothing(index_elements=["app_id"])
         )
-        return bool(res.rowcount)
+        return bool(getattr(res, "rowcount", 0))
 
     def list(self, *, limit: int | None = None, offset: int = 0) -> Sequence[ProjectRow]:
         q = select(ProjectRow).order_by(ProjectRow.id).offset(offset)
@@ -113,7 +113,7 @@ class RunRepo:
             .values(**values)
             .on_conflict_do_nothing(index_elements=["project_id", "databricks_run_id"])
         )
-        return bool(res.rowcount)
+        return bool(getattr(res, "rowcount", 0))
 
     def list(self, project_id: int, *, limit: int | None = 100, offset: int = 0) -> Sequence[RunRow]:
         """Runs of a project, newest first (by start time; runs without one last)."""
@@ -166,7 +166,7 @@ class RecommendationRepo:
             .where(RecommendationRow.project_id == project_id, RecommendationRow.state == "ready")
             .values(state="superseded", updated_ms=now_ms)
         )
-        return int(res.rowcount or 0)
+        return int(getattr(res, "rowcount", 0) or 0)
 
     def insert(self, values: dict[str, Any]) -> RecommendationRow:
         row = RecommendationRow(**values)

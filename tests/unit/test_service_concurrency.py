@@ -137,3 +137,27 @@ def test_sqlite_8_processes_concurrent_writers(sqlite_url: str) -> None:
     runs = GradientService.from_url(sqlite_url).list_runs("race.task", limit=None)
     ids2 = [r.databricks_run_id for r in runs]
     assert len(ids2) == len(set(ids2)) == 20 + N * 20
+
+
+def test_sqlite_locked_store_gives_a_clear_retryable_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer blocked past the busy timeout (and the retries) gets StoreBusyError, and nothing is corrupted."""
+    import sqlite3
+
+    from airflow_provider_gradient.service import StoreBusyError
+    from airflow_provider_gradient.store import engine
+
+    monkeypatch.setattr(engine, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    svc = GradientService.from_url(url)
+    p = svc.get_or_create_project("a.b")
+    blocker = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holding the write lock
+    try:
+        assert svc.get_project(p.id) == p  # readers are not blocked (WAL)
+        with pytest.raises(StoreBusyError, match="locked"):
+            svc.record_run(p.id, RunIn(databricks_run_id=1, outcome="success"))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert svc.record_run(p.id, RunIn(databricks_run_id=1, outcome="success")).databricks_run_id == 1
+    assert len(svc.list_runs(p.id)) == 1

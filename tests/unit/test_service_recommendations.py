@@ -148,3 +148,20 @@ def test_generate_with_unknown_families_is_a_conflict(svc: GradientService) -> N
     svc.update_settings(pid, {"allowed_families": ["nosuchfamily"]})
     with pytest.raises(ConflictError, match="no node type"):
         svc.generate_recommendation(pid)
+
+
+def test_observations_carry_stages_from_stored_metrics(svc: GradientService, eventlogs_dir) -> None:
+    """A run recorded with AppSummary.to_dict() metrics gives the optimiser its StageSummary objects back."""
+    pytest.importorskip("airflow_provider_gradient.core.pricing")
+    from airflow_provider_gradient.core.eventlog import parse_event_log
+
+    path = eventlogs_dir / "apache-spark" / "local-1426533911241"
+    if not path.exists():
+        pytest.skip("event log not in the shared corpus")
+    summary = parse_event_log(path)
+    p = svc.get_or_create_project("a.b", baseline_cluster=BASELINE)
+    svc.record_run(p.id, RunIn(databricks_run_id=1, outcome="success", start_ms=0, end_ms=1000,
+                               cluster_config=BASELINE, metrics=summary.to_dict(), log_status="complete"))
+    (obs,) = build_inputs(svc.get_project(p.id), svc.list_runs(p.id))["history"]
+    assert obs.stages == tuple(summary.stage_details)
+    assert obs.metrics["tasks"] == float(summary.tasks)
