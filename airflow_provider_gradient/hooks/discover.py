@@ -81,6 +81,9 @@ class DiscoverHook:
             if start and start < since:
                 break  # newest first: the rest is older than the window
             runs.append(run)
+        # tolerate clock skew between Airflow and the workspace: the window ends at the newest run
+        newest = max((int(r.get("end_time") or r.get("start_time") or 0) for r in runs), default=0)
+        until = max(until, newest + 1)
         clusters: dict[str, dict[str, Any]] = {}
         for cid in _cluster_ids(runs)[:MAX_CLUSTERS]:
             try:

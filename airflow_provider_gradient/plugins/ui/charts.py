@@ -255,9 +255,10 @@ def bar_chart(
             f"<title>{escape(label)}: {escape(unit)}{escape(_fmt(v))}</title></rect>"
         )
     if labels:
-        for i in (0, len(labels) - 1):
+        for i, anchor in ((0, "start"), (len(labels) - 1, "end")):
+            x = fr.left if anchor == "start" else width - fr.right
             parts.append(
-                f'<text class="tick" x="{fr.x(i):.1f}" y="{height - 12}" text-anchor="middle">{escape(labels[i])}</text>'
+                f'<text class="tick" x="{x:.1f}" y="{height - 12}" text-anchor="{anchor}">{escape(labels[i])}</text>'
             )
     parts.append("</svg>")
     return Markup("".join(parts))

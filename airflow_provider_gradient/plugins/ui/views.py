@@ -350,19 +350,28 @@ def run_views(runs: Sequence[Any]) -> list[RunView]:
 
 
 def chart_points(views: Sequence[RunView], limit: int = CHART_RUNS) -> list[ChartPoint]:
-    """The last ``limit`` runs as chart points (oldest first)."""
-    return [
-        ChartPoint(
-            label=f"run {v.databricks_run_id}",
-            cloud_usd=v.cloud_usd,
-            dbu_usd=v.dbu_usd,
-            storage_usd=v.storage_usd,
-            runtime_s=v.runtime_s,
-            failed=v.outcome != "success",
-            recommendation_applied=v.recommendation_id is not None,
+    """The last ``limit`` runs as chart points (oldest first); ``recommendation_applied`` marks the first run
+    that used each recommendation."""
+    out = []
+    previous: int | None = None
+    for k, v in enumerate(views):
+        # a marker where a (new) recommendation starts being used
+        starts = v.recommendation_id is not None and v.recommendation_id != previous
+        previous = v.recommendation_id
+        if k < len(views) - limit:
+            continue
+        out.append(
+            ChartPoint(
+                label=f"run {v.databricks_run_id}",
+                cloud_usd=v.cloud_usd,
+                dbu_usd=v.dbu_usd,
+                storage_usd=v.storage_usd,
+                runtime_s=v.runtime_s,
+                failed=v.outcome != "success",
+                recommendation_applied=starts,
+            )
         )
-        for v in views[-limit:]
-    ]
+    return out
 
 
 @dataclass(frozen=True, slots=True)

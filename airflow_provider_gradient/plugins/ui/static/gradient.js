@@ -12,6 +12,26 @@
     f.hidden = false;
   }
 
+  // In-page confirmation: Airflow shows plugin pages in a sandboxed iframe without allow-modals, where
+  // window.confirm() is blocked (returns false), so our own <dialog> asks instead.
+  function askConfirm(message) {
+    var dlg = document.getElementById("confirm-dialog");
+    if (!dlg || typeof dlg.showModal !== "function") { return Promise.resolve(window.confirm(message)); }
+    document.getElementById("confirm-message").textContent = message;
+    return new Promise(function (resolve) {
+      var ok = document.getElementById("confirm-ok"), cancel = document.getElementById("confirm-cancel");
+      var done = function (answer) {
+        ok.onclick = null; cancel.onclick = null; dlg.oncancel = null;
+        dlg.close();
+        resolve(answer);
+      };
+      ok.onclick = function () { done(true); };
+      cancel.onclick = function () { done(false); };
+      dlg.oncancel = function () { done(false); };
+      dlg.showModal();
+    });
+  }
+
   function cellValue(td) { return td ? (td.getAttribute("data-v") !== null ? td.getAttribute("data-v") : td.textContent.trim()) : ""; }
 
   // ---- sorting
@@ -138,17 +158,23 @@
   }
   var h1 = document.getElementById("project-name");
   var pid = h1 ? h1.getAttribute("data-project-id") : null;
+  var QUESTIONS = {
+    "delete": "Delete this project, its runs and recommendations?",
+    "apply": "Apply the ready recommendation to the next run of this task?"
+  };
   document.querySelectorAll("button[data-action]").forEach(function (b) {
     b.addEventListener("click", function () {
       var action = b.getAttribute("data-action");
-      if (action === "delete" && !window.confirm("Delete this project, its runs and recommendations?")) { return; }
-      if (action === "apply" && !window.confirm("Apply the ready recommendation to the next run?")) { return; }
-      b.disabled = true;
-      post("/actions/projects/" + pid + "/" + action, {}).then(function (data) {
-        if (action === "delete") { window.location.href = BASE + "/"; return; }
-        sessionStorage.setItem("gradient.flash", data.message || (action + " done"));
-        window.location.reload();
-      }).catch(function (e) { b.disabled = false; flash(action + " failed: " + e.message, true); });
+      var ask = QUESTIONS[action] ? askConfirm(QUESTIONS[action]) : Promise.resolve(true);
+      ask.then(function (yes) {
+        if (!yes) { return; }
+        b.disabled = true;
+        post("/actions/projects/" + pid + "/" + action, {}).then(function (data) {
+          if (action === "delete") { window.location.href = BASE + "/"; return; }
+          sessionStorage.setItem("gradient.flash", data.message || (action + " done"));
+          window.location.reload();
+        }).catch(function (e) { b.disabled = false; flash(action + " failed: " + e.message, true); });
+      });
     });
   });
   var msg = sessionStorage.getItem("gradient.flash");
@@ -174,15 +200,17 @@
         window_start: f.window_start.value || null,
         window_end: f.window_end.value || null
       };
-      if (body.auto_apply && f.auto_apply.getAttribute("data-was") === "off" &&
-          !window.confirm("Enable auto-apply? Gradient will change this job's cluster on its next runs without asking.")) {
-        return;
-      }
+      var enabling = body.auto_apply && f.auto_apply.getAttribute("data-was") === "off";
+      var ask = enabling ? askConfirm("Enable auto-apply? Gradient will change this job's cluster on its next runs without asking.")
+                         : Promise.resolve(true);
       var err = document.getElementById("settings-error");
-      post("/actions/projects/" + pid + "/settings", body).then(function () {
-        sessionStorage.setItem("gradient.flash", "Settings saved");
-        window.location.reload();
-      }).catch(function (e) { err.textContent = e.message; err.hidden = false; });
+      ask.then(function (yes) {
+        if (!yes) { return; }
+        post("/actions/projects/" + pid + "/settings", body).then(function () {
+          sessionStorage.setItem("gradient.flash", "Settings saved");
+          window.location.reload();
+        }).catch(function (e) { err.textContent = e.message; err.hidden = false; });
+      });
     });
   }
 })();
