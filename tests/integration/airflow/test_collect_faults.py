@@ -57,11 +57,17 @@ def test_late_log_recorded_incomplete_then_completed_by_sensor(
     assert run.metrics and run.metrics.get("input_bytes")
 
 
+MISSING_SRC = DAG_SRC.replace("it_gradient_late_log", "it_gradient_no_log").replace(
+    "gradient_log_tries=1", "gradient_log_tries=2, gradient_log_backoff_s=0.2"
+).split("    record = ")[0]
+
+
 def test_missing_log_is_recorded_with_reason(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
     emulator.set_faults(eventlog="missing")
-    dag = dag_files.load("example_gradient_operator", dag_files.home["dags"] / "example_gradient_operator.py")
-    assert dag.test(run_conf={"profile": "small_startup", "sla_minutes": 30}).state == "success"
-    project = gradient_store.get_project("example_gradient_operator.nightly_etl")
+    dag = dag_files.load("it_gradient_no_log", dag_files.write("it_gradient_no_log.py", MISSING_SRC))
+    assert dag.test().state == "success"
+    project = gradient_store.get_project("it_gradient_no_log.etl")
     (run,) = gradient_store.list_runs(project.id)
-    assert run.log_status == "missing" and "no event log found" in (run.log_reason or "")
+    assert run.log_status == "missing", run
+    assert "no event log found" in (run.log_reason or "") and "after 2 tries" in (run.log_reason or "")
     assert run.outcome == "success" and run.cost is not None and run.cost.total_usd > 0
