@@ -38,7 +38,7 @@ SPOT_MAX_RUNTIME_S = 3600.0
 #: Largest tolerated failure risk for an optimizing recommendation.
 MAX_P_FAIL = 0.12
 #: P(runtime ≤ SLA) required to probe an untried shape once the best one is measured.
-EXPLORE_CONFIDENCE = 0.7
+EXPLORE_CONFIDENCE = 0.65
 #: Smallest P(cheaper) × P(meets SLA) worth a probe run.
 MIN_PROBE_SCORE = 0.15
 #: Parallel efficiency (speed-up ÷ core ratio) below which learning keeps stepping down in workers.
@@ -185,40 +185,42 @@ def _learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
             if step is not None:
                 return step, (f"measuring how runtime scales with workers: {fmt_shape(c, step)} "
                               f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    # 2) poor scaling measured: the smaller side is where the savings are, measure it first
-    if not down_failed and _poor_scaling(ctx, ref):
+    # 2) poor scaling measured: the smaller side is where the savings are, measure it (up to two steps down)
+    anchor = ref
+    if _poor_scaling(ctx, ref):
         same = [int(i) for o, i in zip(ctx.runs, ctx.run_idx, strict=True)
                 if o.succeeded and i >= 0 and c.node_idx[i] == c.node_idx[ref]]
-        smallest = min(same, key=lambda i: c.workers[i]) if same else ref
-        step = _same_node_step(ctx, smallest, False, tried)
+        anchor = min(same, key=lambda i: c.workers[i]) if same else ref
+        downs = sum(1 for i in same if c.workers[i] < c.workers[ref])
+        step = _same_node_step(ctx, anchor, False, tried) if not down_failed and downs < 2 else None
         if step is not None:
             return step, (f"runtime barely improves with more workers; measuring {fmt_shape(c, step)} "
                           f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    # 3) instance family (memory per core) and node size at the same cores
+    # 3) instance family (memory per core) and node size at the same cores (as the anchor)
     fam_runs = [(o, int(i)) for o, i in zip(ctx.runs, ctx.run_idx, strict=True)
-                if i >= 0 and abs(c.mem_per_core[i] - c.mem_per_core[ref]) > 1e-6]
+                if i >= 0 and abs(c.mem_per_core[i] - c.mem_per_core[anchor]) > 1e-6]
     if not fam_runs:
-        fam = _family_test(ctx, ref, tried, None)
+        fam = _family_test(ctx, anchor, tried, None)
         if fam is not None:
             return fam, f"measuring another instance family at the same cores: {fmt_shape(c, fam)}"
     else:
         o1, i1 = fam_runs[0]
-        ref_t = next((o.runtime_s for o, i in zip(ctx.runs, ctx.run_idx, strict=True) if i == ref and o.succeeded),
+        anchor_t = next((o.runtime_s for o, i in zip(ctx.runs, ctx.run_idx, strict=True) if i == anchor and o.succeeded),
                      None)
-        hurt = (not o1.succeeded) or (ref_t is not None and c.mem_per_core[i1] < c.mem_per_core[ref]
-                                      and c.rate_usd[i1] * o1.runtime_s > 1.05 * c.rate_usd[ref] * ref_t)
+        hurt = (not o1.succeeded) or (anchor_t is not None and c.mem_per_core[i1] < c.mem_per_core[anchor]
+                                      and c.rate_usd[i1] * o1.runtime_s > 1.05 * c.rate_usd[anchor] * anchor_t)
         # then the most memory per core on bigger nodes (spill/GC-bound jobs), else the other direction / size
-        higher_tried = any(c.mem_per_core[i] > c.mem_per_core[ref] + 1e-6 for _, i in fam_runs)
+        higher_tried = any(c.mem_per_core[i] > c.mem_per_core[anchor] + 1e-6 for _, i in fam_runs)
         if not higher_tried:
-            pick = _family_test(ctx, ref, tried, True, bigger=True)
+            pick = _family_test(ctx, anchor, tried, True, bigger=True)
             if pick is not None:
                 return pick, f"measuring more memory per core on bigger nodes at the same cores: {fmt_shape(c, pick)}"
         if not hurt:
-            pick = _family_test(ctx, ref, tried, False)
+            pick = _family_test(ctx, anchor, tried, False)
             if pick is not None:
                 return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
-        better = i1 if (o1.succeeded and ref_t is not None
-                        and c.rate_usd[i1] * o1.runtime_s < c.rate_usd[ref] * ref_t) else ref
+        better = i1 if (o1.succeeded and anchor_t is not None
+                        and c.rate_usd[i1] * o1.runtime_s < c.rate_usd[anchor] * anchor_t) else anchor
         pick = _size_test(ctx, better, tried)
         if pick is not None:
             return pick, f"measuring another node size at the same cores: {fmt_shape(c, pick)}"
