@@ -112,6 +112,19 @@ def get_engines(url: str) -> Engines:
         return eng
 
 
+def cached_engine_keys() -> frozenset[str]:
+    """Keys of the engines cached now (see ``dispose_engines_except``)."""
+    with _cache_lock:
+        return frozenset(_cache)
+
+
+def dispose_engines_except(keep: frozenset[str]) -> None:
+    """Dispose and forget the engines cached since ``keep = cached_engine_keys()``; for tests."""
+    with _cache_lock:
+        for key in set(_cache) - keep:
+            _cache.pop(key).dispose()
+
+
 def reset_engines() -> None:
     """Forget (and dispose) every cached engine; for tests."""
     with _cache_lock:
