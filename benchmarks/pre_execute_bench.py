@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
+import os
 import socket
 import statistics
 import sys
@@ -60,7 +61,7 @@ def _task(k: int) -> Any:
 def _measure(client: Any, projects: int, calls: int) -> tuple[list[float], int]:
     from airflow_provider_gradient.operators._apply import guarded_apply
 
-    times, applied = [], 0
+    times, applied, failed_open = [], 0, 0
     for i in range(calls):
         k = (i * 7919) % projects + 1  # spread over the store (project ids start at 1)
         task = _task(k - 1)
@@ -68,8 +69,10 @@ def _measure(client: Any, projects: int, calls: int) -> tuple[list[float], int]:
         state = guarded_apply(task, None, client_factory=lambda _t, c=client: c)
         times.append((time.perf_counter() - t) * 1000)
         if state.fail_open_reason:
-            raise RuntimeError(f"fail-open during the benchmark: {state.fail_open_reason}")
+            failed_open += 1
         applied += sum(1 for c in state.clusters.values() if c.recommendation_id is not None)
+    if failed_open:
+        print(f"  ({failed_open} calls failed open past the time budget)")
     return times, applied
 
 
@@ -93,7 +96,9 @@ def main() -> None:
     ap.add_argument("--store-url", default=None)
     ap.add_argument("--skip-http", action="store_true")
     args = ap.parse_args()
-    logging.getLogger("bench").setLevel(logging.WARNING)
+    logging.getLogger("bench").setLevel(logging.ERROR)
+    # measure the real latency: a generous budget so slow calls are timed, not cut at 2 s (fail-open)
+    os.environ.setdefault("AIRFLOW__GRADIENT__PRE_EXECUTE_TIMEOUT_SECONDS", "30")
 
     from airflow_provider_gradient.service import GradientService
 

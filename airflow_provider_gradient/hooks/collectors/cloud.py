@@ -66,10 +66,8 @@ class AwsClusterCollector:
             role = None
             if driver_instance_id:
                 role = "driver" if r["InstanceId"] == driver_instance_id else "worker"
-            elif str(tags.get("Name", "")).endswith("-driver") or tags.get("DatabricksRole") == "driver":
-                role = "driver"
-            elif tags.get("DatabricksRole") == "worker" or str(tags.get("Name", "")).endswith("-worker"):
-                role = "worker"
+            else:
+                role = _role_from_tags(tags)
             end = None
             state = (r.get("State") or {}).get("Name")
             if state in ("terminated", "shutting-down", "stopped"):
@@ -96,6 +94,20 @@ class AwsClusterCollector:
                 )
             )
         return tuple(insts), tuple(vols)
+
+
+def _role_from_tags(tags: dict[str, Any]) -> str | None:
+    """driver/worker from instance tags (``databricks-instance-role``, ``DatabricksRole`` or the Name)."""
+    for key in ("databricks-instance-role", "DatabricksRole"):
+        value = str(tags.get(key) or "").lower()
+        if value in ("driver", "worker"):
+            return value
+    name = str(tags.get("Name") or "")
+    if "-driver" in name:
+        return "driver"
+    if "-worker" in name:
+        return "worker"
+    return None
 
 
 def _parse_transition(reason: str | None) -> int | None:

@@ -1,0 +1,99 @@
+"""Collectors against the emulator and its moto (no Airflow DAG run): cluster events over all pages, event
+log parts of the right Spark context, EC2 instances/volumes by ClusterId tag, one run collected end to end."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_gradient.hooks.collectors.cloud import AwsClusterCollector
+from airflow_provider_gradient.hooks.collectors.databricks import (
+    GradientDatabricksHook,
+    cluster_ids_of_run,
+    eventlog_files,
+)
+from airflow_provider_gradient.hooks.collectors.run import CollectOptions, collect_run, eventlog_status
+
+PAYLOAD = {
+    "run_name": "collect",
+    "new_cluster": {
+        "spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 3,
+        "custom_tags": {"team": "it"}, "cluster_log_conf": {"dbfs": {"destination": "dbfs:/cluster-logs/it"}},
+    },
+    "notebook_task": {"notebook_path": "/Shared/jobs/small_startup"},
+}
+
+
+@pytest.fixture(scope="module")
+def finished_run(emulator: Any) -> dict[str, Any]:
+    emulator.set_faults(reset=True)
+    run_id = emulator.request("POST", "/api/2.2/jobs/runs/submit", PAYLOAD)["run_id"]
+    run = emulator.wait_run(run_id, timeout=120)
+    return run
+
+
+def test_pure_helpers() -> None:
+    run = {"run_id": 1, "state": {}, "tasks": [
+        {"task_key": "a", "job_cluster_key": "shared", "cluster_instance": {"cluster_id": "c1", "spark_context_id": "7"},
+         "start_time": 10, "end_time": 20},
+        {"task_key": "b", "job_cluster_key": "shared", "cluster_instance": {"cluster_id": "c1"}, "start_time": 20, "end_time": 35},
+        {"task_key": "c", "cluster_instance": {"cluster_id": "c2"}, "start_time": 5, "end_time": 9},
+        {"task_key": "d", "existing_cluster_id": "x", "cluster_instance": {"cluster_id": "x"}},
+    ]}
+    ids = cluster_ids_of_run(run, single=False)
+    assert set(ids) == {"job_clusters/shared", "tasks/c"}
+    assert ids["job_clusters/shared"]["task_keys"] == ["a", "b"] and ids["job_clusters/shared"]["end_ms"] == 35
+    files = [
+        {"path": "dbfs:/l/c1/eventlog/c1_10_0_0_1/111/eventlog", "modification_time": 5},
+        {"path": "dbfs:/l/c1/eventlog/c1_10_0_0_1/222/eventlog-2024-01-01--10-00.gz", "modification_time": 7},
+        {"path": "dbfs:/l/c1/eventlog/c1_10_0_0_1/222/eventlog", "modification_time": 9},
+        {"path": "dbfs:/l/c1/eventlog/c1_10_0_0_1/222/other.txt", "modification_time": 9},
+    ]
+    assert [f["path"].rsplit("/", 2)[1:] for f in eventlog_files(files, "222")] == [
+        ["222", "eventlog-2024-01-01--10-00.gz"], ["222", "eventlog"]]
+    assert [f["path"].rsplit("/", 2)[1] for f in eventlog_files(files, None)] == ["222", "222"]  # newest context
+
+
+def test_cluster_events_all_pages(emulator: Any, finished_run: dict[str, Any]) -> None:
+    hook = GradientDatabricksHook("databricks_default")
+    cid = finished_run["cluster_instance"]["cluster_id"]
+    one_page = list(hook.iter_cluster_events(cid, page_size=500))
+    paged = list(hook.iter_cluster_events(cid, page_size=2))
+    assert len(one_page) >= 4 and paged == one_page
+    assert {"CREATING", "RUNNING", "TERMINATING"} <= {e["type"] for e in paged}
+
+
+def test_aws_instances_and_volumes_by_cluster_tag(emulator: Any, finished_run: dict[str, Any]) -> None:
+    import boto3
+
+    if not emulator.aws_endpoint:
+        pytest.skip("emulator without moto")
+    ec2 = boto3.client("ec2", endpoint_url=emulator.aws_endpoint, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    cid = finished_run["cluster_instance"]["cluster_id"]
+    deadline = time.monotonic() + 20  # the emulator terminates the EC2 side asynchronously
+    while True:
+        emulator.state.tick()
+        instances, _volumes = AwsClusterCollector(client=ec2).collect(cid)
+        if (instances and all(i.end_ms for i in instances)) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(instances) >= 4  # driver + 3 workers (more if the run resized)
+    assert [i.role for i in instances].count("driver") == 1
+    assert all(i.instance_type == "m5.xlarge" and i.start_ms > 0 for i in instances)
+    assert all(i.end_ms is not None and i.end_ms >= i.start_ms for i in instances)  # terminated with the run
+    assert AwsClusterCollector(client=ec2).collect("no-such-cluster") == ((), ())
+
+
+def test_collect_run_end_to_end(emulator: Any, finished_run: dict[str, Any]) -> None:
+    hook = GradientDatabricksHook("databricks_default")
+    assert eventlog_status(hook, finished_run["run_id"]) == (True, "")
+    out = collect_run(hook, finished_run["run_id"], PAYLOAD, opts=CollectOptions(log_tries=3, log_backoff_s=0.2))
+    assert set(out) == {"new_cluster"}
+    run = out["new_cluster"]
+    assert run.state.result_state == "SUCCESS" and run.end_ms > run.start_ms
+    assert run.log_status == "complete" and run.summary is not None and run.summary.complete
+    assert run.cluster is not None and len(run.cluster.events) >= 4
+    assert run.cluster.spark_context_id == finished_run["cluster_instance"]["spark_context_id"]
