@@ -354,7 +354,9 @@ def create_app(state: WorkspaceState) -> Starlette:
 
     @app.post("/_emulator/tick")
     async def tick(request: Request) -> Any:
-        state.tick()
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(state.tick)
         return {"sim_time_ms": state.clock.now_ms()}
 
     async def not_found(request: Request, exc: Exception) -> Response:
@@ -423,7 +425,7 @@ class EmulatorServer:
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_s):
             try:
-                self.state.tick()
+                self.state.tick(wait=False)
             except Exception:  # noqa: BLE001 - keep ticking; errors surface in the state's effects
                 import logging
 

@@ -729,15 +729,16 @@ class WorkspaceState:
         return out
 
     # ---------------------------------------------------------------- side effects (event logs, AWS)
-    def tick(self) -> None:
+    def tick(self, wait: bool = True) -> None:
         """Perform due side effects: create/terminate cloud instances, deliver event logs.
 
         The work list is taken under the lock; the slow parts (rendering logs, AWS calls) run outside it so
-        API requests are never blocked behind them. One tick runs at a time.
+        API requests are never blocked behind them. One tick runs at a time: with ``wait`` a caller waits for
+        a running tick (so everything due is done on return), without it (the ticker thread) it skips.
         """
         from airflow_provider_gradient.simulator.delivery import deliver_event_log
 
-        if not self._tick_lock.acquire(blocking=False):
+        if not self._tick_lock.acquire(blocking=wait):
             return
         try:
             with self.lock:
