@@ -68,7 +68,7 @@ def test_runs_endpoints(hook: Any, no_faults: Any) -> None:
 
 
 def test_failed_run_reports_oom(hook: Any) -> None:
-    cluster = {**CLUSTER, "node_type_id": "c5.2xlarge", "num_workers": 2,
+    cluster = {**CLUSTER, "node_type_id": "c5.2xlarge", "num_workers": 12,
                "spark_conf": {"spark.gradient.emulator.profile": "memory_agg"}}
     run_id = hook.submit_run({"run_name": "oom", "new_cluster": cluster, "notebook_task": {"notebook_path": "/x"}})
     state = _wait(hook, run_id, timeout=60)
@@ -150,7 +150,7 @@ def test_fault_knobs_are_retried_by_the_hook(hook: Any, no_faults: Any) -> None:
     assert isinstance(hook.list_jobs(), list)  # two 503s, then success on the third attempt
     no_faults.set_faults(drop_connections=1)
     assert isinstance(hook.list_jobs(), list)
-    no_faults.set_faults(error_burst=10, error_status=429)
+    no_faults.set_faults(error_burst=3, error_status=429)  # the hook gives up after retry_limit=3
     with pytest.raises(AirflowException):
         hook.list_jobs()
     no_faults.set_faults(reset=True, latency_ms=300)
