@@ -1,10 +1,11 @@
 """``recommend``: the optimiser's pure entry point.
 
-Learning phase (K runs per epoch, baseline first): an Ernest-style design around the reference shape —
-scale workers up and down by the step cap on the same node type, then try the most promising other node type
-at similar cores. Optimizing phase: fit :class:`RuntimeModel` on the epoch's runs and pick the cheapest
-expected cost with ``P(runtime ≤ SLA) ≥ sla_confidence``, inside the step cap, honouring the memory and
-fallback guardrails. A detected drift starts a new epoch (re-learning).
+Learning phase (K runs per epoch, baseline first): the experiment design of :mod:`.learning`. Optimizing
+phase: fit :class:`RuntimeModel` on the epoch's runs and pick the cheapest expected cost with
+``P(runtime ≤ SLA) ≥ sla_confidence`` inside the step cap (factor², for confidently safe shapes), honouring the
+memory and fallback guardrails; once the best shape is measured, keep learning with the untried shape most
+likely to be cheaper and within the SLA (constrained probability of improvement). A detected drift starts a
+new epoch (re-learning).
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from airflow_provider_gradient.core.optimizer.context import (
+    _best_ref,
+    _cap_mask,
+    _Ctx,
+    _fit,
+    _last_good,
+    _observed,
+    _p_sla,
+    _predict,
+)
 from airflow_provider_gradient.core.optimizer.drift import (
-    Epoch,
     detect_epoch,
     expected_next_bytes,
     reference_bytes,
 )
-from airflow_provider_gradient.core.optimizer.memory import MemoryRisk, memory_risk
+from airflow_provider_gradient.core.optimizer.learning import learning_choice
+from airflow_provider_gradient.core.optimizer.memory import memory_risk
 from airflow_provider_gradient.core.optimizer.model import Prediction, RuntimeModel, norm_cdf
 from airflow_provider_gradient.core.optimizer.reasons import describe_scaling, fmt_shape, money
 from airflow_provider_gradient.core.optimizer.space import Candidates, build_candidates
@@ -41,285 +52,12 @@ MAX_P_FAIL = 0.12
 EXPLORE_CONFIDENCE = 0.65
 #: Smallest P(cheaper) × P(meets SLA) worth a probe run.
 MIN_PROBE_SCORE = 0.15
-#: Parallel efficiency (speed-up ÷ core ratio) below which learning keeps stepping down in workers.
-POOR_SCALING_EFFICIENCY = 0.7
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.97
 _Z80 = 1.2816
 
 
-@dataclass(slots=True)
-class _Ctx:
-    space: SearchSpace
-    settings: OptimizerSettings
-    baseline: ClusterShape
-    cands: Candidates
-    history: list[Observation]
-    epoch: Epoch
-    runs: list[Observation]  # runs of the current epoch
-    run_idx: np.ndarray  # candidate index per epoch run (-1 when outside the candidates)
-    run_size: np.ndarray  # size ratio per epoch run
-    size_next: float
-    risk: MemoryRisk
-    sla_s: float | None
-    ref_idx: int
-    observed_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-
-
-def _cap_mask(ctx: _Ctx, ref: int, factor: float | None = None) -> np.ndarray:
-    """Candidates within the step cap of ``ref`` (workers and total cores change by at most the factor)."""
-    c = ctx.cands
-    lf = math.log(factor or ctx.settings.max_change_factor) + 1e-9
-    ok = (np.abs(np.log(np.maximum(c.workers, 1) / max(c.workers[ref], 1))) <= lf) & (
-        np.abs(np.log(c.cores / c.cores[ref])) <= lf
-    )
-    return ok
-
-
-def _fit(ctx: _Ctx) -> RuntimeModel | None:
-    c = ctx.cands
-    sel = [i for i, o in enumerate(ctx.runs) if o.succeeded and ctx.run_idx[i] >= 0]
-    if not sel:
-        return None
-    ii = ctx.run_idx[sel]
-    return RuntimeModel(
-        cores=c.cores[ii], mem=c.memory_gb[ii], mpc=c.mem_per_core[ii], vcpus=c.vcpus[ii],
-        workers=np.maximum(c.workers[ii], 1.0), size=ctx.run_size[sel],
-        runtime_s=np.array([ctx.runs[i].runtime_s for i in sel]),
-    )
-
-
-def _predict(ctx: _Ctx, model: RuntimeModel) -> Prediction:
-    c = ctx.cands
-    return model.predict(c.cores, c.memory_gb, c.mem_per_core, c.vcpus, np.maximum(c.workers, 1.0), ctx.size_next)
-
-
-def _observed(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per candidate: observed runtime scaled to the next size (nan if never succeeded), met SLA, missed SLA."""
-    if ctx.observed_cache is not None:
-        return ctx.observed_cache
-    n = len(ctx.cands)
-    t_obs = np.full(n, np.nan)
-    met = np.zeros(n, dtype=bool)
-    missed = np.zeros(n, dtype=bool)
-    for o, i, s in zip(ctx.runs, ctx.run_idx, ctx.run_size, strict=True):
-        if i < 0:
-            continue
-        if not o.succeeded:
-            met[i], missed[i] = False, True
-            continue
-        t = o.runtime_s * ctx.size_next / max(s, 1e-9)
-        t_obs[i] = t if np.isnan(t_obs[i]) else math.exp(0.5 * (math.log(t_obs[i]) + math.log(t)))
-        ok = ctx.sla_s is None or t <= ctx.sla_s
-        met[i], missed[i] = ok, not ok
-    ctx.observed_cache = (t_obs, met, missed)
-    return ctx.observed_cache
-
-
-def _p_sla(ctx: _Ctx, pred: Prediction) -> np.ndarray:
-    if ctx.sla_s is None:
-        return np.ones_like(pred.mu)
-    return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / pred.sigma))
-
-
-# ---------------------------------------------------------------- learning
-
-
-def _same_node_step(ctx: _Ctx, ref: int, up: bool, tried: set[int]) -> int | None:
-    c = ctx.cands
-    mask = (c.node_idx == c.node_idx[ref]) & _cap_mask(ctx, ref) & ~ctx.risk.banned
-    mask &= (c.workers > c.workers[ref]) if up else (c.workers < c.workers[ref])
-    idx = [int(i) for i in np.nonzero(mask)[0] if int(i) not in tried]
-    if not idx:
-        return None
-    return max(idx, key=lambda i: c.workers[i]) if up else min(idx, key=lambda i: c.workers[i])
-
-
-def _model_pick(ctx: _Ctx, mask: np.ndarray, min_p: float, kappa: float) -> int | None:
-    model = _fit(ctx)
-    if model is None:
-        return None
-    pred = _predict(ctx, model)
-    p = _p_sla(ctx, pred)
-    ok = mask & (p >= min_p) & (ctx.risk.p_fail <= 0.35)
-    if not ok.any():
-        ok = mask & (ctx.risk.p_fail <= 0.35)
-        if not ok.any():
-            return None
-        return int(np.nonzero(ok)[0][np.argmax(p[ok])])
-    cost = ctx.cands.rate_usd * pred.mean_s / 3600.0 * (1.0 + ctx.risk.p_fail) * np.exp(-kappa * pred.sigma)
-    cost = np.where(ok, cost, np.inf)
-    return int(np.argmin(cost))
-
-
-def _learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
-    """Learning run ``k + 1`` (``k`` runs of the epoch done)."""
-    c = ctx.cands
-    ref = ctx.ref_idx
-    if k == 0:
-        return ref, f"measuring today's cluster {fmt_shape(c, ref)}"
-    tried = {int(i) for i in ctx.run_idx if i >= 0}
-    first = ctx.runs[0]
-    if not any(o.succeeded for o in ctx.runs):
-        mask = ~ctx.risk.banned & _cap_mask(ctx, ref)
-        mask[list(tried)] = False
-        if not mask.any():
-            mask = ~ctx.risk.banned
-        idx = np.nonzero(mask)[0]
-        order = np.lexsort((c.rate_usd[idx], -c.memory_gb[idx], ctx.risk.p_fail[idx]))
-        i = int(idx[order[0]])
-        return i, f"{fmt_shape(c, ref)} failed; trying {fmt_shape(c, i)} with more memory"
-    slow = (not first.succeeded) or (ctx.sla_s is not None and first.runtime_s > 0.9 * ctx.sla_s)
-    w0 = int(c.workers[ref])
-    done_dirs = {("up" if c.workers[i] > c.workers[ref] else "down") for i in tried
-                 if i != ref and c.node_idx[i] == c.node_idx[ref]}
-    down_failed = any((not o.succeeded) and i >= 0 and c.node_idx[i] == c.node_idx[ref]
-                      and c.workers[i] < c.workers[ref] for o, i in zip(ctx.runs, ctx.run_idx, strict=True))
-    # 1) one step along workers on the same node type (towards the SLA if tight, else towards cheaper)
-    first_dir = "up" if slow else "down"
-    if not done_dirs:
-        for name in (first_dir, "down" if first_dir == "up" else "up"):
-            if name == "down" and down_failed:
-                continue
-            step = _same_node_step(ctx, ref, name == "up", tried)
-            if step is not None:
-                return step, (f"measuring how runtime scales with workers: {fmt_shape(c, step)} "
-                              f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    # 2) poor scaling measured: the smaller side is where the savings are, measure it (up to two steps down)
-    anchor = ref
-    if _poor_scaling(ctx, ref):
-        same = [int(i) for o, i in zip(ctx.runs, ctx.run_idx, strict=True)
-                if o.succeeded and i >= 0 and c.node_idx[i] == c.node_idx[ref]]
-        anchor = min(same, key=lambda i: c.workers[i]) if same else ref
-        downs = sum(1 for i in same if c.workers[i] < c.workers[ref])
-        step = _same_node_step(ctx, anchor, False, tried) if not down_failed and downs < 2 else None
-        if step is not None:
-            return step, (f"runtime barely improves with more workers; measuring {fmt_shape(c, step)} "
-                          f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    # 3) instance family (memory per core) and node size at the same cores (as the anchor)
-    fam_runs = [(o, int(i)) for o, i in zip(ctx.runs, ctx.run_idx, strict=True)
-                if i >= 0 and abs(c.mem_per_core[i] - c.mem_per_core[anchor]) > 1e-6]
-    if not fam_runs:
-        fam = _family_test(ctx, anchor, tried, None)
-        if fam is not None:
-            return fam, f"measuring another instance family at the same cores: {fmt_shape(c, fam)}"
-    else:
-        o1, i1 = fam_runs[0]
-        anchor_t = next((o.runtime_s for o, i in zip(ctx.runs, ctx.run_idx, strict=True) if i == anchor and o.succeeded),
-                     None)
-        hurt = (not o1.succeeded) or (anchor_t is not None and c.mem_per_core[i1] < c.mem_per_core[anchor]
-                                      and c.rate_usd[i1] * o1.runtime_s > 1.05 * c.rate_usd[anchor] * anchor_t)
-        # then the most memory per core on bigger nodes (spill/GC-bound jobs), else the other direction / size
-        higher_tried = any(c.mem_per_core[i] > c.mem_per_core[anchor] + 1e-6 for _, i in fam_runs)
-        if not higher_tried:
-            pick = _family_test(ctx, anchor, tried, True, bigger=True)
-            if pick is not None:
-                return pick, f"measuring more memory per core on bigger nodes at the same cores: {fmt_shape(c, pick)}"
-        if not hurt:
-            pick = _family_test(ctx, anchor, tried, False)
-            if pick is not None:
-                return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
-        better = i1 if (o1.succeeded and anchor_t is not None
-                        and c.rate_usd[i1] * o1.runtime_s < c.rate_usd[anchor] * anchor_t) else anchor
-        pick = _size_test(ctx, better, tried)
-        if pick is not None:
-            return pick, f"measuring another node size at the same cores: {fmt_shape(c, pick)}"
-    # 4) the other workers direction
-    for name in ("up", "down"):
-        if name in done_dirs or (name == "down" and down_failed):
-            continue
-        step = _same_node_step(ctx, ref, name == "up", tried)
-        if step is not None:
-            return step, (f"measuring how runtime scales with workers: {fmt_shape(c, step)} "
-                          f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    mask = ~ctx.risk.banned & _cap_mask(ctx, _best_ref(ctx))
-    mask[list(tried)] = False
-    i3 = _model_pick(ctx, mask, 0.5, 1.0) if mask.any() else None
-    if i3 is None:
-        return ref, f"re-measuring {fmt_shape(c, ref)}"
-    return i3, f"exploring {fmt_shape(c, i3)}, the most promising untried shape"
-
-
-def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
-    """True when a measured step on the reference's node type showed poor parallel efficiency."""
-    c = ctx.cands
-    pts = [(float(c.cores[i]), o.runtime_s / max(s, 1e-9)) for o, i, s in
-           zip(ctx.runs, ctx.run_idx, ctx.run_size, strict=True)
-           if o.succeeded and i >= 0 and c.node_idx[i] == c.node_idx[ref]]
-    if len(pts) < 2:
-        return False
-    (c_lo, t_lo), (c_hi, t_hi) = min(pts), max(pts)
-    if c_hi <= c_lo:
-        return False
-    return (t_lo / t_hi) / (c_hi / c_lo) < POOR_SCALING_EFFICIENCY
-
-
-def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None, bigger: bool = False) -> int | None:
-    """An untried memory-per-core class (instance family) at the reference's cores, cheapest per core first.
-
-    :param higher: only more (True) / less (False) memory per core than the reference; None: either.
-    :param bigger: prefer the most memory per core on nodes twice the reference's size (an extreme design point).
-    """
-    c = ctx.cands
-    tried_mpc = {round(float(c.mem_per_core[i]), 3) for i in tried}
-    ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & _cap_mask(ctx, ref)
-    if higher is not None:
-        ok &= (c.mem_per_core > c.mem_per_core[ref] + 1e-6) if higher else (c.mem_per_core < c.mem_per_core[ref] - 1e-6)
-    best: tuple[float, float, float, int] | None = None
-    for i in np.nonzero(ok)[0]:
-        m = round(float(c.mem_per_core[i]), 3)
-        if m in tried_mpc or int(i) in tried:
-            continue
-        if bigger:
-            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), -float(c.mem_per_core[i]),
-                   abs(math.log(c.vcpus[i] / (2.0 * c.vcpus[ref]))), int(i))
-        else:
-            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), round(float(c.rate_usd[i] / c.cores[i]), 6),
-                   abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
-        if best is None or key < best:
-            best = key
-    return None if best is None else best[3]
-
-
-def _size_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
-    """The same family as ``ref`` with a different node size (larger first) at the same cores."""
-    c = ctx.cands
-    fam = c.nodes[int(c.node_idx[ref])].family
-    same_fam = np.array([c.nodes[int(n)].family == fam for n in c.node_idx])
-    ok = same_fam & (np.abs(c.vcpus - c.vcpus[ref]) > 0) & ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35)
-    ok &= _cap_mask(ctx, ref)
-    best: tuple[float, float, int] | None = None
-    for i in np.nonzero(ok)[0]:
-        if int(i) in tried:
-            continue
-        key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), -float(c.vcpus[i]), int(i))
-        if best is None or key < best:
-            best = key
-    return None if best is None else best[2]
-
-
 # ---------------------------------------------------------------- optimizing
-
-
-def _best_ref(ctx: _Ctx) -> int:
-    """Cheapest observed shape that met the SLA, else the last successful one, else the reference."""
-    t_obs, met, _ = _observed(ctx)
-    cost = ctx.cands.rate_usd * t_obs / 3600.0
-    good = np.nonzero(met & ~np.isnan(t_obs) & ~ctx.risk.banned)[0]
-    if good.size:
-        return int(good[np.argmin(cost[good])])
-    for o, i in zip(reversed(ctx.runs), reversed(ctx.run_idx.tolist()), strict=True):
-        if o.succeeded and i >= 0 and not ctx.risk.banned[i]:
-            return int(i)
-    return ctx.ref_idx
-
-
-def _last_good(ctx: _Ctx) -> int | None:
-    _, met, _ = _observed(ctx)
-    for o, i in zip(reversed(ctx.runs), reversed(ctx.run_idx.tolist()), strict=True):
-        if o.succeeded and i >= 0 and met[i] and not ctx.risk.banned[i]:
-            return int(i)
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,7 +74,7 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     model = _fit(ctx)
     notes: list[str] = []
     if model is None:
-        i, what = _learning_choice(ctx, max(len(ctx.runs), 1))
+        i, what = learning_choice(ctx, max(len(ctx.runs), 1))
         return _Choice(i, None, False, (f"no successful run yet; {what}",), None)
     pred = _predict(ctx, model)
     p = _p_sla(ctx, pred)
@@ -520,7 +258,7 @@ def recommend(
     pred: Prediction | None = None
     if k < big_k:
         phase = "learning"
-        i, what = _learning_choice(ctx, k)
+        i, what = learning_choice(ctx, k)
         model = _fit(ctx)
         pred = _predict(ctx, model) if model is not None else None
         head = f"Learning run {k + 1} of {big_k}: {what}."

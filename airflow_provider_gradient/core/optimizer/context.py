@@ -1,0 +1,114 @@
+"""Per-call context of the optimiser: candidates, the epoch's runs, model fitting and SLA probabilities."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from airflow_provider_gradient.core.optimizer.drift import Epoch
+from airflow_provider_gradient.core.optimizer.memory import MemoryRisk
+from airflow_provider_gradient.core.optimizer.model import Prediction, RuntimeModel, norm_cdf
+from airflow_provider_gradient.core.optimizer.space import Candidates
+from airflow_provider_gradient.core.optimizer.types import (
+    ClusterShape,
+    Observation,
+    OptimizerSettings,
+    SearchSpace,
+)
+
+
+@dataclass(slots=True)
+class _Ctx:
+    space: SearchSpace
+    settings: OptimizerSettings
+    baseline: ClusterShape
+    cands: Candidates
+    history: list[Observation]
+    epoch: Epoch
+    runs: list[Observation]  # runs of the current epoch
+    run_idx: np.ndarray  # candidate index per epoch run (-1 when outside the candidates)
+    run_size: np.ndarray  # size ratio per epoch run
+    size_next: float
+    risk: MemoryRisk
+    sla_s: float | None
+    ref_idx: int
+    observed_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+def _cap_mask(ctx: _Ctx, ref: int, factor: float | None = None) -> np.ndarray:
+    """Candidates within the step cap of ``ref`` (workers and total cores change by at most the factor)."""
+    c = ctx.cands
+    lf = math.log(factor or ctx.settings.max_change_factor) + 1e-9
+    ok = (np.abs(np.log(np.maximum(c.workers, 1) / max(c.workers[ref], 1))) <= lf) & (
+        np.abs(np.log(c.cores / c.cores[ref])) <= lf
+    )
+    return ok
+
+
+def _fit(ctx: _Ctx) -> RuntimeModel | None:
+    c = ctx.cands
+    sel = [i for i, o in enumerate(ctx.runs) if o.succeeded and ctx.run_idx[i] >= 0]
+    if not sel:
+        return None
+    ii = ctx.run_idx[sel]
+    return RuntimeModel(
+        cores=c.cores[ii], mem=c.memory_gb[ii], mpc=c.mem_per_core[ii], vcpus=c.vcpus[ii],
+        workers=np.maximum(c.workers[ii], 1.0), size=ctx.run_size[sel],
+        runtime_s=np.array([ctx.runs[i].runtime_s for i in sel]),
+    )
+
+
+def _predict(ctx: _Ctx, model: RuntimeModel) -> Prediction:
+    c = ctx.cands
+    return model.predict(c.cores, c.memory_gb, c.mem_per_core, c.vcpus, np.maximum(c.workers, 1.0), ctx.size_next)
+
+
+def _observed(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate: observed runtime scaled to the next size (nan if never succeeded), met SLA, missed SLA."""
+    if ctx.observed_cache is not None:
+        return ctx.observed_cache
+    n = len(ctx.cands)
+    t_obs = np.full(n, np.nan)
+    met = np.zeros(n, dtype=bool)
+    missed = np.zeros(n, dtype=bool)
+    for o, i, s in zip(ctx.runs, ctx.run_idx, ctx.run_size, strict=True):
+        if i < 0:
+            continue
+        if not o.succeeded:
+            met[i], missed[i] = False, True
+            continue
+        t = o.runtime_s * ctx.size_next / max(s, 1e-9)
+        t_obs[i] = t if np.isnan(t_obs[i]) else math.exp(0.5 * (math.log(t_obs[i]) + math.log(t)))
+        ok = ctx.sla_s is None or t <= ctx.sla_s
+        met[i], missed[i] = ok, not ok
+    ctx.observed_cache = (t_obs, met, missed)
+    return ctx.observed_cache
+
+
+def _p_sla(ctx: _Ctx, pred: Prediction) -> np.ndarray:
+    if ctx.sla_s is None:
+        return np.ones_like(pred.mu)
+    return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / pred.sigma))
+
+
+def _best_ref(ctx: _Ctx) -> int:
+    """Cheapest observed shape that met the SLA, else the last successful one, else the reference."""
+    t_obs, met, _ = _observed(ctx)
+    cost = ctx.cands.rate_usd * t_obs / 3600.0
+    good = np.nonzero(met & ~np.isnan(t_obs) & ~ctx.risk.banned)[0]
+    if good.size:
+        return int(good[np.argmin(cost[good])])
+    for o, i in zip(reversed(ctx.runs), reversed(ctx.run_idx.tolist()), strict=True):
+        if o.succeeded and i >= 0 and not ctx.risk.banned[i]:
+            return int(i)
+    return ctx.ref_idx
+
+
+def _last_good(ctx: _Ctx) -> int | None:
+    _, met, _ = _observed(ctx)
+    for o, i in zip(reversed(ctx.runs), reversed(ctx.run_idx.tolist()), strict=True):
+        if o.succeeded and i >= 0 and met[i] and not ctx.risk.banned[i]:
+            return int(i)
+    return None
