@@ -109,6 +109,7 @@ class GradientDatabricksOperator(DatabricksSubmitRunOperator):
                     run_id=int(self.run_id),
                     databricks_conn_id=self.databricks_conn_id,
                     timeout_s=_log_timeout_s(),
+                    poll_interval_s=float(self.polling_period_seconds),
                 ),
                 method_name=RECORD_METHOD,
                 kwargs={"error": None if error is None else f"{type(error).__name__}: {error}"},

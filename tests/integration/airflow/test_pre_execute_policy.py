@@ -86,8 +86,14 @@ def test_pre_execute_hook_on_unmodified_operator(dag_files: Any, emulator: Any, 
                 )
 
 
-def test_deferrable_operator_applies_and_records_once(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
-    dag = dag_files.load("it_gradient_deferrable", dag_files.write("it_gradient_deferrable.py", DEFERRABLE_DAG))
+@pytest.mark.parametrize("variant", ["deferrable", "collect_defer"])
+def test_deferrable_operator_applies_and_records_once(
+    variant: str, dag_files: Any, emulator: Any, gradient_store: Any
+) -> None:
+    src = DEFERRABLE_DAG
+    if variant == "collect_defer":  # sync run, then the event-log wait is deferred to the triggerer
+        src = src.replace("deferrable=True,", 'collect="defer",')
+    dag = dag_files.load("it_gradient_deferrable", dag_files.write("it_gradient_deferrable.py", src))
     before = len(_submits(emulator))
     assert dag.test().state == "success"
     submits = _submits(emulator)[before:]
