@@ -31,12 +31,20 @@ def _should_record(task: Any) -> bool:
     return bool(getattr(task, HOOK_MARKER, False) or getattr(task, STATE_ATTR, None) is not None)
 
 
+def _run_id_from_xcom(task_instance: Any, task: Any) -> Any:
+    """The Databricks run id the operator pushed (after a deferral the operator object has none)."""
+    try:
+        return task_instance.xcom_pull(task_ids=task.task_id, key="run_id")
+    except Exception:  # noqa: BLE001
+        return None
+
+
 def _record(task_instance: Any) -> None:
     try:
         task = getattr(task_instance, "task", None)
         if task is None or not _should_record(task):
             return
-        run_id = getattr(task, "run_id", None)
+        run_id = getattr(task, "run_id", None) or _run_id_from_xcom(task_instance, task)
         task._gradient_recorded = True
         from airflow_provider_gradient.operators._record import safe_record
 
