@@ -130,3 +130,27 @@ def test_first_recommendation_is_the_baseline() -> None:
     assert rec.phase == "learning" and rec.learning_iteration == 1
     assert (rec.shape.node_type_id, rec.shape.num_workers) == ("m5.xlarge", 8)
     assert VCPU[rec.shape.node_type_id] == 4
+
+
+def test_event_log_replay_predicts_neighbours_from_one_run(eventlogs_dir) -> None:  # type: ignore[no-untyped-def]
+    """One run with per-stage task durations: the fit follows the Sparklens-style replay, not the prior."""
+    from airflow_provider_gradient.core.eventlog import parse_event_log
+    from airflow_provider_gradient.core.eventlog.replay import simulate_stage_times
+    from airflow_provider_gradient.core.optimizer.context import _fit, _predict
+    from airflow_provider_gradient.core.optimizer.engine import _build_ctx
+
+    s = parse_event_log(eventlogs_dir / "apache-spark" / "local-1430917381534")
+    shape = ClusterShape("m5.xlarge", num_workers=2)  # 8 cores
+    ratios = {}
+    for with_stages in (True, False):
+        obs = [Observation(shape, float(s.duration_s or 10.0), True, stages=s.stage_details if with_stages else ())]
+        ctx = _build_ctx(SPACE, obs, OptimizerSettings(sla_minutes=30), shape)
+        model = _fit(ctx)
+        assert model is not None
+        pred = _predict(ctx, model)
+        two, four = ctx.cands.index_of("m5.xlarge", 2), ctx.cands.index_of("m5.xlarge", 4)
+        assert two is not None and four is not None
+        ratios[with_stages] = float(pred.param_runtime_s[two] / pred.param_runtime_s[four])
+    replay_24 = simulate_stage_times(s, 8) / simulate_stage_times(s, 16)  # 2 -> 4 workers of 4 cores
+    assert replay_24 > 1.0
+    assert abs(ratios[True] - replay_24) < abs(ratios[False] - replay_24), (ratios, replay_24)

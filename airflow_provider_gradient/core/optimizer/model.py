@@ -100,6 +100,8 @@ class RuntimeModel:
     :param workers: workers per run.
     :param size: input-size ratio per run (1.0 when unknown).
     :param runtime_s: observed runtimes.
+    :param virtual: (cores, mem, workers, size, runtime_s) predicted by replaying a run's tasks on other slot
+        counts (event log); they shape the parametric fit at half weight and never enter the GP.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class RuntimeModel:
         workers: np.ndarray,
         size: np.ndarray,
         runtime_s: np.ndarray,
+        virtual: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         if runtime_s.size == 0:
             raise ValueError("RuntimeModel needs at least one successful run")
@@ -139,6 +142,11 @@ class RuntimeModel:
         lam = 0.05
         rows = a / t[:, None]
         rhs = np.ones_like(t)
+        if virtual is not None and virtual[4].size:
+            vc, vm, vw, vs, vt = virtual
+            vt = np.maximum(vt, 1e-3)
+            rows = np.vstack([rows, 0.5 * _design(vc, vm, vw, vs) / vt[:, None]])
+            rhs = np.concatenate([rhs, np.full(vt.shape, 0.5)])
         prows = np.diag(np.sqrt(lam) / scale)
         prhs = np.sqrt(lam) * prior / scale
         self.theta = nonneg_lstsq(np.vstack([rows, prows]), np.concatenate([rhs, prhs]))
