@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +69,12 @@ def serve(
     typer.echo(f"emulator listening on {server.url} (time scale {time_scale}x, data {data}"
                + (f", AWS {endpoint}" if endpoint else "") + ")")
     sys.stdout.flush()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # installed last: moto/uvicorn must not take them over
+        signal.signal(sig, lambda *_: stop.set())
     try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.5) and server.alive:
+            pass
     finally:
         server.stop()
         if moto is not None:

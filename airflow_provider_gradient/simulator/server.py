@@ -441,6 +441,11 @@ class EmulatorServer:
             self._ticker.join(timeout=5)
         self.state.save()
 
+    @property
+    def alive(self) -> bool:
+        """True while the HTTP server thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wait(self) -> None:
         """Block until the server exits (CLI foreground mode)."""
         if self._thread is not None:
