@@ -53,7 +53,7 @@ EXPLORE_CONFIDENCE = 0.65
 #: Smallest P(cheaper) × P(meets SLA) worth a probe run.
 MIN_PROBE_SCORE = 0.15
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
-WIDE_STEP_CONFIDENCE = 0.97
+WIDE_STEP_CONFIDENCE = 0.93
 _Z80 = 1.2816
 
 
