@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from airflow_provider_gradient.plugins.ui import auth
 from airflow_provider_gradient.plugins.ui.charts import sparkline
@@ -60,6 +63,31 @@ ENV = Environment(
     lstrip_blocks=True,
 )
 ENV.globals.update(money=money, minutes=minutes, size=size, num=num, when=when, spark=sparkline)
+
+
+_row_cache: dict[tuple[int, str], tuple[Any, Markup]] = {}
+_row_lock = threading.Lock()
+
+
+def project_rows(rows: Sequence[Any], base: str) -> list[Markup]:
+    """The projects table's ``<tr>`` of each summary, re-rendered only when the summary object changed
+    (summaries are cached per project version by ``data.project_summaries``)."""
+    template = ENV.get_template("project_row.html")
+    out: list[Markup] = []
+    with _row_lock:
+        live = set()
+        for r in rows:
+            key = (r.id, base)
+            live.add(key)
+            hit = _row_cache.get(key)
+            if hit is None or hit[0] is not r:
+                hit = (r, Markup(template.render(r=r, base=base)))
+                _row_cache[key] = hit
+            out.append(hit[1])
+        if len(_row_cache) > 2 * len(live) + 100:
+            for key in [k for k in _row_cache if k not in live]:
+                del _row_cache[key]
+    return out
 
 
 def base_path(request: Request) -> str:

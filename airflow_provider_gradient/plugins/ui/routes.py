@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airflow_provider_gradient.plugins.ui import auth, data, views
 from airflow_provider_gradient.plugins.ui.charts import cost_chart, runtime_chart
-from airflow_provider_gradient.plugins.ui.rendering import STATIC, render
+from airflow_provider_gradient.plugins.ui.rendering import STATIC, base_path, project_rows, render
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +56,9 @@ def get_service(request: Request) -> Any:
         return svc
     try:
         from airflow_provider_gradient.hooks.gradient import local_service
-    except ImportError:
-        local_service = None
-    if local_service is not None:
+    except ImportError:  # pragma: no cover - hooks always ship with the pages
+        pass
+    else:
         svc = request.app.state.gradient_service = local_service()
         return svc
     url = os.environ.get("AIRFLOW__GRADIENT__STORE_URL", "")
@@ -84,7 +84,7 @@ def projects_page(request: Request, user: PageUser) -> Response:
         "projects.html",
         user,
         nav="projects",
-        rows=rows,
+        row_html=project_rows(rows, base_path(request)),
         k=views.kpis(rows),
         columns=PROJECT_COLUMNS,
         insight_counts=sorted(counts.items()),
