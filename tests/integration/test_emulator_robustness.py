@@ -62,8 +62,12 @@ def test_volume_destination_served_by_files_api(tmp_path: Any) -> None:
         listing = emu.request("GET", f"/api/2.0/fs/directories/Volumes/main/ops/logs/{cid}/eventlog")["contents"]
         sub = listing[0]["path"]
         ctx = emu.request("GET", f"/api/2.0/fs/directories{sub}")["contents"][0]["path"]
-        req = urllib.request.Request(f"{emu.url}/api/2.0/fs/files{ctx}/eventlog",
-                                     headers={"Authorization": "Bearer emulator-token"})
-        body = urllib.request.urlopen(req, timeout=30).read()
-        (tmp_path / "eventlog").write_bytes(body)
-        assert parse_event_log(tmp_path / "eventlog").duration_s == pytest.approx(emu.simulation(cid)["runtime_s"], rel=0.01)
+        parts = emu.request("GET", f"/api/2.0/fs/directories{ctx}")["contents"]
+        assert any(p["name"] == "eventlog" for p in parts)
+        local = tmp_path / "downloaded"
+        local.mkdir()
+        for part in parts:  # the live part plus any rolled-over hours
+            req = urllib.request.Request(f"{emu.url}/api/2.0/fs/files{part['path']}",
+                                         headers={"Authorization": "Bearer emulator-token"})
+            (local / part["name"]).write_bytes(urllib.request.urlopen(req, timeout=30).read())
+        assert parse_event_log(local).duration_s == pytest.approx(emu.simulation(cid)["runtime_s"], rel=0.01)
