@@ -10,7 +10,7 @@ import dataclasses
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 Cloud = Literal["aws", "azure", "gcp"]
 Phase = Literal["learning", "optimizing"]
@@ -30,7 +30,9 @@ MaxWorkers = Annotated[
 LearningRuns = Annotated[
     int, Field(ge=1, le=MAX_LEARNING_RUNS, description="K, the number of learning runs.")
 ]
-WindowTime = Annotated[str, Field(description="Optimisation window bound, 'HH:MM' (UTC).")]
+WindowTime = Annotated[
+    str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Optimisation window bound, 'HH:MM' (UTC).")
+]
 Family = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
@@ -72,11 +74,11 @@ class ProjectSettingsIn(_Frozen):
     """A partial update of the settings: only the fields given are changed (``null`` clears a nullable one)."""
 
     sla_minutes: SlaMinutes | None = None
-    auto_apply: bool | None = None
-    maintain_scaling_type: bool | None = None
-    optimize_instance_size: bool | None = None
+    auto_apply: StrictBool | None = None
+    maintain_scaling_type: StrictBool | None = None
+    optimize_instance_size: StrictBool | None = None
     allowed_families: tuple[Family, ...] | None = None
-    force_on_demand: bool | None = None
+    force_on_demand: StrictBool | None = None
     max_workers: MaxWorkers | None = None
     window_start: WindowTime | None = None
     window_end: WindowTime | None = None
@@ -180,7 +182,7 @@ def _coerce_cost(v: Any) -> Any:
     return v
 
 
-RunId = Annotated[int, Field(ge=0, le=2**63 - 1)]
+RunId = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
 class RunIn(_Frozen):
@@ -201,7 +203,7 @@ class RunIn(_Frozen):
     input_bytes: Annotated[int, Field(ge=0)] | None = None
     metrics: dict[str, Any] | None = None
     cost: RunCost | None = None
-    recommendation_id: int | None = None
+    recommendation_id: Annotated[int, Field(ge=1, strict=True)] | None = None
     log_status: LogStatus = "pending"
     log_reason: str | None = None
     dag_id: Annotated[str, Field(max_length=250)] | None = None

@@ -28,7 +28,6 @@ from airflow_provider_gradient.service import (
     Workspace,
     WorkspaceIn,
 )
-from airflow_provider_gradient.service.schemas import RunId
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_guard)])
 
@@ -44,6 +43,7 @@ Limit = Annotated[int, Query(ge=0, le=10_000, description="Maximum number of ite
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 StateQ = Literal["ready", "applied", "pending", "superseded", "failed", "any"]
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Malformed request body (not JSON)"},
     401: {"description": "Not authenticated"},
     403: {"description": "Forbidden (permission on the DAG, or CSRF)"},
     404: {"description": "Not found"},
@@ -166,7 +166,7 @@ def record_run(ref: ProjectRef, body: RunIn, user: CurrentUser, svc: Service) ->
 
 @router.get("/projects/{ref}/runs/{databricks_run_id}", response_model=Run, tags=["runs"], responses=ERRORS)
 def get_run(
-    ref: ProjectRef, databricks_run_id: Annotated[RunId, Path()], user: CurrentUser, svc: Service
+    ref: ProjectRef, databricks_run_id: Annotated[int, Path(ge=0, le=2**63 - 1)], user: CurrentUser, svc: Service
 ) -> Run:
     return svc.get_run(_ref(ref), databricks_run_id)
 
