@@ -19,9 +19,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from airflow_provider_gradient.simulator.clusters import node_type_list
 from airflow_provider_gradient.simulator.delivery import local_path
+from airflow_provider_gradient.simulator.errors import ApiError
 from airflow_provider_gradient.simulator.faults import FaultError
-from airflow_provider_gradient.simulator.state import SPARK_VERSIONS, ApiError, WorkspaceState, node_type_list
+from airflow_provider_gradient.simulator.state import SPARK_VERSIONS, WorkspaceState
 
 __all__ = ["EmulatorServer", "create_app"]
 

@@ -7,7 +7,6 @@ deterministic :func:`simulate` result of each task plus the simulated clock, so 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import os
 import random
@@ -18,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_gradient.simulator import clusters, jobs
+from airflow_provider_gradient.simulator.errors import ApiError
+from airflow_provider_gradient.simulator.errors import bad_request as _bad
+from airflow_provider_gradient.simulator.errors import not_found as _missing
 from airflow_provider_gradient.simulator.faults import FaultState
 from airflow_provider_gradient.simulator.models import (
     TERMINATE_S,
@@ -42,22 +45,6 @@ SEED_CONF = "spark.gradient.emulator.seed"
 PROFILE_TAG = "emulator_profile"
 QUEUE_S = 1.0
 SPARK_VERSIONS = ("13.3.x-scala2.12", "14.3.x-scala2.12", "15.4.x-scala2.12", "15.4.x-photon-scala2.12", "16.4.x-scala2.12")
-
-
-class ApiError(Exception):
-    """A Databricks API error: HTTP status + ``{"error_code": ..., "message": ...}``."""
-
-    def __init__(self, status: int, error_code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.error_code, self.message = status, error_code, message
-
-
-def _bad(message: str) -> ApiError:
-    return ApiError(400, "INVALID_PARAMETER_VALUE", message)
-
-
-def _missing(what: str) -> ApiError:
-    return ApiError(404, "RESOURCE_DOES_NOT_EXIST", what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +152,7 @@ class WorkspaceState:
                 self._sims[cluster_id] = self.member_sim(cluster_id, 0)
             else:
                 parts = [(self.member_sim(cluster_id, i), float(m["offset_s"])) for i, m in enumerate(members)]
-                self._sims[cluster_id] = _compose(parts)
+                self._sims[cluster_id] = clusters.compose(parts)
         return self._sims[cluster_id]
 
     def member_sim(self, cluster_id: str, index: int) -> SimResult:
@@ -516,217 +503,48 @@ class WorkspaceState:
             page = runs[offset:offset + limit]
             return {"runs": page, "has_more": offset + limit < len(runs)}
 
-    # ---------------------------------------------------------------- jobs
+    # ---------------------------------------------------------------- jobs (simulator/jobs.py)
     def create_job(self, settings: dict[str, Any]) -> int:
         """jobs/create."""
-        if not isinstance(settings, dict) or not (settings.get("tasks") or any(k.endswith("_task") for k in settings)):
-            raise _bad("job settings need tasks")
-        with self.lock:
-            job_id = self._new_id()
-            self.jobs[job_id] = {"job_id": job_id, "settings": copy.deepcopy(settings), "created_time": self.clock.now_ms(),
-                                 "run_ids": []}
-            self.save()
-            return job_id
+        return jobs.create_job(self, settings)
 
     def get_job(self, job_id: Any) -> dict[str, Any]:
         """jobs/get."""
-        with self.lock:
-            job = self._job(job_id)
-            return {"job_id": job["job_id"], "settings": copy.deepcopy(job["settings"]),
-                    "created_time": job["created_time"], "creator_user_name": "emulator@example.com"}
+        return jobs.get_job(self, job_id)
 
     def _job(self, job_id: Any) -> dict[str, Any]:
-        try:
-            jid = int(job_id)
-        except (TypeError, ValueError) as exc:
-            raise _bad(f"job_id must be an integer, got {job_id!r}") from exc
-        if jid not in self.jobs:
-            raise _missing(f"Job {jid} does not exist.")
-        return self.jobs[jid]
+        return jobs.find_job(self, job_id)
 
     def list_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
-        """jobs/list (name filter, offset/limit)."""
-        with self.lock:
-            jobs = [self.get_job(j) for j in sorted(self.jobs)]
-            name = params.get("name")
-            if name:
-                jobs = [j for j in jobs if j["settings"].get("name") == name]
-            limit = min(int(params.get("limit", 20) or 20), 100)
-            offset = int(params.get("offset", 0) or 0)
-            return {"jobs": jobs[offset:offset + limit], "has_more": offset + limit < len(jobs)}
+        """jobs/list."""
+        return jobs.list_jobs(self, params)
 
     def reset_job(self, job_id: Any, new_settings: dict[str, Any]) -> None:
-        """jobs/reset: replace all settings."""
-        if not isinstance(new_settings, dict):
-            raise _bad("new_settings is required")
-        with self.lock:
-            self._job(job_id)["settings"] = copy.deepcopy(new_settings)
-            self.save()
+        """jobs/reset."""
+        jobs.reset_job(self, job_id, new_settings)
 
     def update_job(self, job_id: Any, new_settings: dict[str, Any] | None, fields_to_remove: list[str] | None) -> None:
-        """jobs/update: merge top-level fields; ``tasks``/``job_clusters`` merge by key like Databricks."""
-        with self.lock:
-            job = self._job(job_id)
-            settings = job["settings"]
-            for key, value in (new_settings or {}).items():
-                if key in ("tasks", "job_clusters") and isinstance(value, list):
-                    kfield = "task_key" if key == "tasks" else "job_cluster_key"
-                    by_key = {item.get(kfield): item for item in settings.get(key) or []}
-                    for item in value:
-                        by_key[item.get(kfield)] = copy.deepcopy(item)
-                    settings[key] = list(by_key.values())
-                else:
-                    settings[key] = copy.deepcopy(value)
-            for f in fields_to_remove or []:
-                settings.pop(f, None)
-            self.save()
+        """jobs/update."""
+        jobs.update_job(self, job_id, new_settings, fields_to_remove)
 
     def run_now(self, job_id: Any, params: dict[str, Any]) -> int:
         """jobs/run-now."""
-        with self.lock:
-            job = self._job(job_id)
-            return self.submit(copy.deepcopy(job["settings"]), job_id=job["job_id"], run_type="JOB_RUN")
+        return jobs.run_now(self, job_id, params)
 
-    # ---------------------------------------------------------------- clusters
+    # ---------------------------------------------------------------- clusters (simulator/clusters.py)
     def _cluster(self, cluster_id: Any) -> dict[str, Any]:
-        c = self.clusters.get(str(cluster_id))
-        if c is None:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Cluster {cluster_id} does not exist")
-        return c
-
-    def cluster_phase(self, c: dict[str, Any], now: int) -> tuple[str, str]:
-        """(state, state_message) of a cluster at ``now``."""
-        res = self.sim(c["cluster_id"])
-        rel = (now - c["created_ms"]) / 1000.0
-        end = self._cluster_end_s(c)
-        if c["internal_error"]:
-            return ("TERMINATED", "Cloud provider launch failure") if rel >= 90 else ("PENDING", "Starting Spark")
-        if rel < res.app_start_s:
-            return "PENDING", "Starting Spark"
-        if rel < end - TERMINATE_S:
-            return "RUNNING", ""
-        if rel < end:
-            return "TERMINATING", "Job finished"
-        return "TERMINATED", "Job finished"
+        return clusters.find_cluster(self, cluster_id)
 
     def _cluster_end_s(self, c: dict[str, Any]) -> float:
-        return (int(c["end_ms"]) - int(c["created_ms"])) / 1000.0
+        return clusters.cluster_end_s(c)
 
     def get_cluster(self, cluster_id: Any) -> dict[str, Any]:
         """clusters/get."""
-        with self.lock:
-            c = self._cluster(cluster_id)
-            now = self.clock.now_ms()
-            state, msg = self.cluster_phase(c, now)
-            nc = c["new_cluster"]
-            res = self.sim(c["cluster_id"])
-            rel = (now - c["created_ms"]) / 1000.0
-            workers = sum(1 for n in res.nodes if n.role == "worker" and n.start_s <= rel < n.end_s)
-            out: dict[str, Any] = {k: copy.deepcopy(v) for k, v in nc.items()}
-            out.update({
-                "cluster_id": c["cluster_id"], "cluster_name": c["cluster_name"], "state": state, "state_message": msg,
-                "spark_context_id": c["spark_context_id"], "driver_node_type_id": res.spec.driver_node_type_id,
-                "start_time": c["created_ms"], "creator_user_name": "emulator@example.com", "cluster_source": "JOB",
-                "default_tags": {"Vendor": "Databricks", "Creator": "emulator@example.com", "ClusterName": c["cluster_name"],
-                                 "ClusterId": c["cluster_id"], "JobId": str(c["job_id"]), "RunName": c["cluster_name"]},
-                "custom_tags": dict(nc.get("custom_tags") or {}),
-                "num_workers": workers if state == "RUNNING" else nc.get("num_workers", 0),
-                "driver": {"private_ip": c["driver_ip"], "host_private_ip": c["driver_ip"], "node_id": c["cluster_id"] + "-d",
-                           "start_timestamp": c["created_ms"]},
-                "executors": [{"private_ip": f"10.0.0.{n.index}", "node_id": f"{c['cluster_id']}-w{n.index}",
-                               "start_timestamp": c["created_ms"] + int(n.start_s * 1000)}
-                              for n in res.nodes if n.role == "worker" and n.start_s <= rel < n.end_s],
-                "cluster_memory_mb": 0, "cluster_cores": 0.0,
-            })
-            if state == "TERMINATED":
-                end_ms = c["created_ms"] + int(self._cluster_end_s(c) * 1000)
-                out["terminated_time"] = end_ms
-                out["termination_reason"] = _termination_reason(c, res)
-            if nc.get("cluster_log_conf"):
-                out["cluster_log_conf"] = copy.deepcopy(nc["cluster_log_conf"])
-                out["cluster_log_status"] = {"last_attempted": now}
-            return out
+        return clusters.get_cluster(self, cluster_id)
 
     def cluster_events(self, req: dict[str, Any]) -> dict[str, Any]:
-        """clusters/events with Databricks' pagination (``next_page`` repeats the request with a new offset)."""
-        f = self.faults.faults
-        with self.lock:
-            c = self._cluster(req.get("cluster_id"))
-            offset = int(req.get("offset", 0) or 0)
-            limit = int(req.get("limit", 50) or 50)
-            if limit < 1 or limit > 500:
-                raise _bad("limit must be between 1 and 500")
-            if f.events_missing_pages and offset > 0:
-                raise _missing("events page not found (injected fault)")
-            now = self.clock.now_ms()
-            events = [] if f.events_empty else [e for e in self._events(c) if e["timestamp"] <= now]
-            if req.get("start_time"):
-                events = [e for e in events if e["timestamp"] >= int(req["start_time"])]
-            if req.get("end_time"):
-                events = [e for e in events if e["timestamp"] <= int(req["end_time"])]
-            if req.get("event_types"):
-                events = [e for e in events if e["type"] in set(req["event_types"])]
-            if str(req.get("order", "DESC")).upper() == "DESC":
-                events.reverse()
-            page = events[offset:offset + limit]
-            out: dict[str, Any] = {"events": page, "total_count": len(events)}
-            if offset + limit < len(events):
-                nxt = {k: v for k, v in req.items()}
-                nxt.update(offset=offset + limit, limit=limit)
-                out["next_page"] = nxt
-            return out
-
-    def _events(self, c: dict[str, Any]) -> list[dict[str, Any]]:
-        res = self.sim(c["cluster_id"])
-        t0 = c["created_ms"]
-        cid = c["cluster_id"]
-
-        def ev(t_s: float, kind: str, details: dict[str, Any]) -> dict[str, Any]:
-            return {"cluster_id": cid, "timestamp": t0 + int(t_s * 1000), "type": kind, "details": details}
-
-        target = res.spec.min_workers
-        out = [ev(0, "CREATING", {"user": "emulator@example.com"})]
-        if c["internal_error"]:
-            reason = {"code": "CLOUD_PROVIDER_LAUNCH_FAILURE", "type": "CLOUD_FAILURE", "parameters": {}}
-            return out + [ev(80, "TERMINATING", {"reason": reason}), ev(90, "TERMINATED", {"reason": reason})]
-        out.append(ev(res.startup_s * 0.5, "STARTING", {}))
-        out.append(ev(res.startup_s - 5, "DRIVER_HEALTHY", {}))
-        out.append(ev(res.startup_s, "RUNNING", {"current_num_workers": target, "target_num_workers": target}))
-        end_s = self._cluster_end_s(c)
-        changes: list[tuple[float, int, str]] = []
-        for n in res.nodes:
-            if n.role != "worker":
-                continue
-            if res.startup_s < n.start_s < end_s:
-                changes.append((n.start_s, 1, "AUTOSCALE" if res.spec.is_autoscale else "REPLACE_BAD_NODES"))
-            if n.removed_reason and n.end_s < end_s - TERMINATE_S:
-                changes.append((n.end_s, -1, n.removed_reason))
-        grouped: dict[tuple[int, str], int] = {}
-        for t_s, delta, cause in changes:  # nodes added/removed at the same moment form one event
-            k = (int(round(t_s * 1000)), cause)
-            grouped[k] = grouped.get(k, 0) + delta
-        current = target
-        for (t_ms, cause), delta in sorted(grouped.items()):
-            t_s = t_ms / 1000.0
-            if delta > 0:
-                out.append(ev(t_s, "RESIZING", {"current_num_workers": current, "target_num_workers": current + delta,
-                                                "cause": cause}))
-                current += delta
-                out.append(ev(t_s + 1, "UPSIZE_COMPLETED", {"current_num_workers": current,
-                                                           "target_num_workers": current}))
-            elif cause == "spot_interruption":
-                out.append(ev(t_s, "NODES_LOST", {"current_num_workers": current + delta,
-                                                  "target_num_workers": current, "cause": "SPOT_INSTANCE_TERMINATION"}))
-                current += delta
-            else:
-                out.append(ev(t_s, "RESIZING", {"current_num_workers": current, "target_num_workers": current + delta,
-                                                "cause": "AUTOSCALE"}))
-                current += delta
-        reason = _termination_reason(c, res)
-        out.append(ev(end_s - TERMINATE_S, "TERMINATING", {"reason": reason}))
-        out.append(ev(end_s, "TERMINATED", {"reason": reason}))
-        out.sort(key=lambda e: e["timestamp"])
-        return out
+        """clusters/events."""
+        return clusters.cluster_events(self, req)
 
     # ---------------------------------------------------------------- side effects (event logs, AWS)
     def tick(self, wait: bool = True) -> None:
@@ -786,45 +604,6 @@ class WorkspaceState:
             return self.sim(cluster_id)
 
 
-def _compose(parts: list[tuple[SimResult, float]]) -> SimResult:
-    """One Spark application for tasks that ran one after another on a shared job cluster.
-
-    :param parts: each task's simulation and when its work started (seconds since cluster create).
-    """
-    first = parts[0][0]
-    stages: list[Any] = []
-    sid = jid = 0
-    app_end = first.app_start_s
-    failed: SimResult | None = None
-    for res, offset in parts:
-        shift = offset - res.app_start_s
-        for st in res.stages:
-            stages.append(dataclasses.replace(st, stage_id=sid + st.stage_id, job_id=jid + st.job_id,
-                                              start_s=st.start_s + shift, end_s=st.end_s + shift))
-        sid += len(res.stages)
-        jid += res.num_jobs
-        app_end = max(app_end, offset + res.runtime_s)
-        if failed is None and not res.succeeded:
-            failed = res
-    old_term = first.app_end_s + TERMINATE_S
-    nodes = tuple(dataclasses.replace(n, end_s=app_end + TERMINATE_S) if n.end_s >= old_term - 1e-6 else n
-                  for n in first.nodes)
-    execs = tuple(dataclasses.replace(e, end_s=app_end) if e.end_s >= first.app_end_s - 1e-6 else e
-                  for e in first.executors)
-    return dataclasses.replace(
-        first, runtime_s=app_end - first.app_start_s, stages=tuple(stages), num_jobs=jid, nodes=nodes,
-        executors=execs, succeeded=failed is None, failure_kind=None if failed is None else failed.failure_kind,
-        failure_message=None if failed is None else failed.failure_message,
-        input_bytes=sum(r.input_bytes for r, _ in parts), spot_interruptions=sum(r.spot_interruptions for r, _ in parts),
-    )
-
-
-def _termination_reason(c: dict[str, Any], res: SimResult) -> dict[str, Any]:
-    if c["internal_error"]:
-        return {"code": "CLOUD_PROVIDER_LAUNCH_FAILURE", "type": "CLOUD_FAILURE", "parameters": {}}
-    return {"code": "JOB_FINISHED", "type": "SUCCESS", "parameters": {}}
-
-
 def _status(state: dict[str, Any]) -> dict[str, Any]:
     lc = state["life_cycle_state"]
     st = {"PENDING": "PENDING", "BLOCKED": "BLOCKED", "RUNNING": "RUNNING", "TERMINATING": "TERMINATING"}.get(lc, "TERMINATED")
@@ -839,16 +618,3 @@ def _status(state: dict[str, Any]) -> dict[str, Any]:
 
 def _spec_dict(spec: ClusterSpec) -> dict[str, Any]:
     return {k: getattr(spec, k) for k in spec.__slots__}  # type: ignore[attr-defined]
-
-
-def node_type_list(cloud: str) -> list[dict[str, Any]]:
-    """clusters/list-node-types entries from the price catalog."""
-    from airflow_provider_gradient.core.pricing import load_catalog
-
-    out = []
-    for nt in load_catalog().node_types(cloud):
-        out.append({"node_type_id": nt.name, "instance_type_id": nt.name, "num_cores": float(nt.vcpus),
-                    "memory_mb": int(nt.memory_gb * 1024), "category": nt.family, "description": nt.name,
-                    "is_deprecated": False, "photon_worker_capable": True, "photon_driver_capable": True,
-                    "node_info": {"available_core_quota": 1000, "total_core_quota": 1000}})
-    return out
