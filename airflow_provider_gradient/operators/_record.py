@@ -26,10 +26,13 @@ from airflow_provider_gradient.hooks.collectors.run import (
     record_collected,
 )
 from airflow_provider_gradient.operators._apply import (
+    STATE_ATTR,
+    GradientTaskState,
     effective_payload,
     get_client,
     gradient_conf,
     incr,
+    pre_execute_timeout_s,
     resolve_app_id,
     run_bounded,
 )
@@ -184,6 +187,18 @@ def safe_record(
     if not run_id:
         logger.warning("Gradient: no Databricks run id, nothing to record")
         return []
+    state = getattr(task, STATE_ATTR, None)
+    if isinstance(state, GradientTaskState) and state.fail_open_reason and kwargs.get("client") is None:
+        # the optimiser failed before the run: record only if it answers again within the budget
+        try:
+            client = run_bounded(lambda: get_client(task), pre_execute_timeout_s(), "the optimiser")
+            run_bounded(client.health, pre_execute_timeout_s(), "the optimiser")
+            kwargs["client"] = client
+        except Exception as e:  # noqa: BLE001
+            logger.warning("Gradient: optimiser still unavailable (%s: %s); Databricks run %s not recorded",
+                           type(e).__name__, e, run_id)
+            incr(RECORD_FAILED_METRIC)
+            return []
     try:
         if timeout_s:
             results = run_bounded(lambda: record_task_run(task, context, int(run_id), **kwargs), timeout_s,

@@ -193,4 +193,5 @@ def test_fail_open(
     reason = match.group(2)
     expected = {"store_unreachable": "OperationalError|connect", "http_500": "500|boom", "http_hang": "did not answer within 2"}[fault]
     assert re.search(expected, reason), reason
+    assert "optimiser still unavailable" in out  # the listener does not hang on a dead optimiser either
     assert gradient_store.list_projects() == []  # nothing reached the (healthy) default store
