@@ -50,6 +50,9 @@ SPOT_MAX_RUNTIME_S = 3600.0
 MAX_P_FAIL = 0.12
 #: P(runtime ≤ SLA) required to probe an untried shape once the best one is measured.
 EXPLORE_CONFIDENCE = 0.65
+#: Probes may be this much less likely to meet the SLA than the incumbent, but never below the floor.
+PROBE_RISK_MARGIN = 0.05
+MIN_PROBE_CONFIDENCE = 0.4
 #: Smallest P(cheaper) × P(meets SLA) worth a probe run.
 MIN_PROBE_SCORE = 0.15
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
@@ -116,7 +119,10 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
             # converged on a measured shape: keep learning with the untried shape most likely to be a
             # cheaper shape that meets the SLA (constrained probability of improvement)
             pi = norm_cdf((np.log(cost[i] * 3600.0 / c.rate_usd) - pred.mu) / pred.sigma) * (1.0 - ctx.risk.p_fail)
-            score = np.where(base & unobserved & (p >= EXPLORE_CONFIDENCE), pi * p, 0.0)
+            # a probe must be about as likely to meet the SLA as the incumbent itself (near a tight SLA
+            # the incumbent is a coin flip too: repeating it teaches nothing and is no safer)
+            need = min(EXPLORE_CONFIDENCE, max(float(p[i]) - PROBE_RISK_MARGIN, MIN_PROBE_CONFIDENCE))
+            score = np.where(base & unobserved & (p >= need), pi * p, 0.0)
             j = int(np.argmax(score))
             if score[j] >= MIN_PROBE_SCORE:
                 notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still")

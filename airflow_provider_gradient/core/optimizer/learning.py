@@ -23,11 +23,13 @@ from airflow_provider_gradient.core.optimizer.reasons import fmt_shape
 
 #: Parallel efficiency (speed-up ÷ core ratio) below which learning keeps stepping down in workers.
 POOR_SCALING_EFFICIENCY = 0.7
+#: Parallel efficiency below which the job is treated as insensitive to workers (the next step down is factor²).
+VERY_POOR_SCALING_EFFICIENCY = 0.6
 
 
-def _same_node_step(ctx: _Ctx, ref: int, up: bool, tried: set[int]) -> int | None:
+def _same_node_step(ctx: _Ctx, ref: int, up: bool, tried: set[int], factor: float | None = None) -> int | None:
     c = ctx.cands
-    mask = (c.node_idx == c.node_idx[ref]) & _cap_mask(ctx, ref) & ~ctx.risk.banned
+    mask = (c.node_idx == c.node_idx[ref]) & _cap_mask(ctx, ref, factor) & ~ctx.risk.banned
     mask &= (c.workers > c.workers[ref]) if up else (c.workers < c.workers[ref])
     idx = [int(i) for i in np.nonzero(mask)[0] if int(i) not in tried]
     if not idx:
@@ -92,7 +94,13 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
                 if o.succeeded and i >= 0 and c.node_idx[i] == c.node_idx[ref]]
         anchor = min(same, key=lambda i: c.workers[i]) if same else ref
         downs = sum(1 for i in same if c.workers[i] < c.workers[ref])
-        step = _same_node_step(ctx, anchor, False, tried) if not down_failed and downs < 2 else None
+        # two steps down, or one when a step up was measured too (three worker counts already give the curve;
+        # the instance family is then the more informative experiment)
+        max_downs = 1 if "up" in done_dirs else 2
+        # barely any speed-up: shrink aggressively (factor² below the smallest measured shape)
+        wide = ctx.settings.max_change_factor ** 2 if _poor_scaling(ctx, ref, VERY_POOR_SCALING_EFFICIENCY) else None
+        step = (_same_node_step(ctx, anchor, False, tried, wide) if not down_failed and downs < max_downs
+                else None)
         if step is not None:
             return step, (f"runtime barely improves with more workers; measuring {fmt_shape(c, step)} "
                           f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
@@ -140,7 +148,7 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
     return i3, f"exploring {fmt_shape(c, i3)}, the most promising untried shape"
 
 
-def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
+def _poor_scaling(ctx: _Ctx, ref: int, threshold: float = POOR_SCALING_EFFICIENCY) -> bool:
     """True when a measured step on the reference's node type showed poor parallel efficiency."""
     c = ctx.cands
     pts = [(float(c.cores[i]), o.runtime_s / max(s, 1e-9)) for o, i, s in
@@ -151,7 +159,7 @@ def _poor_scaling(ctx: _Ctx, ref: int) -> bool:
     (c_lo, t_lo), (c_hi, t_hi) = min(pts), max(pts)
     if c_hi <= c_lo:
         return False
-    return (t_lo / t_hi) / (c_hi / c_lo) < POOR_SCALING_EFFICIENCY
+    return (t_lo / t_hi) / (c_hi / c_lo) < threshold
 
 
 def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None, bigger: bool = False) -> int | None:
