@@ -53,14 +53,31 @@ EXPLORE_CONFIDENCE = 0.65
 #: Probes may be this much less likely to meet the SLA than the incumbent, but never below the floor.
 PROBE_RISK_MARGIN = 0.05
 MIN_PROBE_CONFIDENCE = 0.4
-#: Smallest P(cheaper) × P(meets SLA) worth a probe run.
-MIN_PROBE_SCORE = 0.15
+#: Smallest expected saving × P(meets SLA), as a share of the incumbent's cost, worth a probe run.
+MIN_PROBE_GAIN = 0.03
+#: A probe's SLA miss (or failure) counts as this share of the incumbent's cost against its expected saving.
+#: Smallest expected saving share for a probe that is as likely to meet the SLA as a recommendation.
+MIN_SAFE_PROBE_GAIN = 0.005
+PROBE_MISS_PENALTY = 0.01
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.93
 _Z80 = 1.2816
 
 
 # ---------------------------------------------------------------- optimizing
+
+
+def expected_saving(incumbent_cost: float, rate_per_s: np.ndarray, pred: Prediction) -> np.ndarray:
+    """``E[max(0, incumbent_cost − rate × T)]`` for log-normal runtimes ``T`` (expected improvement in cost).
+
+    :param incumbent_cost: cost of the incumbent (best measured shape).
+    :param rate_per_s: $ per second of each candidate.
+    :param pred: runtime prediction per candidate.
+    """
+    sig = np.maximum(pred.sigma, 1e-9)
+    z = (np.log(incumbent_cost / np.maximum(rate_per_s, 1e-300)) - pred.mu) / sig
+    ei = incumbent_cost * norm_cdf(z) - rate_per_s * pred.mean_s * norm_cdf(z - sig)
+    return np.asarray(np.maximum(ei, 0.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +135,23 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         if ctx.settings.explore and not fallback and not np.isnan(t_obs[i]):
             # converged on a measured shape: keep learning with the untried shape most likely to be a
             # cheaper shape that meets the SLA (constrained probability of improvement)
-            pi = norm_cdf((np.log(cost[i] * 3600.0 / c.rate_usd) - pred.mu) / pred.sigma) * (1.0 - ctx.risk.p_fail)
             # a probe must be about as likely to meet the SLA as the incumbent itself (near a tight SLA
             # the incumbent is a coin flip too: repeating it teaches nothing and is no safer)
             need = min(EXPLORE_CONFIDENCE, max(float(p[i]) - PROBE_RISK_MARGIN, MIN_PROBE_CONFIDENCE))
-            score = np.where(base & unobserved & (p >= need), pi * p, 0.0)
+            gain = expected_saving(float(cost[i]), c.rate_usd / 3600.0, pred) * (1.0 - ctx.risk.p_fail) * p
+            # net of the expected pain of an SLA miss (charged as a share of the incumbent's cost)
+            net = gain / max(float(cost[i]), 1e-12) - PROBE_MISS_PENALTY * (1.0 - p * (1.0 - ctx.risk.p_fail))
+            score = np.where(base & unobserved & (p >= need), net, 0.0)
             j = int(np.argmax(score))
-            if score[j] >= MIN_PROBE_SCORE:
+            if score[j] >= MIN_PROBE_GAIN:
                 notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still")
+                return _Choice(j, pred, True, tuple(notes), model)
+            # nothing worth the risk: a shape as safe as a recommendation that may still be a little cheaper
+            # teaches more than re-running the incumbent
+            safe = np.where(base & unobserved & (p >= conf), gain / max(float(cost[i]), 1e-12), 0.0)
+            j = int(np.argmax(safe))
+            if safe[j] >= MIN_SAFE_PROBE_GAIN:
+                notes.append(f"probing {fmt_shape(c, j)}, as safe and possibly a little cheaper")
                 return _Choice(j, pred, True, tuple(notes), model)
         return _Choice(i, pred, True, tuple(notes), model)
     # nothing is predicted to meet the SLA: be honest. Out of reach anywhere: keep the fastest measured shape

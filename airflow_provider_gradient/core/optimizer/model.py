@@ -139,7 +139,7 @@ class RuntimeModel:
         t0, c0, m0, w0, s0 = t[ref], cores[ref], mem[ref], workers[ref], size[ref]
         prior = np.array([0.2 * t0, 0.7 * t0 * c0 / s0, 0.0, 0.0])
         scale = np.array([1.0 * t0, 1.0 * t0 * c0 / s0, 0.1 * t0 * m0 / s0, 0.05 * t0 / max(w0, 1.0)])
-        lam = 0.05
+        lam = 0.02
         rows = a / t[:, None]
         rhs = np.ones_like(t)
         if virtual is not None and virtual[4].size:
