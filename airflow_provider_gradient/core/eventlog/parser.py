@@ -58,6 +58,8 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
     name = part.name
     try:
         for chunk in part.chunks():
+            if line_no == 0 and not rest:
+                chunk = chunk.removeprefix(b"\xef\xbb\xbf")  # UTF-8 BOM (input discovery accepts it too)
             if rest:
                 chunk = rest + chunk
             lines = chunk.split(b"\n")
