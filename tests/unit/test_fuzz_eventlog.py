@@ -157,11 +157,6 @@ def test_wrong_text_encodings_are_typed_errors(tmp_path: Path, small_log: bytes,
     assert isinstance(result, EventLogError), f"{encoding} log silently accepted"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (core/eventlog/parser.py): input discovery accepts a UTF-8 BOM but _feed does not strip it, "
-    "so a BOM-prefixed log fails with MalformedEventError('UTF-8 byte order mark (BOM) is not supported')",
-)
 def test_latin1_and_bom_are_tolerated_or_typed(tmp_path: Path, small_log: bytes) -> None:
     bom = _parse_or_error(_write(tmp_path / "bom", "eventlog", b"\xef\xbb\xbf" + small_log))
     assert isinstance(bom, AppSummary) and bom.tasks == parse_event_log(SMALL).tasks
