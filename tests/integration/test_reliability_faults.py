@@ -7,6 +7,7 @@ incomplete/missing with the reason; a downstream GradientEventLogSensor complete
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,20 @@ with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz=
     )
     {sensor}
 '''
-SENSOR = '''job >> GradientEventLogSensor(
+SENSOR = '''job >> PythonOperator(task_id="status_before_sensor", python_callable=_log_statuses) >> GradientEventLogSensor(
         task_id="record_later", run_id="{{ ti.xcom_pull(task_ids='job', key='run_id') }}",
         poke_interval=1, timeout=90, mode="poke")'''
+STATUS_FN = '''
+from airflow.providers.standard.operators.python import PythonOperator
+
+
+def _log_statuses():
+    """What the operator recorded, read from the store before the sensor runs."""
+    from airflow_provider_gradient.hooks.gradient import local_service
+
+    svc = local_service()
+    return [[r.log_status, r.log_reason] for p in svc.list_projects() for r in svc.list_runs(p.id, limit=None)]
+'''
 
 
 @pytest.fixture
@@ -57,10 +69,26 @@ def store(airflow_home: dict[str, Any], tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def _run(dag_files: Any, dag_id: str, sensor: bool) -> Any:
-    path = dag_files.write(f"{dag_id}.py", DAG.format(dag_id=dag_id, sensor=SENSOR if sensor else ""))
+    source = DAG.format(dag_id=dag_id, sensor=SENSOR if sensor else "")
+    if sensor:
+        source = source.replace("\nwith DAG(", STATUS_FN + "\n\nwith DAG(", 1)
+    path = dag_files.write(f"{dag_id}.py", source)
     dag = dag_files.load(dag_id, path)
     dag_run = dag.test()
     return dag_run
+
+
+def _xcom(dag_id: str, task_id: str) -> Any:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (session.query(XComModel).filter(XComModel.dag_id == dag_id, XComModel.task_id == task_id,
+                                               XComModel.key == "return_value")
+               .order_by(XComModel.timestamp.desc()).first())
+        assert row is not None, f"no XCom from {task_id}"
+        value = row.value
+        return json.loads(value) if isinstance(value, str) else value
 
 
 def _task_states(dag_run: Any) -> dict[str, str]:
@@ -75,7 +103,7 @@ SCENARIOS = {
     "api_faults_late_log": dict(latency_ms=40, error_status=503, error_burst=2,
                                 error_paths=["clusters/events", "clusters/get"], drop_connections=1,
                                 events_missing_pages=True, aws_throttle=5, eventlog="late",
-                                eventlog_delay_s=4000),
+                                eventlog_delay_s=15000),
     "429_partial_log": dict(error_status=429, error_burst=2, error_paths=["clusters/events"],
                             eventlog="partial", events_empty=True),
     "missing_log": dict(eventlog="missing", latency_ms=20),
@@ -117,6 +145,8 @@ def test_faults_task_succeeds_run_recorded_with_reason(
     if sensor:
         # the operator gave up (incomplete/missing); the sensor waited for the late log and completed the row
         assert states["record_later"].endswith("success"), states
+        first = _xcom(dag_id, "status_before_sensor")
+        assert len(first) == 1 and first[0][0] in ("incomplete", "missing") and first[0][1], first
         assert run.log_status == "complete" and run.log_reason is None, (run.log_status, run.log_reason)
         assert run.metrics and run.metrics.get("tasks", 0) > 0
     elif scenario == "missing_log":
