@@ -204,6 +204,7 @@ def test_full_run_leaks_no_secret(
         "xcom": _xcoms("secrets_dag"),
     }
     assert "secrets_dag" in haystacks["store"] and haystacks["xcom"], "nothing to scan: the run was not recorded"
+    assert "Gradient" in haystacks["task logs"], "the task's own log lines were not captured"
     leaks = [f"{what} in {where}" for where, hay in haystacks.items() for what, needle in needles.items()
              if needle in hay]
     if leaks:
