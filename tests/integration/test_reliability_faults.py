@@ -110,17 +110,7 @@ SCENARIOS = {
 }
 
 
-PARTIAL_BUG = (
-    "bug (hooks/collectors/run.py fetch_event_log): a log cut short (no SparkListenerApplicationEnd, 70% of the "
-    "app) is recorded as log_status 'complete' because its live part was modified after the run ended "
-    "('fresh'); the stored metrics then describe 70% of the run"
-)
-
-
-@pytest.mark.parametrize("scenario", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason=PARTIAL_BUG)) if "partial" in s else s
-    for s in SCENARIOS
-])
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_faults_task_succeeds_run_recorded_with_reason(
     scenario: str, dag_files: Any, no_faults: Any, store: str
 ) -> None:

@@ -88,8 +88,8 @@ def fetch_event_log(
 ) -> tuple[Any, str, str | None]:
     """Download and parse the event log of a run, retrying with backoff until it is complete.
 
-    Complete means: the final (live) ``eventlog`` part is there and either it was written at or after
-    the run's end or the log holds the application end event.
+    Complete means: the final (live) ``eventlog`` part is there and the log holds the application end
+    event. A live part written after the run's end that still lacks it is final but ``incomplete``.
 
     :return: (parsed ``AppSummary`` or None, log status ``complete``/``incomplete``/``missing``, reason).
     """
@@ -119,8 +119,12 @@ def fetch_event_log(
                 shutil.rmtree(folder, ignore_errors=True)
             fresh = bool(live) and end_ms is not None and int(live[0].get("modification_time") or 0) >= int(end_ms)
             app_ended = summary is not None and bool(getattr(summary, "complete", False))
-            if live and summary is not None and (app_ended or fresh):
+            if live and summary is not None and app_ended:
                 return summary, "complete", None
+            if live and summary is not None and fresh:
+                # written after the run ended and still no application end: it will not get better (driver
+                # lost, delivery cut short), so stop waiting, but never call a partial log complete
+                return summary, "incomplete", "event log ends without the application end (truncated delivery or driver lost)"
             if parse_error:
                 reason = parse_error
             elif not live:
