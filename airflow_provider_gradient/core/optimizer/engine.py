@@ -34,7 +34,7 @@ from airflow_provider_gradient.core.optimizer.drift import (
 from airflow_provider_gradient.core.optimizer.learning import learning_choice
 from airflow_provider_gradient.core.optimizer.memory import memory_risk
 from airflow_provider_gradient.core.optimizer.model import Prediction, RuntimeModel, norm_cdf
-from airflow_provider_gradient.core.optimizer.reasons import describe_scaling, fmt_shape, money
+from airflow_provider_gradient.core.optimizer.reasons import describe_scaling, fmt_minutes, fmt_shape, money
 from airflow_provider_gradient.core.optimizer.space import Candidates, build_candidates
 from airflow_provider_gradient.core.optimizer.types import (
     ClusterShape,
@@ -49,16 +49,16 @@ SPOT_MAX_RUNTIME_S = 3600.0
 #: Largest tolerated failure risk for an optimizing recommendation.
 MAX_P_FAIL = 0.12
 #: P(runtime ≤ SLA) required to probe an untried shape once the best one is measured.
-EXPLORE_CONFIDENCE = 0.65
+EXPLORE_CONFIDENCE = 0.55
 #: Probes may be this much less likely to meet the SLA than the incumbent, but never below the floor.
 PROBE_RISK_MARGIN = 0.05
 MIN_PROBE_CONFIDENCE = 0.4
 #: Smallest expected saving × P(meets SLA), as a share of the incumbent's cost, worth a probe run.
 MIN_PROBE_GAIN = 0.03
 #: A probe's SLA miss (or failure) counts as this share of the incumbent's cost against its expected saving.
+PROBE_MISS_PENALTY = 0.03
 #: Smallest expected saving share for a probe that is as likely to meet the SLA as a recommendation.
 MIN_SAFE_PROBE_GAIN = 0.005
-PROBE_MISS_PENALTY = 0.01
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.93
 _Z80 = 1.2816
@@ -340,7 +340,7 @@ def _optimizing_head(ctx: _Ctx, i: int, model: RuntimeModel | None, cost: float 
     if model is not None:
         parts.append(f"{n_ok} runs show {describe_scaling(ctx.cands, ctx.run_idx, ctx.runs, model)}")
     shape_txt = fmt_shape(c, i)
-    sla_txt = f"the {ctx.settings.sla_minutes:g}-min SLA" if ctx.settings.sla_minutes else "today's runtime"
+    sla_txt = f"the {fmt_minutes(ctx.settings.sla_minutes)}-min SLA" if ctx.settings.sla_minutes else "today's runtime"
     verb = "meets" if feasible else "comes closest to"
     line = f"{shape_txt} {verb} {sla_txt}"
     if cost is not None:

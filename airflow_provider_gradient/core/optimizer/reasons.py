@@ -16,6 +16,13 @@ def fmt_shape(cands: Candidates, i: int) -> str:
     return f"{int(cands.workers[i])}×{cands.name(i)}"
 
 
+def fmt_minutes(minutes: float) -> str:
+    """``30`` / ``51.8`` / ``0.75``: minutes with at most one decimal (two below one minute)."""
+    if minutes < 1.0:
+        return f"{minutes:.2f}".rstrip("0").rstrip(".")
+    return f"{minutes:.1f}".removesuffix(".0")
+
+
 def money(usd: float) -> str:
     """``$1.92`` (or ``$0.0123`` for small amounts)."""
     return f"${usd:.2f}" if usd >= 0.1 else f"${usd:.4f}"
