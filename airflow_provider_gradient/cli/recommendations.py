@@ -126,7 +126,11 @@ def latest(
     output_format: Annotated[
         str, typer.Option("--format", "-f", help="table, json, databricks-json or terraform.")
     ] = "table",
-    state: Annotated[str, typer.Option(help="ready, applied, ... or any.")] = "ready",
+    state: Annotated[
+        str,
+        typer.Option(help="current (the ready one, else the last applied: what your IaC should hold), "
+                     "ready, applied, ... or any."),
+    ] = "current",
     with_baseline: Annotated[
         bool, typer.Option("--with-baseline", help="Merge into the project's baseline cluster.")
     ] = False,
@@ -140,11 +144,17 @@ def latest(
         fail(2, f"--format must be one of {', '.join(FORMATS)}")
     with errors():
         c = client(conn_id, store_url)
-        rec = c.latest_recommendation(ref(project), state=None if state == "any" else state)
+        if state == "current":
+            rec = c.latest_recommendation(ref(project), state="ready") or c.latest_recommendation(
+                ref(project), state="applied"
+            )
+        else:
+            rec = c.latest_recommendation(ref(project), state=None if state == "any" else state)
         if rec is None:
             if fmt == "json":
                 typer.echo("null")
-            fail(1, f"project {project} has no {state} recommendation")
+            what = "ready or applied" if state == "current" else state
+            fail(1, f"project {project} has no {what} recommendation")
             return
         if fmt == "json":
             print_json(rec)

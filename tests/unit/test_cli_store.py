@@ -155,7 +155,7 @@ def test_runs_list(cli, svc: GradientService) -> None:
 def test_recommendations_latest_formats(cli, svc: GradientService) -> None:
     pid = _project_with_history(svc)
     r = cli("recommendations", "latest", "etl.load")
-    assert r.exit_code == 1 and "no ready recommendation" in r.output
+    assert r.exit_code == 1 and "no ready or applied recommendation" in r.output
     rec = svc.store_recommendation(pid, RecommendationIn(cluster=RECOMMENDED, phase="optimizing",
                                                          predicted_runtime_s=600, predicted_cost_usd=1.25,
                                                          reason="r5 keeps the shuffle in memory"))
@@ -183,6 +183,11 @@ def test_recommendations_latest_formats(cli, svc: GradientService) -> None:
     merged_json = json.loads(cli("recommendations", "latest", "etl.load", "--format", "databricks-json",
                                  "--with-baseline").output)
     assert merged_json["spark_version"] == BASELINE["spark_version"] and "num_workers" not in merged_json
+
+    # once applied, "latest" still gives what the cluster now runs (what IaC should hold); --state ready does not
+    svc.mark_applied(rec.id)
+    assert json.loads(cli("recommendations", "latest", "etl.load", "--format", "databricks-json").output) == RECOMMENDED
+    assert cli("recommendations", "latest", "etl.load", "--state", "ready").exit_code == 1
 
 
 def test_terraform_block_inside_a_databricks_job_resource() -> None:
