@@ -119,3 +119,30 @@ def test_reason_states_the_sla_in_readable_minutes() -> None:
     _, recs = drive(6, flat_job, sla_minutes=51.766)
     opt = [r for r in recs if r.phase == "optimizing"]
     assert opt and all(re.search(r"the 51\.8-min SLA", r.reason) for r in opt)
+
+
+def test_sla_far_below_small_clusters_steps_up_instead_of_giving_up() -> None:
+    # measured only on 8-16 cores (one OOM), SLA 5-10× faster than any run: the serial floor fitted on small
+    # clusters is an extrapolation, so the optimiser steps towards bigger clusters instead of giving up
+    nodes = (
+        NodeOption("c5.xlarge", "c5", 4, 8.0, 0.17, 0.61, 0.6),
+        NodeOption("m5.xlarge", "m5", 4, 16.0, 0.192, 0.69, 0.6),
+        NodeOption("r5.xlarge", "r5", 4, 32.0, 0.252, 0.9, 0.6),
+        NodeOption("r5.2xlarge", "r5", 8, 64.0, 0.504, 1.8, 0.6),
+    )
+    space = SearchSpace(cloud="aws", region="us-east-1", node_types=nodes, dbu_usd=0.15, max_workers=32,
+                        worker_counts=(2, 4, 6, 8, 12, 16, 24, 32))
+    base = ClusterShape("m5.xlarge", num_workers=2)
+    runs = [(base, 5817.0, True), (ClusterShape("m5.xlarge", num_workers=4), 3046.0, True),
+            (ClusterShape("c5.xlarge", num_workers=2), 1861.0, False),
+            (ClusterShape("r5.xlarge", num_workers=2), 4653.0, True)]
+    hist = [Observation(shape=sh, runtime_s=t, succeeded=ok, failure_kind=None if ok else "oom", started_ms=i)
+            for i, (sh, t, ok) in enumerate(runs)]
+    rec = recommend(space, hist, OptimizerSettings(sla_minutes=10.0), base)
+    assert rec.phase == "optimizing"
+    assert "keeping the fastest measured one" not in rec.reason
+    # a new, faster shape: not a re-run of the fastest measured one (4×m5.xlarge)
+    v = {n.name: n.vcpus for n in nodes}
+    assert (rec.shape.node_type_id, rec.shape.effective_workers) not in {(sh.node_type_id, sh.effective_workers)
+                                                                        for sh, _, _ in runs}
+    assert rec.shape.effective_workers * v[rec.shape.node_type_id] >= 16

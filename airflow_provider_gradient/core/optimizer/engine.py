@@ -61,6 +61,8 @@ PROBE_MISS_PENALTY = 0.03
 MIN_SAFE_PROBE_GAIN = 0.005
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.93
+#: Share of the space's largest total cores a measured run must reach before the SLA is declared out of reach.
+TOP_MEASURED_SHARE = 0.5
 _Z80 = 1.2816
 
 
@@ -158,7 +160,11 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     # rather than escalating cost; reachable further away: step towards the most likely (fastest safe) shape
     reach = np.where(~ctx.risk.banned, p * (1.0 - ctx.risk.p_fail), 0.0)
     measured = np.nonzero(~np.isnan(t_obs) & ~ctx.risk.banned)[0]
-    if reach.max() < 0.05 and measured.size:
+    # "out of reach" is only a finding once the scaling was measured near the top of the space (the serial part
+    # of a model fitted on small clusters is an extrapolation); until then, step towards the fastest shapes
+    explored_top = measured.size and float(c.cores[measured].max()) >= TOP_MEASURED_SHARE * float(
+        c.cores[~ctx.risk.banned].max() if (~ctx.risk.banned).any() else c.cores.max())
+    if reach.max() < 0.05 and measured.size and explored_top:
         i = int(measured[np.argmin(t_obs[measured])])
         notes.append("no shape in the search space is predicted to meet the SLA; keeping the fastest measured one")
         return _Choice(i, pred, False, tuple(notes), model)
