@@ -8,41 +8,17 @@ definitions (a read model; every write still goes through the service).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_gradient.core.roi import RunPoint
 from airflow_provider_gradient.plugins.ui import views
 
-
-@dataclass(frozen=True, slots=True)
-class LightCost:
-    """The cost columns of a run."""
-
-    cloud_usd: float
-    dbu_usd: float
-    storage_usd: float
-    total_usd: float
-
-
-@dataclass(frozen=True, slots=True)
-class LightRun:
-    """The fields of a run the projects table, ROI and insights use (same names as ``Run``)."""
-
-    databricks_run_id: int
-    outcome: str
-    start_ms: int | None
-    end_ms: int | None
-    input_bytes: int | None
-    cost: LightCost | None
-    recommendation_id: int | None
-    log_status: str | None
-    metrics: dict[str, Any]
-    cluster_config: dict[str, Any] | None
-    created_ms: int
-    duration_s: float | None = None
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +29,81 @@ class LightRec:
     learning_total: int
 
 
-def _load_runs(svc: Any, project_ids: Sequence[int]) -> dict[int, list[LightRun]]:
-    """Runs of ``project_ids`` (oldest first) in one query per chunk of ids."""
+_FAILURE_KIND = {"success": None, "oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "other"}
+
+
+@dataclass(slots=True)
+class ProjectRuns:
+    """A project's runs reduced to what :func:`views.summarize_points` needs (ordered by start, run id)."""
+
+    points: list[RunPoint]
+    costs: list[tuple[float, float, float, float] | None]
+    successes: int
+    last_runtime_s: float | None
+    last_run_ms: int | None
+
+
+def _reduce(rows: list[tuple[Any, ...]]) -> ProjectRuns:
+    """One pass over a project's SQL rows -> ROI points, cost tuples and the last run's figures."""
+    rows.sort(key=lambda t: (t[1] or 0, t[0] or 0))
+    points: list[RunPoint] = []
+    costs: list[tuple[float, float, float, float] | None] = []
+    successes = 0
+    fail = _FAILURE_KIND
+    for (
+        _rid,
+        start,
+        end,
+        outcome,
+        size,
+        cloud,
+        dbu,
+        storage,
+        total,
+        rec_id,
+        log_status,
+        created,
+        ex_avg,
+        ex_max,
+        spot,
+        auto,
+    ) in rows:
+        ok = outcome == "success"
+        if ok:
+            successes += 1
+        if total is None:
+            costs.append(None)
+        else:
+            c, d, s = float(cloud or 0.0), float(dbu or 0.0), float(storage or 0.0)
+            costs.append((c, d, s, float(total or 0.0) or c + d + s))
+        points.append(
+            RunPoint(
+                int(start or created or 0),
+                (end - start) / 1000.0 if start is not None and end is not None else 0.0,
+                None if total is None else float(total),
+                size,
+                ok,
+                rec_id is not None,
+                fail.get(outcome, "other"),
+                int(spot or 0),
+                ex_avg,
+                ex_max,
+                bool(auto),
+                log_status,
+            )
+        )
+    last = rows[-1] if rows else None
+    return ProjectRuns(
+        points,
+        costs,
+        successes,
+        None if last is None or last[1] is None or last[2] is None else (last[2] - last[1]) / 1000.0,
+        None if last is None else last[1],
+    )
+
+
+def _load_runs(svc: Any, project_ids: Sequence[int]) -> dict[int, ProjectRuns]:
+    """Runs of ``project_ids`` reduced per project, in one query per chunk of ids (only the needed columns)."""
     from sqlalchemy import String, cast, select
 
     from airflow_provider_gradient.store.models import RunRow
@@ -63,9 +112,9 @@ def _load_runs(svc: Any, project_ids: Sequence[int]) -> dict[int, list[LightRun]
     cols = (
         r.project_id,
         r.databricks_run_id,
-        r.outcome,
         r.start_ms,
         r.end_ms,
+        r.outcome,
         r.input_bytes,
         r.cost_cloud_usd,
         r.cost_dbu_usd,
@@ -79,60 +128,14 @@ def _load_runs(svc: Any, project_ids: Sequence[int]) -> dict[int, list[LightRun]
         r.metrics["spot_interruptions"].as_float(),
         cast(r.cluster_config, String).like('%"autoscale"%'),
     )
-    runs: dict[int, list[LightRun]] = {pid: [] for pid in project_ids}
+    grouped: dict[int, list[tuple[Any, ...]]] = {pid: [] for pid in project_ids}
     ids = list(project_ids)
     with svc.engines.read.connect() as conn:
         for k in range(0, len(ids), _CHUNK):
             chunk = ids[k : k + _CHUNK]
-            query = (
-                select(*cols)
-                .where(r.project_id.in_(chunk))
-                .order_by(r.project_id, r.start_ms, r.databricks_run_id)
-            )
-            for row in conn.execute(query).all():
-                (
-                    pid,
-                    rid,
-                    outcome,
-                    start,
-                    end,
-                    size,
-                    cloud,
-                    dbu,
-                    storage,
-                    total,
-                    rec_id,
-                    log,
-                    created,
-                    ex_avg,
-                    ex_max,
-                    spot,
-                    autoscale,
-                ) = row
-                metrics: dict[str, Any] = {}
-                if ex_avg is not None:
-                    metrics["executors_avg"] = ex_avg
-                if ex_max is not None:
-                    metrics["executors_max"] = ex_max
-                if spot:
-                    metrics["spot_interruptions"] = spot
-                runs[pid].append(
-                    LightRun(
-                        rid,
-                        outcome,
-                        start,
-                        end,
-                        size,
-                        None if total is None else LightCost(cloud or 0.0, dbu or 0.0, storage or 0.0, total),
-                        rec_id,
-                        log,
-                        metrics,
-                        {"autoscale": True} if autoscale else None,
-                        created,
-                        None if start is None or end is None else (end - start) / 1000.0,
-                    )
-                )
-    return runs
+            for row in conn.execute(select(*cols).where(r.project_id.in_(chunk))).tuples():
+                grouped[row[0]].append(row[1:])
+    return {pid: _reduce(rows) for pid, rows in grouped.items()}
 
 
 def _versions(svc: Any) -> tuple[dict[int, tuple[Any, ...]], dict[int, LightRec]]:
@@ -172,6 +175,11 @@ CACHE_TTL_S = 600.0
 _CHUNK = 500
 _cache: dict[tuple[str, int], tuple[tuple[Any, ...], float, views.ProjectSummary]] = {}
 _cache_lock = threading.Lock()
+#: Held while summaries are computed, so a request arriving during the start-up warm-up waits for it
+#: instead of computing the same summaries a second time.
+_compute_lock = threading.Lock()
+#: ``computed``: project summaries computed so far (cache misses); ``warmups``: warm-ups finished.
+stats: dict[str, int] = {"computed": 0, "warmups": 0}
 
 
 def project_summaries(svc: Any, *, now_ms: int | None = None) -> list[views.ProjectSummary]:
@@ -189,32 +197,90 @@ def project_summaries(svc: Any, *, now_ms: int | None = None) -> list[views.Proj
             latest = svc.latest_recommendation(project.id, state=None)
             rows.append(views.summarize_project(project, runs, latest, now_ms=now_ms))
     else:
-        url = str(getattr(svc, "url", id(svc)))
-        projects = svc.list_projects()
-        versions, recs = _versions(svc)
-        now = time.monotonic()
-        fresh: dict[int, views.ProjectSummary] = {}
-        stale = []
-        with _cache_lock:
-            for p in projects:
-                version = (p.updated_ms, versions.get(p.id))
-                hit = _cache.get((url, p.id))
-                if hit is not None and hit[0] == version and now - hit[1] < CACHE_TTL_S:
-                    fresh[p.id] = hit[2]
-                else:
-                    stale.append((p, version))
-        runs = _load_runs(svc, [p.id for p, _ in stale]) if stale else {}
-        with _cache_lock:
-            for p, version in stale:
-                summary = views.summarize_project(p, runs[p.id], recs.get(p.id), now_ms=now_ms)
-                _cache[(url, p.id)] = (version, now, summary)
-                fresh[p.id] = summary
-            live = {(url, p.id) for p in projects}
-            for key in [k for k in _cache if k[0] == url and k not in live]:
-                del _cache[key]
-        rows = [fresh[p.id] for p in projects]
+        rows = _cached_summaries(svc, now_ms)
     rows.sort(key=lambda r: (-(r.last_run_ms or 0), r.id))
     return rows
+
+
+def _stale(
+    url: str, projects: Sequence[Any], versions: dict[int, Any], now: float
+) -> tuple[dict[int, views.ProjectSummary], list[tuple[Any, Any]]]:
+    fresh: dict[int, views.ProjectSummary] = {}
+    stale = []
+    with _cache_lock:
+        for p in projects:
+            version = (p.updated_ms, versions.get(p.id))
+            hit = _cache.get((url, p.id))
+            if hit is not None and hit[0] == version and now - hit[1] < CACHE_TTL_S:
+                fresh[p.id] = hit[2]
+            else:
+                stale.append((p, version))
+    return fresh, stale
+
+
+def _cached_summaries(svc: Any, now_ms: int | None) -> list[views.ProjectSummary]:
+    """Summaries of a local service: cached ones reused, the others computed from one bulk read."""
+    url = str(getattr(svc, "url", id(svc)))
+    projects = svc.list_projects()
+    versions, recs = _versions(svc)
+    now = time.monotonic()
+    fresh, stale = _stale(url, projects, versions, now)
+    if stale:
+        with _compute_lock:
+            fresh, stale = _stale(url, projects, versions, now)  # a warm-up may have just filled them
+            runs = _load_runs(svc, [p.id for p, _ in stale]) if stale else {}
+            with _cache_lock:
+                for p, version in stale:
+                    pr = runs[p.id]
+                    summary = views.summarize_points(
+                        p,
+                        pr.points,
+                        pr.costs,
+                        recs.get(p.id),
+                        successes=pr.successes,
+                        last_runtime_s=pr.last_runtime_s,
+                        last_run_ms=pr.last_run_ms,
+                        now_ms=now_ms,
+                    )
+                    stats["computed"] += 1
+                    _cache[(url, p.id)] = (version, now, summary)
+                    fresh[p.id] = summary
+    with _cache_lock:
+        live = {(url, p.id) for p in projects}
+        for key in [k for k in _cache if k[0] == url and k not in live]:
+            del _cache[key]
+    return [fresh[p.id] for p in projects]
+
+
+def warm_cache(svc: Any) -> float:
+    """Compute (and cache) every project's summary now; the seconds it took.
+
+    :param svc: the GradientService
+    """
+    t0 = time.perf_counter()
+    project_summaries(svc)
+    stats["warmups"] += 1
+    return time.perf_counter() - t0
+
+
+def start_warmup(get_service: Callable[[], Any]) -> threading.Thread:
+    """Warm the projects-page cache in a daemon thread (never blocks, never raises: errors are logged).
+
+    :param get_service: returns the GradientService to warm (called in the thread)
+    """
+
+    def run() -> None:
+        try:
+            svc = get_service()
+            if getattr(svc, "engines", None) is None:
+                return
+            log.info("Gradient pages: projects cache warmed in %.2f s", warm_cache(svc))
+        except Exception:  # a failed warm-up only means the first request computes
+            log.exception("Gradient pages: cache warm-up failed")
+
+    thread = threading.Thread(target=run, name="gradient-ui-warmup", daemon=True)
+    thread.start()
+    return thread
 
 
 def find_task_run(svc: Any, dag_id: str, task_id: str, run_id: str) -> tuple[Any, Any]:

@@ -6,12 +6,14 @@ Every route depends on :func:`auth.page_user` (HTML: redirect to login) or :func
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import mimetypes
 import os
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
@@ -23,7 +25,15 @@ from airflow_provider_gradient.plugins.ui.rendering import STATIC, base_path, pr
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Any) -> AsyncIterator[None]:
+    """Start warming the projects-page cache in the background when the app starts (never blocks)."""
+    data.start_warmup(lambda: service_of(app))
+    yield
+
+
+router = APIRouter(prefix="/ui", include_in_schema=False, lifespan=_lifespan)
 PageUser = Annotated[Any, Depends(auth.page_user)]
 ApiUser = Annotated[Any, Depends(auth.api_user)]
 
@@ -51,7 +61,12 @@ def _service_for(url: str) -> Any:
 
 def get_service(request: Request) -> Any:
     """The app's GradientService (``app.state.gradient_service``), else the one of ``[gradient] store_url``."""
-    svc = getattr(request.app.state, "gradient_service", None)
+    return service_of(request.app)
+
+
+def service_of(app: Any) -> Any:
+    """The GradientService of ``app`` (``app.state.gradient_service``), else the one of ``[gradient] store_url``."""
+    svc = getattr(app.state, "gradient_service", None)
     if svc is not None:
         return svc
     try:
@@ -59,7 +74,7 @@ def get_service(request: Request) -> Any:
     except ImportError:  # pragma: no cover - hooks always ship with the pages
         pass
     else:
-        svc = request.app.state.gradient_service = local_service()
+        svc = app.state.gradient_service = local_service()
         return svc
     url = os.environ.get("AIRFLOW__GRADIENT__STORE_URL", "")
     if not url:

@@ -145,21 +145,50 @@ def summarize_project(
     :param latest_rec: its newest recommendation (any state), for the learning k/K indicator
     """
     ordered = sorted(runs, key=lambda r: (r.start_ms or 0, r.databricks_run_id or 0))
-    costs = [run_cost(r) for r in ordered]
+    last = ordered[-1] if ordered else None
+    return summarize_points(
+        project,
+        [to_roi_point(r) for r in ordered],
+        [run_cost(r) for r in ordered],
+        latest_rec,
+        successes=sum(1 for r in ordered if _get(r, "outcome") == "success"),
+        last_runtime_s=None if last is None else run_runtime_s(last),
+        last_run_ms=None if last is None else _get(last, "start_ms"),
+        now_ms=now_ms,
+    )
+
+
+def summarize_points(
+    project: Any,
+    points: Sequence[roi_mod.RunPoint],
+    costs: Sequence[tuple[float, float, float, float] | None],
+    latest_rec: Any = None,
+    *,
+    successes: int,
+    last_runtime_s: float | None,
+    last_run_ms: int | None,
+    now_ms: int | None = None,
+) -> ProjectSummary:
+    """The projects-table row of ``project`` from its runs already reduced to ROI points and costs.
+
+    :param points: the runs as ``core.roi.RunPoint``, ordered by (start, run id)
+    :param costs: :func:`run_cost` of each run, same order
+    :param successes: number of successful runs
+    :param last_runtime_s: runtime of the last run
+    :param last_run_ms: start of the last run
+    """
     priced = [c for c in costs if c is not None]
     settings = _get(project, "settings")
     total_k = int(_get(settings, "learning_runs", 4) or 4)
     if latest_rec is not None and _get(latest_rec, "learning_total"):
         k, total_k = int(_get(latest_rec, "learning_iteration") or 0), int(_get(latest_rec, "learning_total"))
     else:
-        k = min(sum(1 for r in ordered if _get(r, "outcome") == "success"), total_k)
-    points = [to_roi_point(r) for r in ordered]
+        k = min(successes, total_k)
     trend = tuple(c[3] for c in costs[-TREND_RUNS:] if c is not None)
     trend_pct = None
     if len(trend) >= 2 and trend[0] > 0:
         trend_pct = (trend[-1] - trend[0]) / trend[0] * 100.0
-    last = ordered[-1] if ordered else None
-    last_cost = run_cost(last) if last is not None else None
+    last_cost = costs[-1] if costs else None
     return ProjectSummary(
         id=int(_get(project, "id")),
         app_id=str(_get(project, "app_id")),
@@ -171,14 +200,14 @@ def summarize_project(
         learning_total=total_k,
         auto_apply=bool(_get(settings, "auto_apply", False)),
         sla_minutes=_get(settings, "sla_minutes"),
-        runs=len(ordered),
+        runs=len(points),
         total_cost_usd=sum(c[3] for c in priced),
         cloud_usd=sum(c[0] for c in priced),
         dbu_usd=sum(c[1] for c in priced),
         storage_usd=sum(c[2] for c in priced),
         last_cost_usd=None if last_cost is None else last_cost[3],
-        last_runtime_s=None if last is None else run_runtime_s(last),
-        last_run_ms=None if last is None else _get(last, "start_ms"),
+        last_runtime_s=last_runtime_s,
+        last_run_ms=last_run_ms,
         trend=trend,
         trend_pct=trend_pct,
         roi=roi_mod.project_roi(points),
