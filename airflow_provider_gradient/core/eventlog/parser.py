@@ -24,6 +24,7 @@ _PLEN = len(_PREFIX)
 _TASK_END = b'{"Event":"SparkListenerTaskEnd"'
 _BIG_LINE = 3000
 _TASK_START = b'{"Event":"SparkListenerTaskStart"'
+_HOT = (_TASK_END, _TASK_START)
 
 
 def parse_event_log(path: str | os.PathLike[str]) -> AppSummary:
@@ -48,11 +49,12 @@ def parse_event_log(path: str | os.PathLike[str]) -> AppSummary:
 
 
 def _feed(agg: Aggregator, part: LogPart) -> None:
-    """Split the decoded chunks of one part into lines and dispatch them."""
-    handlers = agg.handlers
-    handle = agg.handle
-    task_end = agg.task_end
-    task_ends = agg.task_ends
+    """Split the decoded chunks of one part into lines and dispatch them.
+
+    The common chunk (TaskEnd lines of ordinary size, TaskStart lines, a few other events) is sorted
+    with list comprehensions; only the lines that are neither TaskStart nor TaskEnd, and TaskStart
+    lines that do not end in ``}``, are looked at one by one.
+    """
     rest = b""
     line_no = 0
     name = part.name
@@ -64,29 +66,25 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
                 chunk = rest + chunk
             lines = chunk.split(b"\n")
             rest = lines.pop()
-            batch: list[bytes] = []
             first = line_no + 1
-            for line in lines:
-                line_no += 1
-                if line.startswith(_TASK_END):
-                    if len(line) > _BIG_LINE:
-                        task_end(line, name, line_no)  # sliced decode skips the accumulables
-                    else:
-                        batch.append(line)
-                elif line.startswith(_TASK_START):
-                    if not (line.endswith(b"}") or line.rstrip().endswith(b"}")):
-                        raise MalformedEventError(f"{name}:{line_no}: truncated or malformed event line")
-                elif line.startswith(_PREFIX):
-                    event = line[_PLEN : line.find(b'"', _PLEN)]
-                    if event in handlers:
-                        handle(event, line, f"{name}:{line_no}")
-                    elif not (line.endswith(b"}") or line.rstrip().endswith(b"}")):
-                        raise MalformedEventError(f"{name}:{line_no}: truncated or malformed event line")
-                elif line.strip():
-                    _slow(agg, line, f"{name}:{line_no}")
+            batch = [line for line in lines if line.startswith(_TASK_END)]
+            if batch and max(map(len, batch)) > _BIG_LINE:
+                line_no = _feed_lines(agg, lines, name, first)
+                batch = [line for line in batch if len(line) <= _BIG_LINE]
+            else:
+                others = [
+                    (i, line)
+                    for i, line in enumerate(lines, first)
+                    if not (line.startswith(_HOT) and line.endswith(b"}"))
+                ]
+                for i, line in others:
+                    line_no = i
+                    if not line.startswith(_TASK_END):
+                        _other(agg, line, name, i)
+            line_no = first + len(lines) - 1
             if batch:
                 # Task ends only update order-independent stage accumulators: batching is safe.
-                task_ends(batch, name, (first, line_no))
+                agg.task_ends(batch, name, (first, line_no))
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         raise MalformedEventError(f"{name}:{line_no}: malformed event ({exc})") from None
     if rest.strip():
@@ -96,6 +94,40 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
         except MalformedEventError:
             if _valid_json(rest):
                 raise
+
+
+def _feed_lines(agg: Aggregator, lines: list[bytes], name: str, first: int) -> int:
+    """One chunk holding very large TaskEnd lines: each of those gets the sliced decode, in order.
+
+    :return: the number of the last line.
+    """
+    task_end = agg.task_end
+    i = first - 1
+    try:
+        for i, line in enumerate(lines, first):  # noqa: B007 (i is the line number of an error)
+            if line.startswith(_TASK_END):
+                if len(line) > _BIG_LINE:
+                    task_end(line, name, i)  # sliced decode skips the accumulables
+            else:
+                _other(agg, line, name, i)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+        raise MalformedEventError(f"{name}:{i}: malformed event ({exc})") from None
+    return i
+
+
+def _other(agg: Aggregator, line: bytes, name: str, line_no: int) -> None:
+    """Dispatch one line that is not a SparkListenerTaskEnd."""
+    if line.startswith(_TASK_START):
+        if not (line.endswith(b"}") or line.rstrip().endswith(b"}")):
+            raise MalformedEventError(f"{name}:{line_no}: truncated or malformed event line")
+    elif line.startswith(_PREFIX):
+        event = line[_PLEN : line.find(b'"', _PLEN)]
+        if event in agg.handlers:
+            agg.handle(event, line, f"{name}:{line_no}")
+        elif not (line.endswith(b"}") or line.rstrip().endswith(b"}")):
+            raise MalformedEventError(f"{name}:{line_no}: truncated or malformed event line")
+    elif line.strip():
+        _slow(agg, line, f"{name}:{line_no}")
 
 
 def _valid_json(line: bytes) -> bool:
