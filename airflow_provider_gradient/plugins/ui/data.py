@@ -133,7 +133,7 @@ def _load_runs(svc: Any, project_ids: Sequence[int]) -> dict[int, ProjectRuns]:
     with svc.engines.read.connect() as conn:
         for k in range(0, len(ids), _CHUNK):
             chunk = ids[k : k + _CHUNK]
-            for row in conn.execute(select(*cols).where(r.project_id.in_(chunk))).tuples():
+            for row in conn.execute(select(*cols).where(r.project_id.in_(chunk))).all():
                 grouped[row[0]].append(row[1:])
     return {pid: _reduce(rows) for pid, rows in grouped.items()}
 

@@ -1,0 +1,80 @@
+"""The projects-page cache is warmed in the background when the plugin's app starts, so the first request
+is served from it; the fast read path gives the same summaries as the service's full ``Run`` objects."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from airflow_provider_gradient.plugins.app import create_app
+from airflow_provider_gradient.plugins.ui import auth, data, views
+from airflow_provider_gradient.plugins.ui.seed import seed_default
+from airflow_provider_gradient.service import GradientService
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> GradientService:
+    service = GradientService.from_url(f"sqlite:///{tmp_path_factory.mktemp('warm') / 'gradient.db'}")
+    seed_default(service, runs=8)
+    return service
+
+
+def _cached_ids(svc: GradientService) -> set[int]:
+    url = str(svc.url)
+    return {pid for u, pid in data._cache if u == url}
+
+
+def _wait_warm(before: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while data.stats["warmups"] == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert data.stats["warmups"] > before, "the warm-up finished"
+
+
+def test_cache_filled_after_app_start_and_first_request_does_not_recompute(svc: GradientService) -> None:
+    data._cache.clear()
+    app = create_app(svc)
+    app.dependency_overrides[auth.page_user] = lambda: None
+    ids = {p.id for p in svc.list_projects()}
+    assert _cached_ids(svc) == set()
+    before = data.stats["warmups"]
+    with TestClient(app) as client:
+        _wait_warm(before)
+        assert _cached_ids(svc) == ids
+        computed = data.stats["computed"]
+        resp = client.get("/ui/")
+        assert resp.status_code == 200
+        assert data.stats["computed"] == computed, "served from the warmed cache"
+        # incremental invalidation still works: one new run -> only that project is recomputed
+        pid = min(ids)
+        svc.record_run(
+            pid, {"databricks_run_id": 77_000_001, "outcome": "success", "start_ms": 1, "end_ms": 2}
+        )
+        assert client.get("/ui/").status_code == 200
+        assert data.stats["computed"] == computed + 1
+
+
+def test_warmup_never_raises() -> None:
+    def broken() -> Any:
+        raise RuntimeError("store unreachable")
+
+    before = data.stats["warmups"]
+    thread = data.start_warmup(broken)
+    thread.join(10)
+    assert not thread.is_alive() and thread.daemon
+    assert data.stats["warmups"] == before
+
+
+def test_fast_summaries_equal_the_service_objects(svc: GradientService) -> None:
+    data._cache.clear()
+    now = int(time.time() * 1000)
+    fast = {row.id: row for row in data.project_summaries(svc, now_ms=now)}
+    for p in svc.list_projects():
+        runs = svc.list_runs(p.id, limit=None)
+        slow = views.summarize_project(p, runs, svc.latest_recommendation(p.id, state=None), now_ms=now)
+        assert len(runs) > 0
+        assert dataclasses.asdict(fast[p.id]) == dataclasses.asdict(slow)
