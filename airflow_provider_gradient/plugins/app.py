@@ -78,6 +78,9 @@ class LazyApp:
 
         self._app: FastAPI | None = None
         self._lock = threading.Lock()
+        from airflow_provider_gradient.plugins.ui.warmup import start_in_api_server
+
+        start_in_api_server(self)  # api-server only: build the app, warm the projects page (background)
 
     @property
     def app(self) -> FastAPI:

@@ -78,3 +78,19 @@ def test_fast_summaries_equal_the_service_objects(svc: GradientService) -> None:
         slow = views.summarize_project(p, runs, svc.latest_recommendation(p.id, state=None), now_ms=now)
         assert len(runs) > 0
         assert dataclasses.asdict(fast[p.id]) == dataclasses.asdict(slow)
+
+
+def test_api_server_hook_builds_app_and_warms(svc: GradientService) -> None:
+    from airflow_provider_gradient.plugins.app import LazyApp
+    from airflow_provider_gradient.plugins.ui import warmup
+
+    assert warmup.start_in_api_server(LazyApp(), argv=["airflow", "scheduler"]) is None
+    lazy = LazyApp()
+    lazy._app = create_app(svc)  # the app the api-server would build from [gradient] store_url
+    data._cache.clear()
+    before = data.stats["warmups"]
+    thread = warmup.start_in_api_server(lazy, argv=["airflow", "api-server", "--port", "8080"])
+    assert thread is not None and thread.daemon
+    thread.join(30)
+    assert data.stats["warmups"] == before + 1
+    assert _cached_ids(svc) == {p.id for p in svc.list_projects()}
