@@ -263,10 +263,11 @@ def warm_cache(svc: Any) -> float:
     return time.perf_counter() - t0
 
 
-def start_warmup(get_service: Callable[[], Any]) -> threading.Thread:
+def start_warmup(get_service: Callable[[], Any], also: Callable[[], Any] | None = None) -> threading.Thread:
     """Warm the projects-page cache in a daemon thread (never blocks, never raises: errors are logged).
 
     :param get_service: returns the GradientService to warm (called in the thread)
+    :param also: more warming to do afterwards in the same thread (e.g. compiling the page templates)
     """
 
     def run() -> None:
@@ -274,7 +275,10 @@ def start_warmup(get_service: Callable[[], Any]) -> threading.Thread:
             svc = get_service()
             if getattr(svc, "engines", None) is None:
                 return
-            log.info("Gradient pages: projects cache warmed in %.2f s", warm_cache(svc))
+            seconds = warm_cache(svc)
+            if also is not None:
+                also()
+            log.info("Gradient pages: projects cache warmed in %.2f s", seconds)
         except Exception:  # a failed warm-up only means the first request computes
             log.exception("Gradient pages: cache warm-up failed")
 

@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airflow_provider_gradient.plugins.ui import auth, data, views
 from airflow_provider_gradient.plugins.ui.charts import cost_chart, runtime_chart
-from airflow_provider_gradient.plugins.ui.rendering import STATIC, base_path, project_rows, render
+from airflow_provider_gradient.plugins.ui.rendering import ENV, STATIC, base_path, project_rows, render
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,14 @@ log = logging.getLogger(__name__)
 @contextlib.asynccontextmanager
 async def _lifespan(app: Any) -> AsyncIterator[None]:
     """Start warming the projects-page cache in the background when the app starts (never blocks)."""
-    data.start_warmup(lambda: service_of(app))
+    data.start_warmup(lambda: service_of(app), also=compile_templates)
     yield
+
+
+def compile_templates() -> None:
+    """Load (compile) the page templates now rather than on the first request."""
+    for name in ("projects.html", "project_row.html", "project.html", "base.html"):
+        ENV.get_template(name)
 
 
 router = APIRouter(prefix="/ui", include_in_schema=False, lifespan=_lifespan)

@@ -40,11 +40,13 @@ def start_in_api_server(lazy_app: Any, argv: Sequence[str] | None = None) -> thr
         def run() -> None:
             try:
                 from airflow_provider_gradient.plugins.ui import data
-                from airflow_provider_gradient.plugins.ui.routes import service_of
+                from airflow_provider_gradient.plugins.ui.routes import compile_templates, service_of
 
                 svc = service_of(lazy_app.app)
                 if getattr(svc, "engines", None) is not None:
-                    log.info("Gradient pages: projects cache warmed in %.2f s", data.warm_cache(svc))
+                    seconds = data.warm_cache(svc)
+                    compile_templates()
+                    log.info("Gradient pages: projects cache warmed in %.2f s", seconds)
             except Exception:  # a failed warm-up only means the first request computes
                 log.exception("Gradient pages: cache warm-up failed")
 
