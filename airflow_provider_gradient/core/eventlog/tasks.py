@@ -73,7 +73,10 @@ class TaskFolder:
         :param span: first and last line number of the chunk, for error messages.
         """
         try:
-            events = schema.TASK_END_LIST_DECODER.decode(b"[" + b",".join(lines) + b"]")
+            parts = lines.copy()  # brackets on the first and last line: one copy of the batch, not three
+            parts[0] = b"[" + parts[0]
+            parts[-1] += b"]"
+            events = schema.TASK_END_LIST_DECODER.decode(b",".join(parts))
         except schema.msgspec.DecodeError:
             where = f"{part}:{span[0]}-{span[1]}"
             for line in lines:
