@@ -86,8 +86,8 @@ def _reduce(rows: list[tuple[Any, ...]]) -> ProjectRuns:
                 rec_id is not None,
                 fail.get(outcome, "other"),
                 int(spot or 0),
-                ex_avg,
-                ex_max,
+                None if ex_avg is None else float(ex_avg),
+                None if ex_max is None else float(ex_max),
                 bool(auto),
                 log_status,
             )
@@ -133,7 +133,11 @@ def _load_runs(svc: Any, project_ids: Sequence[int]) -> dict[int, ProjectRuns]:
     with svc.engines.read.connect() as conn:
         for k in range(0, len(ids), _CHUNK):
             chunk = ids[k : k + _CHUNK]
-            for row in conn.execute(select(*cols).where(r.project_id.in_(chunk))).all():
+            result = conn.execute(select(*cols).where(r.project_id.in_(chunk)))
+            # the DB-API rows as they are (plain tuples: no Row objects; the values need no conversion)
+            raw = result.cursor.fetchall() if result.cursor is not None else result.all()
+            result.close()
+            for row in raw:
                 grouped[row[0]].append(row[1:])
     return {pid: _reduce(rows) for pid, rows in grouped.items()}
 
@@ -202,54 +206,66 @@ def project_summaries(svc: Any, *, now_ms: int | None = None) -> list[views.Proj
     return rows
 
 
+def _project_versions(svc: Any) -> dict[int, int]:
+    """``{project id: updated_ms}`` of every project (a light query: no settings decoding, no workspaces)."""
+    from sqlalchemy import select
+
+    from airflow_provider_gradient.store.models import ProjectRow
+
+    with svc.engines.read.connect() as conn:
+        return {pid: upd for pid, upd in conn.execute(select(ProjectRow.id, ProjectRow.updated_ms)).all()}
+
+
 def _stale(
-    url: str, projects: Sequence[Any], versions: dict[int, Any], now: float
-) -> tuple[dict[int, views.ProjectSummary], list[tuple[Any, Any]]]:
+    url: str, projects: dict[int, int], versions: dict[int, Any], now: float
+) -> tuple[dict[int, views.ProjectSummary], dict[int, Any]]:
     fresh: dict[int, views.ProjectSummary] = {}
-    stale = []
+    stale = {}
     with _cache_lock:
-        for p in projects:
-            version = (p.updated_ms, versions.get(p.id))
-            hit = _cache.get((url, p.id))
+        for pid, updated in projects.items():
+            version = (updated, versions.get(pid))
+            hit = _cache.get((url, pid))
             if hit is not None and hit[0] == version and now - hit[1] < CACHE_TTL_S:
-                fresh[p.id] = hit[2]
+                fresh[pid] = hit[2]
             else:
-                stale.append((p, version))
+                stale[pid] = version
     return fresh, stale
 
 
 def _cached_summaries(svc: Any, now_ms: int | None) -> list[views.ProjectSummary]:
     """Summaries of a local service: cached ones reused, the others computed from one bulk read."""
     url = str(getattr(svc, "url", id(svc)))
-    projects = svc.list_projects()
+    projects = _project_versions(svc)
     versions, recs = _versions(svc)
     now = time.monotonic()
     fresh, stale = _stale(url, projects, versions, now)
     if stale:
         with _compute_lock:
             fresh, stale = _stale(url, projects, versions, now)  # a warm-up may have just filled them
-            runs = _load_runs(svc, [p.id for p, _ in stale]) if stale else {}
-            with _cache_lock:
-                for p, version in stale:
-                    pr = runs[p.id]
-                    summary = views.summarize_points(
-                        p,
-                        pr.points,
-                        pr.costs,
-                        recs.get(p.id),
-                        successes=pr.successes,
-                        last_runtime_s=pr.last_runtime_s,
-                        last_run_ms=pr.last_run_ms,
-                        now_ms=now_ms,
-                    )
-                    stats["computed"] += 1
-                    _cache[(url, p.id)] = (version, now, summary)
-                    fresh[p.id] = summary
+            if stale:
+                full = {p.id: p for p in svc.list_projects() if p.id in stale}
+                runs = _load_runs(svc, list(full))
+                with _cache_lock:
+                    for pid, p in full.items():
+                        pr = runs[pid]
+                        summary = views.summarize_points(
+                            p,
+                            pr.points,
+                            pr.costs,
+                            recs.get(pid),
+                            successes=pr.successes,
+                            last_runtime_s=pr.last_runtime_s,
+                            last_run_ms=pr.last_run_ms,
+                            now_ms=now_ms,
+                        )
+                        stats["computed"] += 1
+                        # the version read with the full object (a concurrent update -> recomputed next time)
+                        _cache[(url, pid)] = ((p.updated_ms, versions.get(pid)), now, summary)
+                        fresh[pid] = summary
     with _cache_lock:
-        live = {(url, p.id) for p in projects}
-        for key in [k for k in _cache if k[0] == url and k not in live]:
+        for key in [k for k in _cache if k[0] == url and k[1] not in projects]:
             del _cache[key]
-    return [fresh[p.id] for p in projects]
+    return [fresh[pid] for pid in projects if pid in fresh]
 
 
 def warm_cache(svc: Any) -> float:
