@@ -22,8 +22,9 @@ from airflow_provider_gradient.core.eventlog.errors import (
 
 #: Size of the raw reads.
 IN_CHUNK = 1 << 18
-#: Upper bound of one decompressed chunk (where the codec allows bounding it).
-OUT_CHUNK = 1 << 20
+#: Upper bound of one decompressed chunk (where the codec allows bounding it). 512 KiB keeps the
+#: chunk, its lines and the TaskEnd batch in cache: measured ~25% faster than 1 MiB, 2 MiB slower still.
+OUT_CHUNK = 1 << 19
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
