@@ -227,3 +227,17 @@ def test_half_written_line_in_the_middle_is_an_error(tmp_path: Path, base_bytes:
         i = next(n for n, x in enumerate(lines) if x.startswith(b'{"Event":"' + kind))
         broken = b"".join([*lines[:i], lines[i][:59] + b"\n", *lines[i + 1 :]])
         _raises(_write(tmp_path / kind.decode(), broken), MalformedEventError)
+
+
+def test_half_written_task_start_names_its_line_and_crlf_lines_parse(
+    tmp_path: Path, base_bytes: bytes
+) -> None:
+    lines = base_bytes.splitlines(keepends=True)
+    starts = [n for n, x in enumerate(lines) if x.startswith(b'{"Event":"SparkListenerTaskStart"')]
+    i = starts[len(starts) // 2]
+    broken = b"".join([*lines[:i], lines[i][:80] + b"\n", *lines[i + 1 :]])
+    _raises(_write(tmp_path / "log", broken), MalformedEventError, f"log:{i + 1}:")
+    crlf = base_bytes.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    assert parse_event_log(_write(tmp_path / "crlf", crlf)).to_dict() | {"source_format": None} == (
+        parse_event_log(_write(tmp_path / "lf", base_bytes)).to_dict() | {"source_format": None}
+    )
