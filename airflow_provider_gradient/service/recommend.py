@@ -119,6 +119,7 @@ def build_inputs(
         allow_autoscale=True,
         allow_spot=not st.force_on_demand,
         allow_photon=True,
+        driver_billed=True,  # real clusters bill the driver: a 1-worker 8xlarge cluster is two 8xlarge nodes
     )
     settings = OptimizerSettings(
         sla_minutes=st.sla_minutes,
@@ -168,6 +169,15 @@ def build_inputs(
         raise ConflictError(
             f"the baseline cluster of project {project.app_id!r} is not usable: {exc}"
         ) from exc
+    if baseline.driver_node_type_id and baseline.driver_node_type_id != baseline.node_type_id:
+        # a fixed driver type stays as it is (the optimiser changes the workers): price that node
+        try:
+            drv = catalog.node_type(cloud, baseline.driver_node_type_id)
+            space = dataclasses.replace(space, driver_rate_usd=catalog.hourly_usd(cloud, region, drv.name)
+                                        + drv.dbu_per_hour * space.dbu_usd)
+        except Exception as exc:  # noqa: BLE001 - unknown driver type: price it like a worker
+            log.warning("driver node type %s not priced (%s): priced like the workers",
+                        baseline.driver_node_type_id, exc)
     return {
         "space": space,
         "history": history,

@@ -39,7 +39,21 @@ def shape_cost_usd(space: SearchSpace, shape: ClusterShape, runtime_s: float) ->
     :param runtime_s: wall time.
     """
     node = space.node(shape.node_type_id)
-    return runtime_s / 3600.0 * shape.effective_workers * node_rate_usd(node, space.dbu_usd, shape.spot)
+    rate = shape.effective_workers * node_rate_usd(node, space.dbu_usd, shape.spot)
+    return runtime_s / 3600.0 * (rate + driver_rate_usd(space, node))
+
+
+def driver_rate_usd(space: SearchSpace, worker: NodeOption) -> float:
+    """$/hour of the driver of a cluster whose workers are ``worker`` (0 when the space prices workers only).
+
+    :param space: search space (``driver_billed``, ``driver_rate_usd``).
+    :param worker: the worker node type (the driver's type unless a fixed driver is set).
+    """
+    if not space.driver_billed:
+        return 0.0
+    if space.driver_rate_usd is not None:
+        return float(space.driver_rate_usd)
+    return node_rate_usd(worker, space.dbu_usd)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +67,8 @@ class Candidates:
     :param memory_gb: total worker memory.
     :param mem_per_core: GB per vCPU of the node type.
     :param vcpus: vCPUs per node.
-    :param rate_usd: $/hour of the whole candidate cluster (workers × node rate, on-demand).
+    :param rate_usd: $/hour of the whole candidate cluster (workers × node rate, on-demand, plus the
+        driver when the space bills it).
     :param lookup: ``(node type, workers)`` → candidate index.
     """
 
@@ -130,6 +145,7 @@ def build_candidates(space: SearchSpace, settings: OptimizerSettings, baseline: 
     vcpus = np.array([nodes[i].vcpus for i in node_idx], dtype=np.float64)
     mem = np.array([nodes[i].memory_gb for i in node_idx], dtype=np.float64)
     rate = np.array([node_rate_usd(nodes[i], space.dbu_usd) for i in node_idx], dtype=np.float64)
+    driver = np.array([driver_rate_usd(space, nodes[i]) for i in node_idx], dtype=np.float64)
     wk = np.maximum(workers, 1.0)
     return Candidates(
         nodes=tuple(nodes),
@@ -139,7 +155,7 @@ def build_candidates(space: SearchSpace, settings: OptimizerSettings, baseline: 
         memory_gb=wk * mem,
         mem_per_core=mem / np.maximum(vcpus, 1.0),
         vcpus=vcpus,
-        rate_usd=wk * rate,
+        rate_usd=wk * rate + driver,
         lookup={(nodes[p[0]].name, p[1]): k for k, p in enumerate(pairs)},
     )
 

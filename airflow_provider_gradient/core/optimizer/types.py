@@ -188,6 +188,10 @@ class SearchSpace:
     :param allow_photon: Photon allowed.
     :param worker_counts: when non-empty, the only worker counts allowed (e.g. a replay grid).
     :param allowed_shapes: when non-empty, the only (node_type, workers) pairs allowed.
+    :param driver_billed: count the driver node in every cost (real clusters). False = workers only, as
+        the replay contract prices a run.
+    :param driver_rate_usd: $/hour (cloud + DBU) of a fixed driver node type; None = the driver follows
+        the worker type (Databricks' default), so it costs one more worker-node hour per hour.
     """
 
     cloud: str
@@ -201,6 +205,8 @@ class SearchSpace:
     allow_photon: bool = True
     worker_counts: tuple[int, ...] = ()
     allowed_shapes: tuple[tuple[str, int], ...] = ()
+    driver_billed: bool = False
+    driver_rate_usd: float | None = None
 
     def node(self, name: str) -> NodeOption:
         """The node option called ``name`` (raises OptimizerError naming it)."""
