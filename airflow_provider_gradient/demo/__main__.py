@@ -11,8 +11,8 @@ from pathlib import Path
 
 from airflow_provider_gradient.demo.environment import airflow_env, demo_home, prepare
 
-DEFAULT_PROFILE = "etl_scaling"
-DEFAULT_SLA_MINUTES = 45.0
+DEFAULT_PROFILE = "driver_bound"
+DEFAULT_SLA_MINUTES = 75.0
 
 
 def _run(args: argparse.Namespace) -> int:
