@@ -16,6 +16,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${GRADIENT_SKIP_BROWSER:-}" ];
     || echo "warning: chromium could not be installed" >&2
 fi
 mkdir -p test-artifacts
-$PY -m pytest "$@"
+$PY -m pytest --durations=15 "$@"
 rc=$?
 exit $rc
