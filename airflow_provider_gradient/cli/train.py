@@ -94,5 +94,5 @@ def command(
         print_json({"project": final.app_id, "phase": final.phase, "runs": done})
     else:
         typer.echo(f"{final.app_id}: {len(done)} training run(s), phase now {final.phase}")
-    if any(d["dag_run_state"] not in ("success", "DagRunState.SUCCESS") for d in done):
+    if any(d["dag_run_state"] != "success" for d in done):  # str(DagRunState.SUCCESS) == "success"
         raise typer.Exit(1)
