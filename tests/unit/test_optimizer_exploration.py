@@ -17,7 +17,7 @@ from airflow_provider_gradient.core.optimizer import (
     SearchSpace,
     recommend,
 )
-from airflow_provider_gradient.core.optimizer.engine import expected_saving
+from airflow_provider_gradient.core.optimizer.engine import expected_saving, sla_saving
 from airflow_provider_gradient.core.optimizer.model import Prediction
 from airflow_provider_gradient.core.optimizer.reasons import fmt_minutes
 from airflow_provider_gradient.core.optimizer.space import node_rate_usd
@@ -112,6 +112,54 @@ def test_expected_saving_matches_monte_carlo() -> None:
     want = np.maximum(0.3 - rate[None, :] * draws, 0.0).mean(0)
     assert np.allclose(got, want, rtol=0.02, atol=1e-4)
     assert (got >= 0).all()
+
+
+def test_sla_saving_counts_only_runs_within_the_sla() -> None:
+    rng = np.random.default_rng(1)
+    mu = np.log(np.array([900.0, 1000.0, 1200.0]))
+    sigma = np.array([0.1, 0.3, 0.05])
+    rate = np.array([1.0, 0.9, 0.5]) / 3600.0
+    pred = Prediction(mu=mu, sigma=sigma, param_runtime_s=np.exp(mu))
+    sla = 1000.0
+    got = sla_saving(0.3, rate, pred, sla)
+    draws = np.exp(mu[None, :] + sigma[None, :] * rng.standard_normal((200_000, 3)))
+    want = (np.maximum(0.3 - rate[None, :] * draws, 0.0) * (draws <= sla)).mean(0)
+    assert np.allclose(got, want, rtol=0.02, atol=1e-4)
+    # never more than the unconstrained saving, and equal to it without an SLA
+    assert (got <= expected_saving(0.3, rate, pred) + 1e-12).all()
+    assert np.allclose(sla_saving(0.3, rate, pred, None), expected_saving(0.3, rate, pred))
+
+
+def _hist(runs: list[tuple[ClusterShape, float]]) -> list[Observation]:
+    return [Observation(shape=sh, runtime_s=t, succeeded=True, started_ms=i) for i, (sh, t) in enumerate(runs)]
+
+
+def test_a_learning_run_that_missed_the_sla_is_not_fallen_back_from() -> None:
+    # learning run 4 (a deliberate experiment on fewer cores) missed the SLA: the first optimizing
+    # recommendation is chosen on its merits, not as a fallback
+    sh = {w: ClusterShape("m5.4xlarge", num_workers=w) for w in (4, 8, 16, 32)}
+    hist = _hist([(sh[16], 3000.0), (sh[32], 2800.0), (sh[8], 3300.0), (sh[4], 4200.0)])
+    rec = recommend(SPACE, hist, OptimizerSettings(sla_minutes=50.0), BASE)
+    assert rec.phase == "optimizing"
+    assert "falling back" not in rec.reason
+    # the same miss by an optimizing recommendation does fall back toward the last good shape
+    hist.append(Observation(shape=sh[8], runtime_s=3000.0, succeeded=True, started_ms=4))
+    hist.append(Observation(shape=ClusterShape("m5.2xlarge", num_workers=8), runtime_s=4000.0, succeeded=True,
+                            started_ms=5))
+    rec = recommend(SPACE, hist, OptimizerSettings(sla_minutes=50.0), BASE)
+    assert "falling back toward 8×m5.4xlarge" in rec.reason, rec.reason
+
+
+def test_until_the_sla_is_met_growing_may_take_a_squared_step() -> None:
+    # every run is 4-6× slower than the SLA: growing the cluster is the safe direction, so the step cap
+    # (factor 2) widens to factor² upwards; shrinking stays within the factor
+    sh = {w: ClusterShape("m5.xlarge", num_workers=w) for w in (2, 4)}
+    hist = _hist([(sh[2], 6000.0), (sh[4], 3100.0), (ClusterShape("c5.xlarge", num_workers=4), 3300.0),
+                  (ClusterShape("m5.2xlarge", num_workers=2), 3050.0)])
+    rec = recommend(SPACE, hist, OptimizerSettings(sla_minutes=10.0), ClusterShape("m5.xlarge", num_workers=2))
+    cores = rec.shape.effective_workers * VCPU[rec.shape.node_type_id]
+    assert rec.phase == "optimizing"
+    assert 32 < cores <= 64, rec.shape  # beyond factor 2 of the fastest run (16 cores), within factor²
 
 
 def test_reason_states_the_sla_in_readable_minutes() -> None:

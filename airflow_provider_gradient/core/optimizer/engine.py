@@ -3,9 +3,10 @@
 Learning phase (K runs per epoch, baseline first): the experiment design of :mod:`.learning`. Optimizing
 phase: fit :class:`RuntimeModel` on the epoch's runs and pick the cheapest expected cost with
 ``P(runtime ≤ SLA) ≥ sla_confidence`` inside the step cap (factor², for confidently safe shapes), honouring the
-memory and fallback guardrails; once the best shape is measured, keep learning with the untried shape most
-likely to be cheaper and within the SLA (constrained probability of improvement). A detected drift starts a
-new epoch (re-learning).
+memory and fallback guardrails (a miss of an optimizing run falls back; a learning run is an experiment); once
+the best shape is measured, keep learning with the untried shape of the largest expected saving within the
+SLA, net of a penalty for the risk of missing it. Until some run meets the SLA, growing the cluster may take
+factor² steps. A detected drift starts a new epoch (re-learning).
 """
 
 from __future__ import annotations
@@ -48,15 +49,14 @@ from airflow_provider_gradient.core.optimizer.types import (
 SPOT_MAX_RUNTIME_S = 3600.0
 #: Largest tolerated failure risk for an optimizing recommendation.
 MAX_P_FAIL = 0.12
-#: P(runtime ≤ SLA) required to probe an untried shape once the best one is measured.
-EXPLORE_CONFIDENCE = 0.55
-#: Probes may be this much less likely to meet the SLA than the incumbent, but never below the floor.
-PROBE_RISK_MARGIN = 0.05
-MIN_PROBE_CONFIDENCE = 0.4
-#: Smallest expected saving × P(meets SLA), as a share of the incumbent's cost, worth a probe run.
-MIN_PROBE_GAIN = 0.03
-#: A probe's SLA miss (or failure) counts as this share of the incumbent's cost against its expected saving.
-PROBE_MISS_PENALTY = 0.03
+#: Smallest P(runtime ≤ SLA) of an untried shape probed once the best one is measured.
+MIN_PROBE_CONFIDENCE = 0.3
+#: Smallest expected saving within the SLA, net of the miss penalty, as a share of the incumbent's cost,
+#: worth a probe run.
+MIN_PROBE_GAIN = 0.02
+#: A probe's SLA miss (or failure) counts as this share of the incumbent's cost against its expected saving
+#: (so a coin-flip probe needs a possible saving of ~20 % or more; a likely-safe one much less).
+PROBE_MISS_PENALTY = 0.2
 #: Smallest expected saving share for a probe that is as likely to meet the SLA as a recommendation.
 MIN_SAFE_PROBE_GAIN = 0.005
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
@@ -76,8 +76,22 @@ def expected_saving(incumbent_cost: float, rate_per_s: np.ndarray, pred: Predict
     :param rate_per_s: $ per second of each candidate.
     :param pred: runtime prediction per candidate.
     """
+    return sla_saving(incumbent_cost, rate_per_s, pred, None)
+
+
+def sla_saving(incumbent_cost: float, rate_per_s: np.ndarray, pred: Prediction, sla_s: float | None) -> np.ndarray:
+    """``E[max(0, incumbent_cost − rate × T) · 1{T ≤ SLA}]`` for log-normal runtimes ``T``.
+
+    :param incumbent_cost: cost of the incumbent (best measured shape).
+    :param rate_per_s: $ per second of each candidate.
+    :param pred: runtime prediction per candidate.
+    :param sla_s: SLA in seconds (None: no limit).
+    """
     sig = np.maximum(pred.sigma, 1e-9)
-    z = (np.log(incumbent_cost / np.maximum(rate_per_s, 1e-300)) - pred.mu) / sig
+    u = incumbent_cost / np.maximum(rate_per_s, 1e-300)
+    if sla_s is not None:
+        u = np.minimum(u, sla_s)
+    z = (np.log(u) - pred.mu) / sig
     ei = incumbent_cost * norm_cdf(z) - rate_per_s * pred.mean_s * norm_cdf(z - sig)
     return np.asarray(np.maximum(ei, 0.0))
 
@@ -105,7 +119,9 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     last = ctx.runs[-1] if ctx.runs else None
     last_i = int(ctx.run_idx[-1]) if ctx.runs else -1
     ref = _best_ref(ctx)
-    fallback = last is not None and last_i >= 0 and (missed[last_i] or not last.succeeded) and last.failure_kind != "spot"
+    # a learning run is a deliberate experiment: only a miss of an optimizing recommendation triggers the fallback
+    fallback = (last is not None and last_i >= 0 and (missed[last_i] or not last.succeeded)
+                and last.failure_kind != "spot" and len(ctx.runs) > ctx.settings.learning_runs)
     if fallback and last is not None:
         lg = _last_good(ctx)
         if lg is not None:
@@ -118,6 +134,9 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         # a confidently safe shape may move up to factor² in one step (e.g. a job that does not scale)
         wide = _cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
         cap = cap | (wide & (p >= WIDE_STEP_CONFIDENCE) & (ctx.risk.p_fail <= 0.05))
+        if not met.any():
+            # nothing has met the SLA yet: growing the cluster is the safe direction, so it may move factor²
+            cap = cap | (wide & (c.cores >= c.cores[ref]) & (c.memory_gb >= c.memory_gb[ref]))
     observed_ok = met & ~np.isnan(t_obs)
     base = ~ctx.risk.banned & (ctx.risk.p_fail <= MAX_P_FAIL) & ~missed & cap
     feasible = base & ((p >= conf) | observed_ok)
@@ -135,15 +154,14 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     if feasible.any():
         i = int(np.argmin(np.where(feasible, score, np.inf)))
         if ctx.settings.explore and not fallback and not np.isnan(t_obs[i]):
-            # converged on a measured shape: keep learning with the untried shape most likely to be a
-            # cheaper shape that meets the SLA (constrained probability of improvement)
-            # a probe must be about as likely to meet the SLA as the incumbent itself (near a tight SLA
-            # the incumbent is a coin flip too: repeating it teaches nothing and is no safer)
-            need = min(EXPLORE_CONFIDENCE, max(float(p[i]) - PROBE_RISK_MARGIN, MIN_PROBE_CONFIDENCE))
-            gain = expected_saving(float(cost[i]), c.rate_usd / 3600.0, pred) * (1.0 - ctx.risk.p_fail) * p
-            # net of the expected pain of an SLA miss (charged as a share of the incumbent's cost)
-            net = gain / max(float(cost[i]), 1e-12) - PROBE_MISS_PENALTY * (1.0 - p * (1.0 - ctx.risk.p_fail))
-            score = np.where(base & unobserved & (p >= need), net, 0.0)
+            # converged on a measured shape: keep learning with the untried shape of the largest expected saving
+            # within the SLA, net of the risk of missing it (each miss is charged PROBE_MISS_PENALTY of the
+            # incumbent's cost, so only a large possible saving justifies a coin-flip probe)
+            inc = max(float(cost[i]), 1e-12)
+            gain = sla_saving(inc, c.rate_usd / 3600.0, pred, ctx.sla_s) * (1.0 - ctx.risk.p_fail)
+            p_miss = 1.0 - p * (1.0 - ctx.risk.p_fail)
+            net = gain / inc - PROBE_MISS_PENALTY * p_miss
+            score = np.where(base & unobserved & (p >= MIN_PROBE_CONFIDENCE), net, -np.inf)
             j = int(np.argmax(score))
             if score[j] >= MIN_PROBE_GAIN:
                 notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still")
