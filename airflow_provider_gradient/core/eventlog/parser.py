@@ -1,7 +1,8 @@
-"""``parse_event_log``: stream the parts of a log line by line into the aggregator.
+"""``parse_event_log``: stream the parts of a log chunk by chunk into the aggregator.
 
 Only the events we aggregate are decoded: the ``{"Event":"<name>"`` prefix of each line is checked
-first, so TaskStart, block-manager, metrics and other chatty events cost a byte comparison.
+first, so block-manager, metrics and other chatty events cost a byte comparison. Runs of TaskStart /
+TaskEnd lines take the chunk fast path (runs.py); a chunk it declines is split into lines here.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from airflow_provider_gradient.core.eventlog.errors import (
     MalformedEventError,
 )
 from airflow_provider_gradient.core.eventlog.inputs import LogPart, open_input
+from airflow_provider_gradient.core.eventlog.runs import BIG_LINE as _BIG_LINE
+from airflow_provider_gradient.core.eventlog.runs import TASK_END as _TASK_END
+from airflow_provider_gradient.core.eventlog.runs import TASK_START as _TASK_START
+from airflow_provider_gradient.core.eventlog.runs import scan
 from airflow_provider_gradient.core.eventlog.summary import AppSummary
 
 _PREFIX = b'{"Event":"'
 _PLEN = len(_PREFIX)
-_TASK_END = b'{"Event":"SparkListenerTaskEnd"'
-_BIG_LINE = 3000
-_TASK_START = b'{"Event":"SparkListenerTaskStart"'
 _HOT = (_TASK_END, _TASK_START)
 
 
@@ -49,11 +51,12 @@ def parse_event_log(path: str | os.PathLike[str]) -> AppSummary:
 
 
 def _feed(agg: Aggregator, part: LogPart) -> None:
-    """Split the decoded chunks of one part into lines and dispatch them.
+    """Dispatch the lines of the decoded chunks of one part.
 
-    The common chunk (TaskEnd lines of ordinary size, TaskStart lines, a few other events) is sorted
-    with list comprehensions; only the lines that are neither TaskStart nor TaskEnd, and TaskStart
-    lines that do not end in ``}``, are looked at one by one.
+    A chunk goes through :func:`runs.scan` first; a chunk it declines is split into lines, and the
+    common case (TaskEnd lines of ordinary size, TaskStart lines, a few other events) is sorted with
+    list comprehensions. Either way, the lines that are neither TaskStart nor TaskEnd, and TaskStart
+    lines that do not end in ``}``, are looked at one by one, then the chunk's TaskEnds are folded.
     """
     rest = b""
     line_no = 0
@@ -62,9 +65,21 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
         for chunk in part.chunks():
             if line_no == 0 and not rest:
                 chunk = chunk.removeprefix(b"\xef\xbb\xbf")  # UTF-8 BOM (input discovery accepts it too)
-            if rest:
-                chunk = rest + chunk
+            found = scan(rest, chunk, line_no + 1)
+            if found is not None:
+                for line_no, line in found.others:  # noqa: B007 (line_no numbers an error)
+                    if line.startswith(_TASK_END):
+                        agg.task_end(line, name, line_no)  # a long one: the sliced decode
+                    else:
+                        _other(agg, line, name, line_no)
+                line_no = found.last
+                if found.task_ends:
+                    agg.fold_task_ends(found.task_ends, found.lines, name)
+                rest = found.rest
+                continue
             lines = chunk.split(b"\n")
+            if rest:
+                lines[0] = rest + lines[0]
             rest = lines.pop()
             first = line_no + 1
             batch = [line for line in lines if line.startswith(_TASK_END)]

@@ -11,6 +11,7 @@ import orjson
 
 from airflow_provider_gradient.core.eventlog import schema
 from airflow_provider_gradient.core.eventlog.errors import MalformedEventError
+from airflow_provider_gradient.core.eventlog.runs import LineSource
 from airflow_provider_gradient.core.eventlog.sketch import GAMMA
 from airflow_provider_gradient.core.eventlog.state import _int, _Stage
 
@@ -84,6 +85,10 @@ class TaskFolder:
             return
         self._fold_batch(events, lines, part, 0)
 
+    def fold_task_ends(self, events: list[schema.TaskEnd], lines: LineSource, part: str) -> None:
+        """Fold TaskEnds decoded elsewhere (the chunk fast path); ``lines[i]`` is the line of ``events[i]``."""
+        self._fold_batch(events, lines, part, 0)
+
     def task_end(self, line: bytes, part: str, line_no: int) -> None:
         """Fold one SparkListenerTaskEnd line (the hot path: no dict decode, no per-line strings)."""
         try:
@@ -97,7 +102,7 @@ class TaskFolder:
                 raise MalformedEventError(f"{where}: malformed SparkListenerTaskEnd ({exc})") from None
         self._fold_batch([ev], [line], part, line_no)
 
-    def _fold_batch(self, events: list[schema.TaskEnd], lines: list[bytes], part: str, line_no: int) -> None:
+    def _fold_batch(self, events: list[schema.TaskEnd], lines: LineSource, part: str, line_no: int) -> None:
         """Fold decoded task ends; runs of one stage attempt are summed in local variables first."""
         log = math.log
         inv = _INV_LOG_GAMMA
