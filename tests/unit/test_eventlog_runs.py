@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_gradient.core.eventlog import EventLogError, codecs, parse_event_log, parser, runs
+from airflow_provider_gradient.core.eventlog import EventLogError, codecs, parse_event_log, runs
 
 TS = '{{"Event":"SparkListenerTaskStart","Stage ID":{s},"Stage Attempt ID":0,"Task Info":{{"Task ID":{t},"Launch Time":{la},"Accumulables":[]}}}}'
 TE = (
@@ -176,15 +176,16 @@ def test_fast_path_matches_line_path(
     path = tmp_path / ("log.gz" if gz else "log")
     path.write_bytes(gzip.compress(data) if gz else data)
     scanned: list[bool] = []
+    scan = runs.ChunkScanner.scan
 
-    def counting(rest: bytes, chunk: bytes, first: int) -> runs.Scanned | None:
-        found = runs.scan(rest, chunk, first)
+    def counting(self: runs.ChunkScanner, rest: bytes, chunk: bytes, first: int) -> runs.Scanned | None:
+        found = scan(self, rest, chunk, first)
         scanned.append(found is not None)
         return found
 
-    monkeypatch.setattr(parser, "scan", counting)
+    monkeypatch.setattr(runs.ChunkScanner, "scan", counting)
     fast = _outcome(path)
-    monkeypatch.setattr(parser, "scan", lambda rest, chunk, first: None)
+    monkeypatch.setattr(runs.ChunkScanner, "scan", lambda self, rest, chunk, first: None)
     assert fast == _outcome(path)
     assert json.dumps(fast) == json.dumps(_outcome(path))  # same key order too
     if variant in ("plain", "crlf", "long task ends", "other key order", "missing peak"):

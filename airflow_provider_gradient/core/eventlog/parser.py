@@ -21,7 +21,7 @@ from airflow_provider_gradient.core.eventlog.inputs import LogPart, open_input
 from airflow_provider_gradient.core.eventlog.runs import BIG_LINE as _BIG_LINE
 from airflow_provider_gradient.core.eventlog.runs import TASK_END as _TASK_END
 from airflow_provider_gradient.core.eventlog.runs import TASK_START as _TASK_START
-from airflow_provider_gradient.core.eventlog.runs import scan
+from airflow_provider_gradient.core.eventlog.runs import ChunkScanner
 from airflow_provider_gradient.core.eventlog.summary import AppSummary
 
 _PREFIX = b'{"Event":"'
@@ -53,7 +53,7 @@ def parse_event_log(path: str | os.PathLike[str]) -> AppSummary:
 def _feed(agg: Aggregator, part: LogPart) -> None:
     """Dispatch the lines of the decoded chunks of one part.
 
-    A chunk goes through :func:`runs.scan` first; a chunk it declines is split into lines, and the
+    A chunk goes through :class:`runs.ChunkScanner` first; a chunk it declines is split into lines, and the
     common case (TaskEnd lines of ordinary size, TaskStart lines, a few other events) is sorted with
     list comprehensions. Either way, the lines that are neither TaskStart nor TaskEnd, and TaskStart
     lines that do not end in ``}``, are looked at one by one, then the chunk's TaskEnds are folded.
@@ -61,11 +61,12 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
     rest = b""
     line_no = 0
     name = part.name
+    scanner = ChunkScanner()
     try:
         for chunk in part.chunks():
             if line_no == 0 and not rest:
                 chunk = chunk.removeprefix(b"\xef\xbb\xbf")  # UTF-8 BOM (input discovery accepts it too)
-            found = scan(rest, chunk, line_no + 1)
+            found = scanner.scan(rest, chunk, line_no + 1)
             if found is not None:
                 for line_no, line in found.others:  # noqa: B007 (line_no numbers an error)
                     if line.startswith(_TASK_END):

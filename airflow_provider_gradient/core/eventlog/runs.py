@@ -3,8 +3,8 @@
 numpy finds the newlines and checks the event prefix and closing brace of every line of a chunk;
 each run of ordinary TaskStart / TaskEnd lines is then decoded by one msgspec ``decode_lines``
 call (TaskStarts are validated and dropped). Every other line comes back on its own, in order,
-for the line path. :func:`scan` returns None (and has done nothing) when the chunk holds anything
-the line path would treat differently; that chunk then takes the line path.
+for the line path. :meth:`ChunkScanner.scan` returns None (having done nothing) when a chunk holds
+anything the line path would treat differently; that chunk then takes the line path.
 
 Why a run decode equals the line path: every line of a run starts with ``{"Event":"SparkListenerTask``
 ``End"`` / ``Start"`` and ends with ``}`` (``\\r`` allowed), so no JSON value can span two lines,
@@ -84,7 +84,7 @@ class _BatchLines:
 
 @dataclass(frozen=True, slots=True)
 class Scanned:
-    """What :func:`scan` found in one chunk.
+    """What :meth:`ChunkScanner.scan` found in one chunk.
 
     ``others`` are (line number, line) pairs for the line path, in order: any line that is not an
     ordinary TaskStart / TaskEnd, and TaskEnds longer than :data:`BIG_LINE`. ``task_ends`` are the
@@ -98,70 +98,82 @@ class Scanned:
     last: int
 
 
-def scan(rest: bytes, chunk: bytes, first: int) -> Scanned | None:
-    """Decode the complete lines of ``rest + chunk``, whose first line is number ``first``.
+class ChunkScanner:
+    """Scans the chunks of one part; keeps one scratch buffer (no large allocation per chunk)."""
 
-    :return: what was found, with the incomplete last line as ``rest``; None when the chunk must
-        take the line path (nothing has been done then).
-    """
-    i = chunk.find(b"\n")
-    j = chunk.rfind(b"\n")
-    n = j - i - 1  # the body: the complete lines after the first
-    if i < 0 or n < _MIN_BODY:
-        return None
-    head = rest + chunk[:i] if rest else chunk[:i]
-    base = i + 1
-    a = np.frombuffer(chunk, np.uint8, n, base)
-    nl = np.flatnonzero(a == 10)
-    count = nl.size + 1
-    starts = np.empty(count, np.intp)
-    starts[0] = 0
-    np.add(nl, 1, out=starts[1:])
-    ends = np.empty(count, np.intp)
-    ends[:-1] = nl
-    ends[-1] = n
-    lens = ends - starts
-    words = np.ndarray((n - 7,), np.uint64, a, 0, (1,))  # the 8 bytes at every offset
-    s = np.minimum(starts, n - _MIN)
-    hot = (words[s] == _W0) & (words[s + 8] == _W8) & (words[s + 16] == _W16) & (lens >= _MIN)
-    te = hot & (words[s + 23] == _END23)
-    ts = hot & (words[s + 24] == _START24) & (a[s + 32] == 34)
-    last = a[ends - 1]
-    closed = (last == 125) | ((last == 13) & (a[ends - 2] == 125))
-    big = te & (lens > BIG_LINE)
-    plain = (te | ts) & closed & ~big
-    if (te & ~plain & ~big).any():
-        return None  # a TaskEnd line that the line path batches as is: leave the chunk to it
-    task_ends: list[TaskEnd] = []
-    others: list[tuple[int, bytes]] = []
-    head_end: bytes | None = None
-    if head.startswith(TASK_END) and len(head) <= BIG_LINE:
-        try:
-            task_ends.append(TASK_END_DECODER.decode(head))
-        except msgspec.DecodeError:
+    __slots__ = ("_newlines",)
+
+    def __init__(self) -> None:
+        self._newlines = np.empty(0, np.bool_)
+
+    def scan(self, rest: bytes, chunk: bytes, first: int) -> Scanned | None:
+        """Decode the complete lines of ``rest + chunk``, whose first line is number ``first``.
+
+        :return: what was found, with the incomplete last line as ``rest``; None when the chunk must
+            take the line path (nothing has been done then).
+        """
+        i = chunk.find(b"\n")
+        j = chunk.rfind(b"\n")
+        n = j - i - 1  # the body: the complete lines after the first
+        if i < 0 or n < _MIN_BODY:
             return None
-        head_end = head
-    else:
-        others.append((first, head))
-    view = memoryview(chunk)
-    values: list[_Start | _End] = []
-    k0 = 0
-    for k in (*np.flatnonzero(~plain).tolist(), count):
-        if k > k0:
+        head = rest + chunk[:i] if rest else chunk[:i]
+        base = i + 1
+        a = np.frombuffer(chunk, np.uint8, n, base)
+        if self._newlines.size < n:
+            self._newlines = np.empty(n + (1 << 16), np.bool_)
+        eq = self._newlines[:n]
+        np.equal(a, 10, out=eq)
+        nl = np.flatnonzero(eq)
+        count = nl.size + 1
+        starts = np.empty(count, np.intp)
+        starts[0] = 0
+        np.add(nl, 1, out=starts[1:])
+        ends = np.empty(count, np.intp)
+        ends[:-1] = nl
+        ends[-1] = n
+        lens = ends - starts
+        words = np.ndarray((n - 7,), np.uint64, a, 0, (1,))  # the 8 bytes at every offset
+        s = np.minimum(starts, n - _MIN)
+        hot = (words[s] == _W0) & (words[s + 8] == _W8) & (words[s + 16] == _W16) & (lens >= _MIN)
+        te = hot & (words[s + 23] == _END23)
+        ts = hot & (words[s + 24] == _START24) & (a[s + 32] == 34)
+        last = a[ends - 1]
+        closed = (last == 125) | ((last == 13) & (a[ends - 2] == 125))
+        big = te & (lens > BIG_LINE)
+        plain = (te | ts) & closed & ~big
+        if (te & ~plain & ~big).any():
+            return None  # a TaskEnd line that the line path batches as is: leave the chunk to it
+        task_ends: list[TaskEnd] = []
+        others: list[tuple[int, bytes]] = []
+        head_end: bytes | None = None
+        if head.startswith(TASK_END) and len(head) <= BIG_LINE:
             try:
-                got = _RUN_DECODER.decode_lines(view[base + int(starts[k0]) : base + int(ends[k - 1])])
+                task_ends.append(TASK_END_DECODER.decode(head))
             except msgspec.DecodeError:
                 return None
-            if len(got) != k - k0:
-                return None  # some line holds more than one JSON value
-            values += got
-        if k < count:
-            others.append((first + 1 + k, chunk[base + int(starts[k]) : base + int(ends[k])]))
-        k0 = k + 1
-    plain_ends = te & plain
-    ends_found = cast(list[TaskEnd], [v for v in values if v.__class__ is _End])
-    if len(ends_found) != int(np.count_nonzero(plain_ends)):
-        return None
-    task_ends += ends_found
-    lines = _BatchLines(chunk, base, starts, ends, plain_ends, head_end)
-    return Scanned(others, task_ends, lines, chunk[j + 1 :], first + count)
+            head_end = head
+        else:
+            others.append((first, head))
+        view = memoryview(chunk)
+        values: list[_Start | _End] = []
+        k0 = 0
+        for k in (*np.flatnonzero(~plain).tolist(), count):
+            if k > k0:
+                try:
+                    got = _RUN_DECODER.decode_lines(view[base + int(starts[k0]) : base + int(ends[k - 1])])
+                except msgspec.DecodeError:
+                    return None
+                if len(got) != k - k0:
+                    return None  # some line holds more than one JSON value
+                values += got
+            if k < count:
+                others.append((first + 1 + k, chunk[base + int(starts[k]) : base + int(ends[k])]))
+            k0 = k + 1
+        plain_ends = te & plain
+        ends_found = cast(list[TaskEnd], [v for v in values if v.__class__ is _End])
+        if len(ends_found) != int(np.count_nonzero(plain_ends)):
+            return None
+        task_ends += ends_found
+        lines = _BatchLines(chunk, base, starts, ends, plain_ends, head_end)
+        return Scanned(others, task_ends, lines, chunk[j + 1 :], first + count)
