@@ -106,6 +106,19 @@ class ChunkScanner:
     def __init__(self) -> None:
         self._newlines = np.empty(0, np.bool_)
 
+    def _newline_offsets(self, a: np.ndarray) -> np.ndarray:
+        """Offsets of the newlines in ``a``: 8-byte groups holding one first, then the bytes in those."""
+        n = a.size
+        m = (n + 7) & ~7
+        if self._newlines.size < m:
+            self._newlines = np.empty(m + (1 << 16), np.bool_)
+        eq = self._newlines[:m]
+        np.equal(a, 10, out=eq[:n])
+        eq[n:] = False
+        groups = np.flatnonzero(eq.view(np.uint64) != 0)
+        rows, cols = np.nonzero(eq.reshape(-1, 8)[groups])
+        return groups[rows] * 8 + cols
+
     def scan(self, rest: bytes, chunk: bytes, first: int) -> Scanned | None:
         """Decode the complete lines of ``rest + chunk``, whose first line is number ``first``.
 
@@ -120,11 +133,7 @@ class ChunkScanner:
         head = rest + chunk[:i] if rest else chunk[:i]
         base = i + 1
         a = np.frombuffer(chunk, np.uint8, n, base)
-        if self._newlines.size < n:
-            self._newlines = np.empty(n + (1 << 16), np.bool_)
-        eq = self._newlines[:n]
-        np.equal(a, 10, out=eq)
-        nl = np.flatnonzero(eq)
+        nl = self._newline_offsets(a)
         count = nl.size + 1
         starts = np.empty(count, np.intp)
         starts[0] = 0
