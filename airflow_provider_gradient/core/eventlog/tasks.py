@@ -23,6 +23,7 @@ OOM_PATTERN = re.compile(
 MAX_MESSAGES = 5
 MAX_REASON_KEYS = 50
 _INV_LOG_GAMMA = 1.0 / math.log(GAMMA)
+_NONE = math.inf  # "none seen yet" for running minima (above any int)
 
 
 class TaskFolder:
@@ -106,44 +107,51 @@ class TaskFolder:
         """Fold decoded task ends; runs of one stage attempt are summed in local variables first."""
         log = math.log
         inv = _INV_LOG_GAMMA
+        none = _NONE
         st: _Stage | None = None
         cur_id = cur_att = -(1 << 62)
-        n = dsum = dmax = run = cpu = gc = mem = disk = peak = 0
+        start = dsum = dmax = run = cpu = gc = mem = disk = peak = spec = 0
         in_b = in_r = out_b = out_r = sr_b = sr_r = sw_b = sw_r = 0
-        dmin = first = -1
+        dmin = first = none
         last = 0
         buckets: dict[int, int] = {}
         for i, ev in enumerate(events):
             if ev.stage_id != cur_id or ev.stage_attempt != cur_att:
                 if st is not None:
-                    self._flush(st, n, dsum, dmax, dmin, run, cpu, gc, mem, disk, peak, in_b, in_r, out_b, out_r,
-                                sr_b, sr_r, sw_b, sw_r, first, last)  # fmt: skip
+                    self._flush(st, i - start, dsum, dmax, dmin, run, cpu, gc, mem, disk, peak, in_b, in_r, out_b,
+                                out_r, sr_b, sr_r, sw_b, sw_r, first, last)  # fmt: skip
                 cur_id, cur_att = ev.stage_id, ev.stage_attempt
                 st = self.stages.get((cur_id, cur_att)) or self._stage(cur_id, cur_att)
                 buckets = st.buckets
-                n = dsum = dmax = run = cpu = gc = mem = disk = peak = 0
+                start = i
+                dsum = dmax = run = cpu = gc = mem = disk = peak = 0
                 in_b = in_r = out_b = out_r = sr_b = sr_r = sw_b = sw_r = 0
-                dmin = first = -1
+                dmin = first = none
                 last = 0
-            n += 1
             info = ev.info
             if info is not None:
                 launch = info.launch
                 finish = info.finish
-                dur = finish - launch if finish > launch > 0 else 0
+                if finish > launch > 0:
+                    dur = finish - launch
+                    b = int(log(dur) * inv)
+                    if launch < first:
+                        first = launch
+                else:
+                    dur = 0
+                    b = -1
+                    if 0 < launch < first:
+                        first = launch
                 dsum += dur
                 if dur > dmax:
                     dmax = dur
-                if dmin < 0 or dur < dmin:
+                if dur < dmin:
                     dmin = dur
-                b = int(log(dur) * inv) if dur >= 1 else -1
                 buckets[b] = buckets.get(b, 0) + 1
-                if launch > 0 and (first < 0 or launch < first):
-                    first = launch
                 if finish > last:
                     last = finish
                 if info.speculative:
-                    self.speculative += 1
+                    spec += 1
             m = ev.metrics
             if m is not None:
                 run += m.run_time
@@ -176,19 +184,21 @@ class TaskFolder:
             if reason is not None and reason.reason != "Success" and st is not None:
                 st.failed += 1
                 self._task_failure(lines[i], reason.reason, f"{part}:{line_no}" if line_no else part)
+        self.speculative += spec
         if st is not None:
-            self._flush(st, n, dsum, dmax, dmin, run, cpu, gc, mem, disk, peak, in_b, in_r, out_b, out_r,
-                        sr_b, sr_r, sw_b, sw_r, first, last)  # fmt: skip
+            self._flush(st, len(events) - start, dsum, dmax, dmin, run, cpu, gc, mem, disk, peak, in_b, in_r, out_b,
+                        out_r, sr_b, sr_r, sw_b, sw_r, first, last)  # fmt: skip
 
     @staticmethod
-    def _flush(st: _Stage, n: int, dsum: int, dmax: int, dmin: int, run: int, cpu: int, gc: int, mem: int,
+    def _flush(st: _Stage, n: int, dsum: int, dmax: int, dmin: float, run: int, cpu: int, gc: int, mem: int,
                disk: int, peak: int, in_b: int, in_r: int, out_b: int, out_r: int, sr_b: int, sr_r: int,
-               sw_b: int, sw_r: int, first: int, last: int) -> None:  # fmt: skip
+               sw_b: int, sw_r: int, first: float, last: int) -> None:  # fmt: skip
+        """Add one run's sums to its stage (``dmin`` / ``first`` are ``_NONE`` when no task had Task Info)."""
         st.tasks += n
         st.dur_sum += dsum
         st.dur_max = max(st.dur_max, dmax)
-        if dmin >= 0 and (st.dur_min is None or dmin < st.dur_min):
-            st.dur_min = dmin
+        if dmin != _NONE and (st.dur_min is None or dmin < st.dur_min):
+            st.dur_min = int(dmin)
         st.run_time += run
         st.cpu_ns += cpu
         st.gc += gc
@@ -203,8 +213,8 @@ class TaskFolder:
         st.sr_records += sr_r
         st.sw_bytes += sw_b
         st.sw_records += sw_r
-        if first > 0 and (st.first_launch is None or first < st.first_launch):
-            st.first_launch = first
+        if first != _NONE and (st.first_launch is None or first < st.first_launch):
+            st.first_launch = int(first)
         if last > 0 and (st.last_finish is None or last > st.last_finish):
             st.last_finish = last
 
