@@ -53,10 +53,11 @@ def parse_event_log(path: str | os.PathLike[str]) -> AppSummary:
 def _feed(agg: Aggregator, part: LogPart) -> None:
     """Dispatch the lines of the decoded chunks of one part.
 
-    A chunk goes through :class:`runs.ChunkScanner` first; a chunk it declines is split into lines, and the
-    common case (TaskEnd lines of ordinary size, TaskStart lines, a few other events) is sorted with
-    list comprehensions. Either way, the lines that are neither TaskStart nor TaskEnd, and TaskStart
-    lines that do not end in ``}``, are looked at one by one, then the chunk's TaskEnds are folded.
+    A chunk goes through :class:`runs.ChunkScanner` first; a chunk it declines is split into lines,
+    and the common case (TaskEnd lines of ordinary size, TaskStart lines, a few other events) is
+    sorted with list comprehensions. Either way, the lines that are neither TaskStart nor TaskEnd,
+    and TaskStart lines that do not end in ``}``, are looked at one by one, then the chunk's TaskEnds
+    are folded.
     """
     rest = b""
     line_no = 0
