@@ -162,6 +162,16 @@ def test_until_the_sla_is_met_growing_may_take_a_squared_step() -> None:
     assert 32 < cores <= 64, rec.shape  # beyond factor 2 of the fastest run (16 cores), within factor²
 
 
+def test_a_job_that_stopped_scaling_does_not_grow_by_a_squared_step() -> None:
+    # the same far SLA, but doubling the cluster twice bought almost nothing: no squared step up
+    sh = {w: ClusterShape("m5.xlarge", num_workers=w) for w in (2, 4, 8)}
+    hist = _hist([(sh[4], 3100.0), (sh[8], 3000.0), (sh[2], 3300.0), (ClusterShape("c5.xlarge", num_workers=4), 3150.0)])
+    rec = recommend(SPACE, hist, OptimizerSettings(sla_minutes=10.0), ClusterShape("m5.xlarge", num_workers=4))
+    cores = rec.shape.effective_workers * VCPU[rec.shape.node_type_id]
+    assert rec.phase == "optimizing"
+    assert cores <= 32, rec.shape  # within factor 2 of the reference (the last run: 16 cores), not factor²
+
+
 def test_reason_states_the_sla_in_readable_minutes() -> None:
     assert [fmt_minutes(x) for x in (30.0, 51.766, 0.75, 74.0075)] == ["30", "51.8", "0.75", "74"]
     _, recs = drive(6, flat_job, sla_minutes=51.766)

@@ -151,13 +151,22 @@ def test_one_worker_cap_is_respected_or_baseline_kept(svc: GradientService) -> N
 
 
 def test_sla_shorter_than_any_runtime_is_honest(svc: GradientService) -> None:
-    """A 1-minute SLA on a 30-minute job: recommendations keep coming, say the SLA is not met, stay bounded."""
+    """A 1-minute SLA on a 30-minute job: recommendations keep coming, say the SLA is not met, stay bounded.
+
+    The job scales, so while no run met the SLA the cluster may grow by the step cap squared (factor 4) per
+    recommendation, never more; a job that stopped scaling does not grow that fast
+    (``test_optimizer_exploration.py::test_a_job_that_stopped_scaling_does_not_grow_by_a_squared_step``).
+    """
     recs = _drive(svc, "sla.impossible", {"sla_minutes": 1}, 6)
     optimizing = [r for r in recs if r.phase == "optimizing"]
     assert optimizing, "the project never left learning"
-    for r in optimizing:
-        assert "SLA" in r.reason and "meets the 1-min SLA" not in r.reason, r.reason
-        assert _workers(r.cluster) <= 4 * 4
+    observed = BASE["num_workers"]
+    for r in recs:
+        w = _workers(r.cluster)
+        if r.phase == "optimizing":
+            assert "SLA" in r.reason and "meets the 1-min SLA" not in r.reason, r.reason
+            assert w <= 4 * observed, (w, observed)
+        observed = max(observed, w)
 
 
 def test_sla_shorter_than_any_runtime_never_slower_than_observed(svc: GradientService) -> None:

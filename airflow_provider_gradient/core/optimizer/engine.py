@@ -61,6 +61,8 @@ PROBE_MISS_PENALTY = 0.2
 MIN_SAFE_PROBE_GAIN = 0.005
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.93
+#: While no run met the SLA, a squared step up must be predicted at least this much faster than the fastest run.
+GROWTH_SPEEDUP = 0.8
 #: Share of the space's largest total cores a measured run must reach before the SLA is declared out of reach.
 TOP_MEASURED_SHARE = 0.5
 _Z80 = 1.2816
@@ -135,8 +137,11 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         wide = _cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
         cap = cap | (wide & (p >= WIDE_STEP_CONFIDENCE) & (ctx.risk.p_fail <= 0.05))
         if not met.any():
-            # nothing has met the SLA yet: growing the cluster is the safe direction, so it may move factor²
-            cap = cap | (wide & (c.cores >= c.cores[ref]) & (c.memory_gb >= c.memory_gb[ref]))
+            # nothing has met the SLA yet: growing the cluster is the safe direction, so it may move factor² to
+            # a shape predicted clearly faster than any run so far (a job that stopped scaling does not escalate)
+            fastest = float(np.nanmin(t_obs)) if (~np.isnan(t_obs)).any() else math.inf
+            cap = cap | (wide & (c.cores >= c.cores[ref]) & (c.memory_gb >= c.memory_gb[ref])
+                         & (pred.median_s <= GROWTH_SPEEDUP * fastest))
     observed_ok = met & ~np.isnan(t_obs)
     base = ~ctx.risk.banned & (ctx.risk.p_fail <= MAX_P_FAIL) & ~missed & cap
     feasible = base & ((p >= conf) | observed_ok)
