@@ -101,28 +101,27 @@ def test_probes_never_gamble_on_shapes_unlikely_to_meet_a_tight_sla() -> None:
     assert all(o.shape.effective_workers * VCPU[o.shape.node_type_id] >= 256 for o in after)
 
 
-def test_expected_saving_matches_monte_carlo() -> None:
-    rng = np.random.default_rng(0)
+def _three_candidates(seed: int) -> tuple[Prediction, np.ndarray, np.ndarray]:
+    """Log-normal predictions of three candidates, their $/s rates and 200,000 runtime draws of each."""
     mu = np.log(np.array([900.0, 1000.0, 1200.0]))
     sigma = np.array([0.1, 0.3, 0.05])
     rate = np.array([1.0, 0.9, 0.5]) / 3600.0
-    pred = Prediction(mu=mu, sigma=sigma, param_runtime_s=np.exp(mu))
+    draws = np.exp(mu[None, :] + sigma[None, :] * np.random.default_rng(seed).standard_normal((200_000, 3)))
+    return Prediction(mu=mu, sigma=sigma, param_runtime_s=np.exp(mu)), rate, draws
+
+
+def test_expected_saving_matches_monte_carlo() -> None:
+    pred, rate, draws = _three_candidates(0)
     got = expected_saving(0.3, rate, pred)
-    draws = np.exp(mu[None, :] + sigma[None, :] * rng.standard_normal((200_000, 3)))
     want = np.maximum(0.3 - rate[None, :] * draws, 0.0).mean(0)
     assert np.allclose(got, want, rtol=0.02, atol=1e-4)
     assert (got >= 0).all()
 
 
 def test_sla_saving_counts_only_runs_within_the_sla() -> None:
-    rng = np.random.default_rng(1)
-    mu = np.log(np.array([900.0, 1000.0, 1200.0]))
-    sigma = np.array([0.1, 0.3, 0.05])
-    rate = np.array([1.0, 0.9, 0.5]) / 3600.0
-    pred = Prediction(mu=mu, sigma=sigma, param_runtime_s=np.exp(mu))
+    pred, rate, draws = _three_candidates(1)
     sla = 1000.0
     got = sla_saving(0.3, rate, pred, sla)
-    draws = np.exp(mu[None, :] + sigma[None, :] * rng.standard_normal((200_000, 3)))
     want = (np.maximum(0.3 - rate[None, :] * draws, 0.0) * (draws <= sla)).mean(0)
     assert np.allclose(got, want, rtol=0.02, atol=1e-4)
     # never more than the unconstrained saving, and equal to it without an SLA
