@@ -8,6 +8,7 @@ TaskEnd lines take the chunk fast path (runs.py); a chunk it declines is split i
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import orjson
 
@@ -69,11 +70,7 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
                 chunk = chunk.removeprefix(b"\xef\xbb\xbf")  # UTF-8 BOM (input discovery accepts it too)
             found = scanner.scan(rest, chunk, line_no + 1)
             if found is not None:
-                for line_no, line in found.others:  # noqa: B007 (line_no numbers an error)
-                    if line.startswith(_TASK_END):
-                        agg.task_end(line, name, line_no)  # a long one: the sliced decode
-                    else:
-                        _other(agg, line, name, line_no)
+                _dispatch(agg, found.others, name, line_no)  # its TaskEnds are the long ones
                 line_no = found.last
                 if found.task_ends:
                     agg.fold_task_ends(found.task_ends, found.lines, name)
@@ -86,7 +83,7 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
             first = line_no + 1
             batch = [line for line in lines if line.startswith(_TASK_END)]
             if batch and max(map(len, batch)) > _BIG_LINE:
-                line_no = _feed_lines(agg, lines, name, first)
+                line_no = _dispatch(agg, enumerate(lines, first), name, first - 1)
                 batch = [line for line in batch if len(line) <= _BIG_LINE]
             else:
                 others = [
@@ -113,15 +110,17 @@ def _feed(agg: Aggregator, part: LogPart) -> None:
                 raise
 
 
-def _feed_lines(agg: Aggregator, lines: list[bytes], name: str, first: int) -> int:
-    """One chunk holding very large TaskEnd lines: each of those gets the sliced decode, in order.
+def _dispatch(agg: Aggregator, numbered: Iterable[tuple[int, bytes]], name: str, before: int) -> int:
+    """Numbered lines one by one, in order: very large TaskEnds get the sliced decode, other TaskEnds are
+    left to the caller's batch, everything else goes to :func:`_other`.
 
+    :param before: the number of the line before the first (returned when there is none).
     :return: the number of the last line.
     """
     task_end = agg.task_end
-    i = first - 1
+    i = before
     try:
-        for i, line in enumerate(lines, first):  # noqa: B007 (i is the line number of an error)
+        for i, line in numbered:  # noqa: B007 (i is the line number of an error)
             if line.startswith(_TASK_END):
                 if len(line) > _BIG_LINE:
                     task_end(line, name, i)  # sliced decode skips the accumulables
