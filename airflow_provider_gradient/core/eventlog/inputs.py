@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import os
 import re
 import tarfile
@@ -37,6 +38,7 @@ from airflow_provider_gradient.core.eventlog.errors import (
 
 PRICING_FILE = "databricks_pricing.json"
 _FIRST_LINE_CAP = 64 << 20
+_GZIP = b"\x1f\x8b"
 _SPARK_ROLLING = re.compile(
     r"^events_(?P<index>\d+)_(?P<app>.+?)(?P<compact>\.compact)?"
     r"(?:\.(?:lz4|lzf|snappy|zstd|zst|gz))?(?:\.inprogress)?$"
@@ -75,7 +77,7 @@ class LogInput:
 
 
 def _is_junk(relname: str) -> bool:
-    pieces = [p for p in relname.replace("\\", "/").split("/") if p]
+    pieces = [p for p in relname.replace("\\", "/").split("/") if p not in ("", ".", "..")]
     if not pieces:
         return True
     if any(p == "__MACOSX" or p.startswith(".") for p in pieces):
@@ -288,10 +290,65 @@ def _drop_compacted(members: list[tuple[str, Opener]]) -> list[tuple[str, Opener
     return kept
 
 
-def _collect(members: Iterator[tuple[str, Opener]], container: str) -> LogInput:
+def _archive_kind(opener: Opener) -> str | None:
+    """``"zip"`` / ``"tar"`` when a member is itself an archive (optionally gzip-compressed), else None."""
+    with opener() as raw:
+        head = raw.read(512)
+        if head.startswith(_GZIP):
+            try:
+                d = zlib.decompressobj(31)
+                head = d.decompress(head + raw.read(1 << 16), 512)
+            except zlib.error:
+                return None  # the codec layer reports corrupt gzip data with the member's name
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    if head[257:262] == b"ustar" and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        return "tar"
+    return None
+
+
+def _nested(name: str, opener: Opener, kind: str, stack: contextlib.ExitStack) -> Iterator[tuple[str, Opener]]:
+    """The members of an archive found inside the input (a ``.zip``, ``.zip.gz``, ``.tar.gz`` part),
+    named ``<archive path>/<member path>``; the archive stays open while ``stack`` does.
+    """
+    raw = stack.enter_context(opener())
+    head = raw.read(2)
+    raw.seek(0)
+    stream: BinaryIO = raw
+    if head == _GZIP:
+        stream = stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb"))  # type: ignore[assignment]
+    try:
+        if kind == "zip":
+            zf = stack.enter_context(zipfile.ZipFile(stream))
+            inner = list(_members_zip(zf))
+        else:
+            tf = stack.enter_context(tarfile.open(fileobj=stream, mode="r:"))
+            inner = list(_members_tar(tf))
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, ValueError) as exc:
+        raise CorruptCompressionError(f"{name}: corrupt {kind} archive ({exc})") from None
+    for inner_name, inner_opener in inner:
+        yield f"{name}/{inner_name}", inner_opener
+
+
+def _expand(members: Iterator[tuple[str, Opener]], stack: contextlib.ExitStack) -> Iterator[tuple[str, Opener]]:
+    """Members, with the archives among them replaced by their own members (one level deep)."""
+    for name, opener in members:
+        kind = _archive_kind(opener)
+        if kind is None:
+            yield name, opener
+            continue
+        for inner_name, inner_opener in _nested(name, opener, kind, stack):
+            if _archive_kind(inner_opener) is not None:
+                raise UnsupportedFormatError(f"{inner_name}: an archive inside an archive inside the input")
+            yield inner_name, inner_opener
+
+
+def _collect(
+    members: Iterator[tuple[str, Opener]], container: str, label: str, stack: contextlib.ExitStack
+) -> LogInput:
     parts: list[LogPart] = []
     hints: dict[str, str] = {}
-    listed = list(members)
+    listed = list(_expand(members, stack))
     seen = len(listed)
     for name, opener in _drop_compacted(listed):
         if _basename(name) == PRICING_FILE:
@@ -301,7 +358,10 @@ def _collect(members: Iterator[tuple[str, Opener]], container: str) -> LogInput:
         if part is not None:
             parts.append(part)
     if not parts:
-        raise EmptyEventLogError("no event log found in the input" if seen else "the input is empty")
+        if container == "file":
+            raise EmptyEventLogError(f"{label} holds no event log lines (only blank lines)")
+        what = "holds only blank files" if seen else "holds no event-log files"
+        raise EmptyEventLogError(f"{container} {label} {what} (junk such as .DS_Store / __MACOSX is ignored)")
     return LogInput(tuple(_order(parts)), hints, container)
 
 
@@ -315,9 +375,13 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[LogInput]:
     p = Path(path)
     if not p.exists():
         raise EventLogNotFoundError(f"no such file or directory: {p}")
+    with contextlib.ExitStack() as stack:
+        yield _open(p, stack)
+
+
+def _open(p: Path, stack: contextlib.ExitStack) -> LogInput:
     if p.is_dir():
-        yield _collect(_members_dir(p), "directory")
-        return
+        return _collect(_members_dir(p), "directory", p.name or str(p), stack)
     try:
         if p.stat().st_size == 0:
             raise EmptyEventLogError(f"{p.name} is empty")
@@ -330,34 +394,22 @@ def open_input(path: str | os.PathLike[str]) -> Iterator[LogInput]:
             zf = zipfile.ZipFile(p)
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise CorruptCompressionError(f"{p.name}: corrupt zip archive ({exc})") from None
-        with zf:
-            try:
-                yield _collect(_members_zip(zf), "zip")
-            except (
-                zipfile.BadZipFile,
-                zipfile.LargeZipFile,
-                NotImplementedError,
-                zlib.error,
-                EOFError,
-            ) as exc:
-                raise CorruptCompressionError(f"{p.name}: corrupt zip archive ({exc})") from None
-        return
+        stack.enter_context(zf)
+        try:
+            return _collect(_members_zip(zf), "zip", p.name, stack)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, zlib.error, EOFError) as exc:
+            raise CorruptCompressionError(f"{p.name}: corrupt zip archive ({exc})") from None
     if _is_tar(p):
         try:
             tf = tarfile.open(p, "r:*")
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise CorruptCompressionError(f"{p.name}: corrupt tar archive ({exc})") from None
-        with tf:
-            try:
-                yield _collect(_members_tar(tf), "tar")
-            except (tarfile.TarError, EOFError, OSError) as exc:
-                raise CorruptCompressionError(f"{p.name}: corrupt tar archive ({exc})") from None
-        return
-
-    def opener() -> BinaryIO:
-        return open(p, "rb")
-
-    yield _collect(iter([(p.name, opener)]), "file")
+        stack.enter_context(tf)
+        try:
+            return _collect(_members_tar(tf), "tar", p.name, stack)
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise CorruptCompressionError(f"{p.name}: corrupt tar archive ({exc})") from None
+    return _collect(iter([(p.name, functools.partial(_open_file, p))]), "file", p.name, stack)
 
 
 def _is_tar(p: Path) -> bool:

@@ -109,7 +109,8 @@ class TaskFolder:
         inv = _INV_LOG_GAMMA
         none = _NONE
         st: _Stage | None = None
-        cur_id = cur_att = -(1 << 62)
+        cur_id: int | None = None  # no stage yet: None differs from every stage id / attempt
+        cur_att: int | None = None
         start = dsum = dmax = run = cpu = gc = mem = disk = peak = spec = 0
         in_b = in_r = out_b = out_r = sr_b = sr_r = sw_b = sw_r = 0
         dmin = first = none
