@@ -35,10 +35,14 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "60",
     },
     "default_auto_apply": {
-        "description": "Whether new projects apply recommendations automatically.",
+        "description": "Whether new projects apply recommendations automatically when the task does not say "
+        "(the no-code cluster policy, a pre_execute hook without auto_apply=, the CLI and the REST API). Off by "
+        "default: recommendations are shown and applied at the next run only after someone clicks Apply "
+        "(co-pilot mode). Turning it on lets Gradient change production clusters without review. The operator's "
+        "gradient_auto_apply= and the hook's auto_apply= always win.",
         "type": "boolean",
-        "default": "True",
-        "example": "False",
+        "default": "False",
+        "example": "True",
     },
     "cluster_log_url": {
         "description": "Where clusters deliver logs when the task sets none; {project_id} is replaced.",

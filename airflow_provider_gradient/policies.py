@@ -3,7 +3,9 @@
 Registered through the ``airflow.policy`` entry point. ``[gradient] onboard`` selects the DAGs:
 ``none`` (default), ``tagged`` (DAGs tagged ``gradient``) or ``all``. Selected tasks get
 :func:`gradient_pre_execute_hook` as pre_execute (chained after one the author set), and the Gradient
-listener records their runs. The policy never raises: a problem is logged and the task left unchanged.
+listener records their runs. Projects created this way get ``[gradient] default_auto_apply`` (off unless
+the deployment turns it on): recommendations are shown and applied only after someone clicks *Apply*
+(co-pilot mode), so onboarding never silently changes production clusters. The policy never raises: a problem is logged and the task left unchanged.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def onboard_task(task: Any, mode: str | None = None) -> bool:
     from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 
     from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-    from airflow_provider_gradient.operators.pre_execute import gradient_pre_execute_hook
+    from airflow_provider_gradient.operators.pre_execute import gradient_pre_execute_hook, is_gradient_hook
 
     mode = mode or onboard_mode()
     if mode == "none" or not isinstance(task, DatabricksSubmitRunOperator):
@@ -52,7 +54,7 @@ def onboard_task(task: Any, mode: str | None = None) -> bool:
     if mode == "tagged" and ONBOARD_TAG not in set(getattr(dag, "tags", None) or ()):
         return False
     existing = getattr(task, "_pre_execute_hook", None)
-    if existing is gradient_pre_execute_hook or getattr(existing, "_gradient", False):
+    if existing is not None and is_gradient_hook(existing):
         return True
     task._pre_execute_hook = gradient_pre_execute_hook if existing is None else _chain(existing)
     return True

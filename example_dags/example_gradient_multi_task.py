@@ -51,6 +51,7 @@ with DAG(
                  "notebook_task": {"notebook_path": "/Shared/jobs/small_startup"}},
             ],
         },
+        gradient_auto_apply=True,
         gradient_log_tries=6,
         gradient_log_backoff_s=0.5,
         polling_period_seconds=POLL_S,

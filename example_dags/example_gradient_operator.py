@@ -5,7 +5,10 @@ Connections (offline: see ``example_dags/README.md``):
 * ``databricks_default`` -- the workspace (``AIRFLOW_CONN_DATABRICKS_DEFAULT``).
 * ``gradient_default`` -- optional; local mode against ``[gradient] store_url`` when absent.
 
-Params: ``profile`` (the emulator workload / notebook name), ``sla_minutes`` (SLA of a new project).
+Params: ``profile`` (the emulator workload / notebook name), ``gradient_sla_minutes`` (SLA of a new project;
+``gradient_*`` params are Gradient's and are never forwarded to the Databricks job).
+Auto-apply is set explicitly: it is off unless a task or the deployment (``[gradient] default_auto_apply``)
+turns it on.
 XComs: ``gradient_project_id``, ``gradient_recommendation_id``, ``gradient_run_cost_usd``.
 """
 
@@ -39,13 +42,13 @@ with DAG(
     start_date=START,
     catchup=False,
     tags=["example", "gradient"],
-    params={"profile": "etl_scaling", "sla_minutes": 90},
+    params={"profile": "etl_scaling", "gradient_sla_minutes": 90},
 ):
     GradientDatabricksOperator(
         task_id="nightly_etl",
         new_cluster=cluster("m5.xlarge", 4),
         notebook_task={"notebook_path": "/Shared/jobs/{{ params.profile }}"},
-        gradient_sla_minutes="{{ params.sla_minutes }}",
+        gradient_sla_minutes="{{ params.gradient_sla_minutes }}",
         gradient_auto_apply=True,
         collect="inline",
         gradient_log_tries=6,

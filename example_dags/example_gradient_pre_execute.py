@@ -2,18 +2,23 @@
 
 The hook applies the project's latest ready recommendation before the run is submitted (fail-open, at
 most ``[gradient] pre_execute_timeout_seconds``); the Gradient listener records the run afterwards.
+Gradient's settings are bound to the hook with ``functools.partial`` -- not put in ``params``, which the
+Databricks provider forwards to the notebook as ``base_parameters`` (``gradient_*`` params are stripped
+from what is submitted anyway). Auto-apply is set explicitly: it is off unless a task or the deployment
+(``[gradient] default_auto_apply``) turns it on.
 
 Connections (offline: see ``example_dags/README.md``):
 
 * ``databricks_default`` -- the workspace, e.g. ``AIRFLOW_CONN_DATABRICKS_DEFAULT='databricks://:emulator-token@127.0.0.1:8999/http'``
 * ``gradient_default`` -- optional; local mode against ``[gradient] store_url`` when absent.
 
-Params: ``profile`` (the emulator workload / notebook name), ``gradient_app_id`` (project app id).
+Params: ``profile`` (the emulator workload / notebook name; the notebook receives it as a base parameter).
 """
 
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import pendulum
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
@@ -42,7 +47,7 @@ with DAG(
     start_date=START,
     catchup=False,
     tags=["example", "gradient"],
-    params={"profile": "etl_scaling", "gradient_auto_apply": True},
+    params={"profile": "etl_scaling"},
 ):
     DatabricksSubmitRunOperator(
         task_id="nightly_etl",
@@ -52,5 +57,5 @@ with DAG(
             "notebook_task": {"notebook_path": "/Shared/jobs/{{ params.profile }}"},
         },
         polling_period_seconds=POLL_S,
-        pre_execute=gradient_pre_execute_hook,
+        pre_execute=partial(gradient_pre_execute_hook, sla_minutes=90, auto_apply=True),
     )

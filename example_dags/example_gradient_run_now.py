@@ -10,6 +10,7 @@ Connections as in ``gradient_operator.py``.
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import pendulum
 from airflow.providers.databricks.operators.databricks import (
@@ -55,6 +56,6 @@ with DAG(
         task_id="run_job",
         job_id="{{ ti.xcom_pull(task_ids='create_job') }}",
         polling_period_seconds=POLL_S,
-        pre_execute=gradient_run_now_pre_execute_hook,
+        pre_execute=partial(gradient_run_now_pre_execute_hook, auto_apply=True),
     )
     create >> run

@@ -92,7 +92,7 @@ def run_loop(
         for i in range(runs):
             dag.test(
                 logical_date=start + timedelta(days=i),
-                run_conf={"profile": profile, "sla_minutes": sla_minutes},
+                run_conf={"profile": profile, "gradient_sla_minutes": sla_minutes},
             )
             results.append(_last_run(svc, i + 1, sla_minutes))
             if on_run is not None:

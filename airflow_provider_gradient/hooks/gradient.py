@@ -58,7 +58,7 @@ def local_service_kwargs() -> dict[str, Any]:
     try:
         defaults = ProjectSettings(
             sla_minutes=float(sla) if sla else None,
-            auto_apply=_as_bool(gradient_conf("default_auto_apply", "True"), True),
+            auto_apply=_as_bool(gradient_conf("default_auto_apply", "False"), False),
             learning_runs=learning_runs,
         )
     except Exception as exc:  # noqa: BLE001 - bad deployment defaults must not break tasks

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from airflow.providers.databricks.operators.databricks import DatabricksSubmitRunOperator
 
 from airflow_provider_gradient.operators._apply import GradientTaskState, guarded_apply
+from airflow_provider_gradient.operators._params import adopt_settings
 from airflow_provider_gradient.operators._record import (
     XCOM_PROJECT_ID,
     XCOM_RECOMMENDATION_ID,
@@ -27,7 +28,8 @@ class GradientDatabricksOperator(DatabricksSubmitRunOperator):
     :param gradient_app_id: project app id (default ``"<dag_id>.<task_id>"``; multi-cluster payloads get
         one project per cluster, ``<app id>.<task_key|job_cluster_key>``).
     :param gradient_sla_minutes: runtime SLA given to a project created by this task.
-    :param gradient_auto_apply: auto-apply setting given to a project created by this task.
+    :param gradient_auto_apply: auto-apply setting given to a project created by this task (default:
+        ``[gradient] default_auto_apply``, off unless the deployment turns it on).
     :param gradient_conn_id: Gradient connection (default ``gradient_default``).
     :param collect: ``inline`` (record right after the run, also when it failed), ``defer`` (wait for the
         event log in the triggerer, then record) or ``off``.
@@ -72,6 +74,7 @@ class GradientDatabricksOperator(DatabricksSubmitRunOperator):
 
     # -- apply + run -------------------------------------------------------------------------------
     def execute(self, context: Any) -> Any:
+        adopt_settings(self, context)  # gradient_* params never reach the Databricks job
         state = guarded_apply(self, context)
         self._push_ids(context, state)
         error: BaseException | None = None

@@ -23,6 +23,7 @@ from airflow_provider_gradient.operators._apply import (
     project_settings,
     resolve_app_id,
 )
+from airflow_provider_gradient.operators._params import adopt_settings
 from airflow_provider_gradient.operators.pre_execute import HOOK_MARKER
 
 
@@ -88,8 +89,19 @@ def apply_to_job(task: Any, context: Mapping[str, Any] | None, client: Any) -> G
     return GradientTaskState(clusters=clusters)
 
 
-def gradient_run_now_pre_execute_hook(context: Any) -> None:
-    """pre_execute for ``DatabricksRunNowOperator``: apply recommendations to the job (never raises)."""
+def gradient_run_now_pre_execute_hook(
+    context: Any,
+    *,
+    app_id: str | None = None,
+    sla_minutes: float | str | None = None,
+    auto_apply: bool | None = None,
+    conn_id: str | None = None,
+) -> None:
+    """pre_execute for ``DatabricksRunNowOperator``: apply recommendations to the job (never raises).
+
+    Settings as for :func:`~airflow_provider_gradient.operators.pre_execute.gradient_pre_execute_hook`
+    (bind them with ``functools.partial``; they never reach the job's parameters).
+    """
     task = context.get("task") if hasattr(context, "get") else None
     if task is None:
         return
@@ -97,4 +109,10 @@ def gradient_run_now_pre_execute_hook(context: Any) -> None:
         object.__setattr__(task, HOOK_MARKER, True)
     except Exception:  # pragma: no cover
         pass
+    try:
+        adopt_settings(task, context, app_id=app_id, sla_minutes=sla_minutes, auto_apply=auto_apply, conn_id=conn_id)
+    except Exception:  # noqa: BLE001 - fail-open
+        import logging
+
+        logging.getLogger(__name__).warning("Gradient: could not read the task's Gradient settings", exc_info=True)
     guarded_apply(task, context, apply_fn=apply_to_job)

@@ -310,6 +310,37 @@ def to_run_in(
     return RunIn(**{**run_in_fields(run, outcome, cost), **dict(extra or {})})
 
 
+def oom_evidence(run: CollectedRun) -> tuple[str, str] | None:
+    """(where, line) of the first out-of-memory evidence of a run, or None.
+
+    Looked for, in order: the run's state message, the cluster's termination reason and state message,
+    the Spark event log (task failures, executor losses, failed jobs/stages).
+    """
+    candidates: list[tuple[str, str]] = [("the Databricks run state", run.state.state_message)]
+    if run.cluster is not None:
+        reason = run.cluster.cluster.get("termination_reason") or {}
+        if isinstance(reason, Mapping):
+            params = reason.get("parameters") or {}
+            detail = " ".join(f"{k}={v}" for k, v in params.items()) if isinstance(params, Mapping) else ""
+            candidates.append(("the cluster termination reason", f"{reason.get('code') or ''} {detail}".strip()))
+        candidates.append(("the cluster state message", str(run.cluster.cluster.get("state_message") or "")))
+    for where, text in candidates:
+        for line in (text or "").splitlines():
+            if OOM_PATTERN.search(line):
+                return where, _clip(line)
+    messages = tuple(getattr(run.summary, "oom_messages", None) or ())
+    if not messages and isinstance(run.summary, Mapping):
+        messages = tuple(run.summary.get("oom_messages") or ())
+    if messages:
+        return "the Spark event log", _clip(str(messages[0]))
+    return None
+
+
+def _clip(line: str, limit: int = 300) -> str:
+    line = " ".join(line.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[str, Any]:
     """The ``RunIn`` field values (split out so the mapping is testable on its own)."""
     summary = summary_dict(run.summary)
@@ -319,6 +350,10 @@ def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[st
         reason = run.cluster.cluster.get("termination_reason") or {}
         if isinstance(reason, Mapping) and reason.get("code") and reason.get("code") != "JOB_FINISHED":
             message = f"{message} (cluster: {reason.get('code')})".strip()
+    if outcome == "oom":
+        evidence = oom_evidence(run)
+        if evidence is not None and evidence[1] not in message:
+            message = f"Out of memory: {evidence[1]} (found in {evidence[0]})" + (f". Databricks: {message}" if message else "")
     rec_id = run.recommendation_id
     return {
         "databricks_run_id": int(run.databricks_run_id),

@@ -139,3 +139,29 @@ def test_unknown_node_type_is_a_clear_error(catalog) -> None:  # type: ignore[no
     run = CollectedRun(3, RunStateFacts("TERMINATED", "SUCCESS"), T0, T0 + MIN, {"node_type_id": "zz.huge", "num_workers": 1})
     with pytest.raises(IngestError, match=r"zz\.huge"):
         to_run_in(run, catalog, cloud="aws", region="us-east-1")
+
+
+def test_oom_message_names_the_evidence_and_where(catalog) -> None:  # type: ignore[no-untyped-def]
+    """Issue 15 item 11: not the generic "Workload failed" but the OutOfMemoryError line and its source."""
+    from types import SimpleNamespace
+
+    summary = SimpleNamespace(oom_detected=True, oom_messages=("java.lang.OutOfMemoryError: Java heap space",),
+                              to_dict=lambda: {"oom_detected": True})
+    run = CollectedRun(
+        43,
+        RunStateFacts("TERMINATED", "FAILED", "Workload failed, see run output for details"),
+        T0,
+        T0 + 12 * MIN,
+        {"node_type_id": "m5.xlarge", "num_workers": 2},
+        summary=summary,
+    )
+    run_in = to_run_in(run, catalog, cloud="aws", region="us-east-1")
+    assert run_in.outcome == "oom"
+    assert run_in.failure_message == (
+        "Out of memory: java.lang.OutOfMemoryError: Java heap space (found in the Spark event log). "
+        "Databricks: Workload failed, see run output for details"
+    )
+    exit_137 = CollectedRun(44, RunStateFacts("TERMINATED", "FAILED", "Task failed\nContainer exited with exit code 137"),
+                            T0, T0 + MIN, {"node_type_id": "m5.xlarge", "num_workers": 2})
+    msg = to_run_in(exit_137, catalog, cloud="aws", region="us-east-1").failure_message
+    assert msg == "Task failed\nContainer exited with exit code 137"  # the evidence already is the message
