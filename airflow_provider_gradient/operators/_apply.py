@@ -11,6 +11,7 @@ untouched (fail-open), logs a WARNING saying why and increments ``gradient.pre_e
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json as jsonlib
 import logging
 import threading
@@ -26,6 +27,7 @@ from airflow_provider_gradient.core.cluster_merge import (
     get_cluster,
     gradient_tags,
 )
+from airflow_provider_gradient.core.window import describe_window, in_window
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,6 +51,7 @@ class AppliedCluster:
     project_id: Any
     recommendation_id: Any | None
     cluster: dict[str, Any]
+    note: str = ""
 
 
 @dataclass
@@ -91,6 +94,11 @@ def incr(metric: str) -> None:
         Stats.incr(metric)
     except Exception:  # pragma: no cover - metrics must never break a task
         log.debug("could not emit metric %s", metric, exc_info=True)
+
+
+def utcnow() -> dt.datetime:
+    """The current time (UTC); the one clock the apply step reads (optimisation windows)."""
+    return dt.datetime.now(dt.UTC)
 
 
 # -- resolving -------------------------------------------------------------------------------------
@@ -219,8 +227,9 @@ def plan_patches(
     region: str | None = None,
     dag_id: str | None = None,
     task_id: str | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[dict[str, ClusterPatch], dict[str, AppliedCluster]]:
-    """Resolve projects and ready recommendations for every cluster of ``payload``.
+    """Resolve projects and the recommendation to apply (:func:`choose_recommendation`) for every cluster.
 
     :return: (patches by slot id, applied-cluster records without the merged cluster yet).
     """
@@ -236,7 +245,7 @@ def plan_patches(
             task_id=task_id,
         )
         project_id = _attr(project, "id")
-        rec = client.latest_recommendation(project_id, state="ready") if project_auto_apply(project) else None
+        rec, note = choose_recommendation(client, project, now or utcnow())
         rec_id = _attr(rec, "id") if rec is not None else None
         cluster = _attr(rec, "cluster") if rec is not None else None
         patches[slot.slot_id] = ClusterPatch(
@@ -245,8 +254,39 @@ def plan_patches(
             cluster_log_url=cluster_log_url_for(project),
             region=region,
         )
-        applied[slot.slot_id] = AppliedCluster(slot.slot_id, app_id, project_id, rec_id, {})
+        applied[slot.slot_id] = AppliedCluster(slot.slot_id, app_id, project_id, rec_id, {}, note)
     return patches, applied
+
+
+def choose_recommendation(client: Any, project: Any, now: dt.datetime) -> tuple[Any | None, str]:
+    """The recommendation the next run of ``project`` uses, and why (for the task log).
+
+    The project's *current* cluster is the recommendation applied last (by a run, or approved by a user
+    with Apply in the CLI, the REST API or the page: co-pilot mode); none means the task's own cluster.
+    With auto-apply on, a newer *ready* recommendation replaces it, but only inside the optimisation
+    window (UTC, see :mod:`~airflow_provider_gradient.core.window`); outside it the current cluster runs.
+    """
+    project_id = _attr(project, "id")
+    current = client.latest_recommendation(project_id, state="applied")
+    auto = project_auto_apply(project)
+    ready = client.latest_recommendation(project_id, state="ready") if auto else None
+    if ready is not None and current is not None and _attr(current, "applied_to_run") is None:
+        # a user applied a recommendation after this one was generated: the user's choice stands
+        if int(_attr(current, "applied_ms") or 0) >= int(_attr(ready, "created_ms") or 0):
+            ready = None
+    keep = (f"recommendation {_attr(current, 'id')} applied (the project's current cluster)"
+            if current is not None else "no recommendation applied (the task's own cluster)")
+    if ready is not None:
+        settings = _attr(project, "settings")
+        start = _attr(settings, "window_start") if settings is not None else None
+        end = _attr(settings, "window_end") if settings is not None else None
+        if not in_window(start, end, now):
+            return current, (f"recommendation {_attr(ready, 'id')} not applied: outside the optimisation window "
+                             f"{describe_window(start, end)} (now {now.astimezone(dt.UTC):%H:%M} UTC); {keep}")
+        return ready, f"recommendation {_attr(ready, 'id')} applied"
+    if current is None and not auto:
+        return None, "no recommendation applied (auto-apply off and none approved with Apply)"
+    return current, keep
 
 
 def settings_model(settings: Mapping[str, Any]) -> Any:
@@ -336,7 +376,8 @@ def guarded_apply(
                 "Gradient: project %s (app id %s) -> %s",
                 c.project_id,
                 c.app_id,
-                f"recommendation {c.recommendation_id} applied" if c.recommendation_id else "no recommendation applied",
+                c.note
+                or (f"recommendation {c.recommendation_id} applied" if c.recommendation_id else "no recommendation applied"),
             )
     except Exception as e:  # noqa: BLE001 - fail-open by design
         reason = str(e) if isinstance(e, PreExecuteTimeout) else f"{type(e).__name__}: {e}"

@@ -148,7 +148,12 @@ class RecommendationRepo:
         q = select(RecommendationRow).where(RecommendationRow.project_id == project_id)
         if state is not None:
             q = q.where(RecommendationRow.state == state)
-        return self.s.scalars(q.order_by(RecommendationRow.id.desc()).limit(1)).first()
+        if state == "applied":
+            # the one applied last (a user may re-apply an older recommendation): the project's current cluster
+            q = q.order_by(RecommendationRow.applied_ms.desc().nulls_last(), RecommendationRow.id.desc())
+        else:
+            q = q.order_by(RecommendationRow.id.desc())
+        return self.s.scalars(q.limit(1)).first()
 
     def list(self, project_id: int, *, limit: int | None = 50) -> Sequence[RecommendationRow]:
         q = (
