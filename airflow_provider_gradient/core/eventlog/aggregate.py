@@ -8,13 +8,12 @@ executions, never with the number of tasks.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
 from airflow_provider_gradient.core.eventlog import schema
 from airflow_provider_gradient.core.eventlog.build import build_summary
 from airflow_provider_gradient.core.eventlog.environment import as_str_map
 from airflow_provider_gradient.core.eventlog.errors import MalformedEventError, MixedSparkContextError
-from airflow_provider_gradient.core.eventlog.state import _int, _Job, _opt_int, _Sql, _Stage
+from airflow_provider_gradient.core.eventlog.state import _int, _Job, _maybe_int, _opt_int, _Sql, _Stage
 from airflow_provider_gradient.core.eventlog.summary import AppSummary
 from airflow_provider_gradient.core.eventlog.tasks import MAX_REASON_KEYS, TaskFolder
 
@@ -105,22 +104,56 @@ class Aggregator(TaskFolder):
 
     # -- tasks (hot path) ------------------------------------------------------------------------
 
-    def _stage_info(self, line: bytes, where: str) -> tuple[_Stage, dict[str, Any]]:
-        ev = self._load(line, where)
-        info = ev.get("Stage Info")
+    @staticmethod
+    def _fast(line: bytes) -> bool:
+        """Whether the msgspec decoders may take ``line``: orjson rejects invalid UTF-8 anywhere in a
+        line, msgspec only in the values it keeps, so other lines go the orjson way (same errors)."""
+        if line.isascii():
+            return True
+        try:
+            line.decode()
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    def _stage_fields(self, line: bytes, where: str) -> schema.StageInfo:
+        """The kept fields of a stage event; the RDD infos and accumulables are skipped, not built."""
+        if self._fast(line):
+            try:
+                return schema.STAGE_DECODER.decode(line).info
+            except schema.msgspec.DecodeError:
+                pass  # other value types, no Stage Info, not JSON: the orjson way below decides
+        info = self._load(line, where).get("Stage Info")
         if not isinstance(info, dict):
             raise MalformedEventError(f"{where}: stage event without Stage Info")
-        st = self._stage(_int(info.get("Stage ID"), -1), _int(info.get("Stage Attempt ID"), 0))
-        if isinstance(info.get("Stage Name"), str):
-            st.name = info["Stage Name"][:200]
-        st.declared = _int(info.get("Number of Tasks"), st.declared)
+        name = info.get("Stage Name")
         parents = info.get("Parent IDs")
-        if isinstance(parents, list):
-            st.parents = tuple(_int(p) for p in parents[:10000])
-        sub = _opt_int(info.get("Submission Time"))
-        if sub is not None:
-            st.submitted = sub
-            self._seen(sub)
+        failure = info.get("Failure Reason")
+        return schema.StageInfo(
+            stage_id=_maybe_int(info.get("Stage ID")),
+            attempt=_maybe_int(info.get("Stage Attempt ID")),
+            name=name if isinstance(name, str) else None,
+            tasks=_maybe_int(info.get("Number of Tasks")),
+            parents=[_int(p) for p in parents[:10000]] if isinstance(parents, list) else None,
+            submitted=_opt_int(info.get("Submission Time")),
+            completed=_opt_int(info.get("Completion Time")),
+            failure=failure if isinstance(failure, str) else None,
+        )
+
+    def _stage_info(self, line: bytes, where: str) -> tuple[_Stage, schema.StageInfo]:
+        info = self._stage_fields(line, where)
+        st = self._stage(
+            -1 if info.stage_id is None else info.stage_id, 0 if info.attempt is None else info.attempt
+        )
+        if info.name is not None:
+            st.name = info.name[:200]
+        if info.tasks is not None:
+            st.declared = info.tasks
+        if info.parents is not None:
+            st.parents = tuple(info.parents[:10000])
+        if info.submitted is not None:
+            st.submitted = info.submitted
+            self._seen(info.submitted)
         return st, info
 
     def _stage_submitted(self, line: bytes, where: str) -> None:
@@ -128,32 +161,45 @@ class Aggregator(TaskFolder):
 
     def _stage_completed(self, line: bytes, where: str) -> None:
         st, info = self._stage_info(line, where)
-        done = _opt_int(info.get("Completion Time"))
-        if done is not None:
-            st.completed = done
-            self._seen(done)
-        failure = info.get("Failure Reason")
-        if isinstance(failure, str) and failure:
-            st.failure = failure[:500]
-            self._note_oom(failure[:20000])
+        if info.completed is not None:
+            st.completed = info.completed
+            self._seen(info.completed)
+        if info.failure:
+            st.failure = info.failure[:500]
+            self._note_oom(info.failure[:20000])
+
+    def _job_fields(self, line: bytes, where: str) -> schema.JobStart:
+        """The kept fields of a JobStart; its Stage Infos (every stage's RDD infos) are skipped, not built."""
+        if self._fast(line):
+            try:
+                return schema.JOB_START_DECODER.decode(line)
+            except schema.msgspec.DecodeError:
+                pass  # other value types or not JSON: the orjson way below decides
+        ev = self._load(line, where)
+        ids = ev.get("Stage IDs")
+        props = ev.get("Properties")
+        sql = props.get("spark.sql.execution.id") if isinstance(props, dict) else None
+        return schema.JobStart(
+            job_id=_maybe_int(ev.get("Job ID")),
+            submitted=_opt_int(ev.get("Submission Time")),
+            stage_ids=[_int(s) for s in ids[:100000]] if isinstance(ids, list) else None,
+            properties=schema.JobProperties(None if sql is None else str(sql)),
+        )
 
     def _job_start(self, line: bytes, where: str) -> None:
-        ev = self._load(line, where)
-        job_id = _int(ev.get("Job ID"), -1)
+        ev = self._job_fields(line, where)
+        job_id = -1 if ev.job_id is None else ev.job_id
         job = self.jobs.get(job_id) or _Job(job_id)
         self.jobs[job_id] = job
-        job.submitted = _opt_int(ev.get("Submission Time"))
+        job.submitted = ev.submitted
         self._seen(job.submitted)
-        ids = ev.get("Stage IDs")
-        if isinstance(ids, list):
-            job.stage_ids = tuple(_int(s) for s in ids[:100000])
+        if ev.stage_ids is not None:
+            job.stage_ids = tuple(ev.stage_ids[:100000])
             for s in job.stage_ids:
                 self.stage_to_job.setdefault(s, job_id)
-        props = ev.get("Properties")
-        if isinstance(props, dict):
-            sql = props.get("spark.sql.execution.id")
-            if sql is not None and str(sql).strip().lstrip("-").isdigit():
-                job.sql_id = int(str(sql).strip())
+        sql = ev.properties.sql_id if ev.properties is not None else None
+        if sql is not None and sql.strip().lstrip("-").isdigit():
+            job.sql_id = int(sql.strip())
 
     def _job_end(self, line: bytes, where: str) -> None:
         ev = self._load(line, where)

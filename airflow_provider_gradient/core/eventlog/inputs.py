@@ -307,7 +307,9 @@ def _archive_kind(opener: Opener) -> str | None:
     return None
 
 
-def _nested(name: str, opener: Opener, kind: str, stack: contextlib.ExitStack) -> Iterator[tuple[str, Opener]]:
+def _nested(
+    name: str, opener: Opener, kind: str, stack: contextlib.ExitStack
+) -> Iterator[tuple[str, Opener]]:
     """The members of an archive found inside the input (a ``.zip``, ``.zip.gz``, ``.tar.gz`` part),
     named ``<archive path>/<member path>``; the archive stays open while ``stack`` does.
     """
@@ -330,7 +332,9 @@ def _nested(name: str, opener: Opener, kind: str, stack: contextlib.ExitStack) -
         yield f"{name}/{inner_name}", inner_opener
 
 
-def _expand(members: Iterator[tuple[str, Opener]], stack: contextlib.ExitStack) -> Iterator[tuple[str, Opener]]:
+def _expand(
+    members: Iterator[tuple[str, Opener]], stack: contextlib.ExitStack
+) -> Iterator[tuple[str, Opener]]:
     """Members, with the archives among them replaced by their own members (one level deep)."""
     for name, opener in members:
         kind = _archive_kind(opener)

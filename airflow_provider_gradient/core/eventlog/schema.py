@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
+
+#: A signed 64-bit integer (orjson turns larger ones into floats): other values fail validation and take
+#: the orjson way.
+I64 = Annotated[int, msgspec.Meta(ge=-(1 << 63), le=(1 << 63) - 1)]
 
 
 class Reason(msgspec.Struct, gc=False):
@@ -101,6 +107,43 @@ def decode_task_end(line: bytes) -> TaskEnd:
             pass
     return TASK_END_DECODER.decode(line)
 
+
+class StageInfo(msgspec.Struct, gc=False):
+    """The fields of a stage event's "Stage Info" that we keep (None = absent or null)."""
+
+    stage_id: I64 | None = msgspec.field(default=None, name="Stage ID")
+    attempt: I64 | None = msgspec.field(default=None, name="Stage Attempt ID")
+    name: str | None = msgspec.field(default=None, name="Stage Name")
+    tasks: I64 | None = msgspec.field(default=None, name="Number of Tasks")
+    parents: list[I64] | None = msgspec.field(default=None, name="Parent IDs")
+    submitted: I64 | None = msgspec.field(default=None, name="Submission Time")
+    completed: I64 | None = msgspec.field(default=None, name="Completion Time")
+    failure: str | None = msgspec.field(default=None, name="Failure Reason")
+
+
+class StageEvent(msgspec.Struct, gc=False):
+    """StageSubmitted / StageCompleted: the RDD infos and accumulables are skipped, never built."""
+
+    info: StageInfo = msgspec.field(name="Stage Info")
+
+
+class JobProperties(msgspec.Struct, gc=False):
+    sql_id: str | None = msgspec.field(default=None, name="spark.sql.execution.id")
+
+
+class JobStart(msgspec.Struct, gc=False):
+    """JobStart: the per-stage "Stage Infos" (with every RDD info) are skipped, never built."""
+
+    job_id: I64 | None = msgspec.field(default=None, name="Job ID")
+    submitted: I64 | None = msgspec.field(default=None, name="Submission Time")
+    stage_ids: list[I64] | None = msgspec.field(default=None, name="Stage IDs")
+    properties: JobProperties | None = msgspec.field(default=None, name="Properties")
+
+
+#: Decoders of the large stage / job lines. A line they reject (other value types, a missing
+#: "Stage Info", invalid JSON) is decoded whole by orjson and coerced field by field instead.
+STAGE_DECODER = msgspec.json.Decoder(StageEvent)
+JOB_START_DECODER = msgspec.json.Decoder(JobStart)
 
 SQL_START_DECODER = msgspec.json.Decoder(SqlStart)
 SQL_END_DECODER = msgspec.json.Decoder(SqlEnd)

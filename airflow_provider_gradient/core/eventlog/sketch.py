@@ -35,20 +35,25 @@ def quantiles(buckets: dict[int, int], levels: Sequence[float], lo: float, hi: f
     total = sum(buckets.values())
     if total <= 0:
         return tuple(0.0 for _ in levels)
+    flo, fhi = float(lo), float(hi)
     keys = sorted(buckets)
+    last = len(keys) - 1
     out: list[float] = []
     i = 0
     cum = buckets[keys[0]]
+    value = min(max(bucket_value(keys[0]), flo), fhi)  # of bucket i, computed when i moves
     for q in levels:
         if q <= 0.0:
-            out.append(float(lo))
+            out.append(flo)
             continue
         if q >= 1.0:
-            out.append(float(hi))
+            out.append(fhi)
             continue
         rank = q * (total - 1)
-        while cum - 1 < rank and i < len(keys) - 1:
-            i += 1
-            cum += buckets[keys[i]]
-        out.append(min(max(bucket_value(keys[i]), float(lo)), float(hi)))
+        if cum - 1 < rank and i < last:
+            while cum - 1 < rank and i < last:
+                i += 1
+                cum += buckets[keys[i]]
+            value = min(max(bucket_value(keys[i]), flo), fhi)
+        out.append(value)
     return tuple(out)

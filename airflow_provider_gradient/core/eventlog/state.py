@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 
-def _int(value: Any, default: int = 0) -> int:
+def _maybe_int(value: Any) -> int | None:
+    """``value`` as an int (bools, integral strings, finite floats below 1e18 are coerced), else None."""
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int):
@@ -16,8 +17,13 @@ def _int(value: Any, default: int = 0) -> int:
         try:
             return int(value)
         except ValueError:
-            return default
-    return default
+            return None
+    return None
+
+
+def _int(value: Any, default: int = 0) -> int:
+    found = _maybe_int(value)
+    return default if found is None else found
 
 
 def _opt_int(value: Any) -> int | None:
