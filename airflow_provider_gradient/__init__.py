@@ -87,6 +87,14 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "Premium",
         "example": "Enterprise",
     },
+    "pending_dir": {
+        "description": "Folder on the worker where runs that could not be recorded (optimiser unavailable) "
+        "are queued; they are recorded at the DAG's next recorded run, by GradientEventLogSensor or with "
+        "`gradient runs sync`. Empty means $AIRFLOW_HOME/gradient/pending.",
+        "type": "string",
+        "default": "",
+        "example": "/opt/airflow/gradient-pending",
+    },
     "dormant_days": {
         "description": "A project with no run in this many days is flagged dormant.",
         "type": "integer",

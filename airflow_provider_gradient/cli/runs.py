@@ -55,3 +55,39 @@ def list_runs(
         ],
         title=f"Runs of {project}",
     )
+
+
+@app.command("sync")
+def sync(
+    dag_id: Annotated[str | None, typer.Option("--dag-id", help="Only the queued runs of this DAG.")] = None,
+    pending_dir: Annotated[
+        str | None, typer.Option("--pending-dir", help="Queue folder (default: [gradient] pending_dir).")
+    ] = None,
+    json_output: JsonOpt = False,
+    conn_id: ConnOpt = "gradient_default",
+    store_url: StoreOpt = None,
+) -> None:
+    """Record the Databricks runs that could not be recorded when they ended (queued on the worker).
+
+    Each run is read again from Databricks (its connection is in the queue entry) and recorded once:
+    recording is idempotent on the Databricks run id. Exit code 1 when some run is still pending.
+    """
+    from pathlib import Path
+
+    from airflow_provider_gradient.operators._pending import sync_pending
+
+    with errors():
+        c = client(conn_id, store_url)
+        done = sync_pending(c, select=(lambda p: p.dag_id == dag_id) if dag_id else None,
+                            folder=Path(pending_dir) if pending_dir else None)
+    rows = [{"databricks_run_id": d.pending.databricks_run_id, "app_id": d.pending.app_id,
+             "recorded": d.recorded, "attempts": d.pending.attempts, "error": d.error} for d in done]
+    if json_output:
+        print_json(rows)
+    else:
+        print_table(rows, [("run id", lambda r: r["databricks_run_id"]), ("app id", lambda r: r["app_id"]),
+                           ("recorded", lambda r: "yes" if r["recorded"] else "no"),
+                           ("attempts", lambda r: r["attempts"]), ("error", lambda r: r["error"])],
+                    title=f"{sum(1 for d in done if d.recorded)} of {len(rows)} queued runs recorded")
+    if any(not d.recorded for d in done):
+        raise typer.Exit(1)

@@ -182,7 +182,11 @@ def collect_options(task: Any, context: Mapping[str, Any] | None) -> CollectOpti
 def safe_record(
     task: Any, context: Mapping[str, Any] | None, run_id: int | None, *, timeout_s: float | None = None, **kwargs: Any
 ) -> list[RecordResult]:
-    """:func:`record_task_run` that never raises (errors are logged as WARNINGs and counted)."""
+    """:func:`record_task_run` that never raises (errors are logged as WARNINGs and counted).
+
+    A run that could not be recorded is queued durably (:mod:`~airflow_provider_gradient.operators._pending`)
+    and recorded later; after a successful record, the DAG's queued runs are recorded too.
+    """
     logger = getattr(task, "log", log)
     if not run_id:
         logger.warning("Gradient: no Databricks run id, nothing to record")
@@ -195,28 +199,66 @@ def safe_record(
             run_bounded(client.health, pre_execute_timeout_s(), "the optimiser")
             kwargs["client"] = client
         except Exception as e:  # noqa: BLE001
-            logger.warning("Gradient: optimiser still unavailable (%s: %s); Databricks run %s not recorded",
-                           type(e).__name__, e, run_id)
+            reason = f"optimiser still unavailable ({type(e).__name__}: {e})"
+            logger.warning("Gradient: %s; Databricks run %s not recorded", reason, run_id)
             incr(RECORD_FAILED_METRIC)
+            _queue(task, context, int(run_id), reason, logger)
             return []
     try:
-        if timeout_s:
-            results = run_bounded(lambda: record_task_run(task, context, int(run_id), **kwargs), timeout_s,
-                                  "recording the run")
-        else:
-            results = record_task_run(task, context, int(run_id), **kwargs)
+        client = kwargs.pop("client", None) or get_client(task)
+
+        def work() -> list[RecordResult]:
+            return record_task_run(task, context, int(run_id), client=client, **kwargs)
+
+        results = run_bounded(work, timeout_s, "recording the run") if timeout_s else work()
     except Exception as e:  # noqa: BLE001 - never break the user's task
         logger.warning("Gradient: could not record Databricks run %s: %s: %s", run_id, type(e).__name__, e)
         incr(RECORD_FAILED_METRIC)
+        _queue(task, context, int(run_id), f"{type(e).__name__}: {e}", logger)
         return []
+    errors = []
     for r in results:
         if r.error:
             logger.warning("Gradient: run %s of project %s not recorded: %s", run_id, r.project_id, r.error)
             incr(RECORD_FAILED_METRIC)
+            errors.append(str(r.error))
         else:
             run = r.run
             logger.info(
                 "Gradient: recorded Databricks run %s in project %s (outcome %s, cost $%.4f, log %s)",
                 run_id, r.project_id, getattr(run, "outcome", "?"), r.cost_usd or 0.0, getattr(run, "log_status", "?"),
             )
+    if errors:
+        _queue(task, context, int(run_id), "; ".join(errors), logger)
+    else:
+        _record_queued(task, client, int(run_id), logger)
     return results
+
+
+def _queue(task: Any, context: Mapping[str, Any] | None, run_id: int, reason: str, logger: Any) -> None:
+    """Remember a run that could not be recorded (never raises)."""
+    from airflow_provider_gradient.operators._pending import entry_for_task, remember
+
+    try:
+        path = remember(entry_for_task(task, context, run_id, reason))
+        logger.warning("Gradient: Databricks run %s queued for recording later (%s); `gradient runs sync` "
+                       "records it now", run_id, path)
+    except Exception as e:  # noqa: BLE001
+        logger.warning("Gradient: could not queue Databricks run %s for later: %s: %s", run_id, type(e).__name__, e)
+
+
+def _record_queued(task: Any, client: Any, run_id: int, logger: Any) -> None:
+    """The run is stored: drop it from the queue and record the DAG's other queued runs (never raises)."""
+    from airflow_provider_gradient.operators._pending import forget, sync_pending
+
+    try:
+        forget(run_id)
+        dag_id = getattr(task, "dag_id", None)
+        for done in sync_pending(client, select=lambda p: p.dag_id == dag_id and p.databricks_run_id != run_id):
+            if done.recorded:
+                logger.info("Gradient: recorded queued Databricks run %s", done.pending.databricks_run_id)
+            else:
+                logger.warning("Gradient: queued Databricks run %s still not recorded: %s",
+                               done.pending.databricks_run_id, done.error)
+    except Exception as e:  # noqa: BLE001
+        logger.warning("Gradient: could not record the queued runs: %s: %s", type(e).__name__, e)

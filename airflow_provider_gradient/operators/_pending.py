@@ -1,0 +1,210 @@
+"""Durable queue of Databricks runs that could not be recorded yet (optimiser down, hung or erroring).
+
+When the record step fails, :func:`remember` writes one small JSON file per Databricks run into
+``[gradient] pending_dir`` (default ``$AIRFLOW_HOME/gradient/pending``): the run id, the Databricks
+connection, the project's app id and Airflow task, and where the run's event log is. Nothing secret is
+written. :func:`sync_pending` records them later -- after the project's next task recorded its own run,
+after ``GradientEventLogSensor`` recorded one, or with ``gradient runs sync`` -- and forgets each one
+once it is stored. Recording is idempotent on the Databricks run id, so a run recorded twice (by the
+queue and by a re-delivery) is stored once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+__all__ = ["PendingRun", "SyncResult", "forget", "pending_dir", "pending_runs", "remember", "sync_pending"]
+
+
+@dataclass(frozen=True)
+class PendingRun:
+    """A Databricks run still to be recorded.
+
+    :param databricks_run_id: the run.
+    :param databricks_conn_id: connection to read it with.
+    :param app_id: base app id of its project(s) (clusters without Gradient tags).
+    :param log_destinations: where the clusters deliver their logs (``cluster_log_conf``).
+    :param attempts: failed recording attempts so far; ``last_error`` the latest reason.
+    """
+
+    databricks_run_id: int
+    databricks_conn_id: str = "databricks_default"
+    app_id: str | None = None
+    dag_id: str | None = None
+    task_id: str | None = None
+    airflow_run_id: str | None = None
+    try_number: int | None = None
+    log_destinations: tuple[str, ...] = ()
+    queued_ms: int = 0
+    attempts: int = 0
+    last_error: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["log_destinations"] = list(self.log_destinations)
+        d["extra"] = dict(self.extra)
+        return d
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PendingRun:
+        names = {f.name for f in dataclasses.fields(cls)}
+        clean = {k: v for k, v in data.items() if k in names}
+        clean["log_destinations"] = tuple(clean.get("log_destinations") or ())
+        clean["databricks_run_id"] = int(clean["databricks_run_id"])
+        return cls(**clean)
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """What syncing one pending run did: recorded (and forgotten) or still pending with the reason."""
+
+    pending: PendingRun
+    recorded: bool
+    error: str | None = None
+    results: tuple[Any, ...] = ()
+
+
+def pending_dir() -> Path:
+    """``[gradient] pending_dir``, default ``$AIRFLOW_HOME/gradient/pending``."""
+    from airflow_provider_gradient.operators._apply import gradient_conf
+
+    configured = gradient_conf("pending_dir", "")
+    if configured:
+        return Path(configured).expanduser()
+    home = os.environ.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
+    return Path(home) / "gradient" / "pending"
+
+
+def _path(folder: Path, run_id: int) -> Path:
+    return folder / f"run-{int(run_id)}.json"
+
+
+def remember(entry: PendingRun, folder: Path | None = None) -> Path:
+    """Write (or replace) the entry of ``entry.databricks_run_id`` atomically; returns its file."""
+    folder = folder or pending_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = _path(folder, entry.databricks_run_id)
+    if not entry.queued_ms:
+        entry = dataclasses.replace(entry, queued_ms=time.time_ns() // 1_000_000)
+    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".tmp", dir=folder)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(entry.to_json(), fh, indent=1, sort_keys=True)
+    os.replace(tmp, target)
+    return target
+
+
+def forget(run_id: int, folder: Path | None = None) -> bool:
+    """Drop the entry of ``run_id`` (True when there was one)."""
+    try:
+        _path(folder or pending_dir(), run_id).unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def pending_runs(folder: Path | None = None) -> list[PendingRun]:
+    """Every pending run, oldest first (unreadable files are skipped with a warning)."""
+    folder = folder or pending_dir()
+    if not folder.is_dir():
+        return []
+    out = []
+    for path in sorted(folder.glob("run-*.json")):
+        try:
+            out.append(PendingRun.from_json(json.loads(path.read_text())))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("Gradient: pending-run file %s unreadable (%s); left in place", path, e)
+    return sorted(out, key=lambda p: (p.queued_ms, p.databricks_run_id))
+
+
+def entry_for_task(task: Any, context: Mapping[str, Any] | None, run_id: int, error: str) -> PendingRun:
+    """The pending entry of ``task``'s Databricks run ``run_id`` (log destinations from its payload)."""
+    from airflow_provider_gradient.core.cluster_merge import find_clusters, get_cluster, log_destination
+    from airflow_provider_gradient.operators._apply import effective_payload, resolve_app_id
+
+    dests: list[str] = []
+    try:
+        payload = effective_payload(task)
+        for slot in find_clusters(payload):
+            dest = log_destination(get_cluster(payload, slot))
+            if dest and dest not in dests:
+                dests.append(dest)
+    except Exception:  # noqa: BLE001 - the run id alone is enough to record it later
+        log.debug("no log destination for run %s", run_id, exc_info=True)
+    ti = (context or {}).get("ti")
+    try_number = getattr(ti, "try_number", None)
+    return PendingRun(
+        databricks_run_id=int(run_id),
+        databricks_conn_id=str(getattr(task, "databricks_conn_id", None) or "databricks_default"),
+        app_id=resolve_app_id(task, context),
+        dag_id=getattr(task, "dag_id", None),
+        task_id=getattr(task, "task_id", None),
+        airflow_run_id=(context or {}).get("run_id") or getattr(ti, "run_id", None),
+        try_number=int(try_number) if isinstance(try_number, int) else None,
+        log_destinations=tuple(dests),
+        last_error=error[:500],
+        attempts=1,
+    )
+
+
+def _task_of(entry: PendingRun) -> Any:
+    """A task-like object the record step reads (clusters come from ``runs/get``)."""
+    return SimpleNamespace(
+        dag_id=entry.dag_id, task_id=entry.task_id, gradient_app_id=entry.app_id,
+        databricks_conn_id=entry.databricks_conn_id, databricks_retry_limit=3, databricks_retry_delay=1,
+        json=None, new_cluster=None, tasks=None, params={}, gradient_conn_id=None,
+        gradient_log_tries=3, gradient_log_backoff_s=0.5, gradient_aws_conn_id=None,
+    )
+
+
+def sync_pending(
+    client: Any,
+    *,
+    select: Callable[[PendingRun], bool] | None = None,
+    folder: Path | None = None,
+    record: Callable[..., Iterable[Any]] | None = None,
+) -> list[SyncResult]:
+    """Record the pending runs (all, or those ``select`` keeps) through ``client``; never raises.
+
+    A run whose every cluster was stored is forgotten; otherwise its entry stays with one more attempt.
+    """
+    from airflow_provider_gradient.operators._record import record_task_run
+
+    folder = folder or pending_dir()
+    out: list[SyncResult] = []
+    for entry in pending_runs(folder):
+        if select is not None and not select(entry):
+            continue
+        context = {"run_id": entry.airflow_run_id,
+                   "ti": SimpleNamespace(try_number=entry.try_number, run_id=entry.airflow_run_id)}
+        try:
+            results = tuple((record or record_task_run)(_task_of(entry), context, entry.databricks_run_id,
+                                                        client=client))
+            errors = [str(r.error) for r in results if getattr(r, "error", None)]
+            if not results:
+                errors = ["no cluster of the run could be matched to a project"]
+        except Exception as e:  # noqa: BLE001 - keep it pending, say why
+            results, errors = (), [f"{type(e).__name__}: {e}"]
+        if errors:
+            failed = dataclasses.replace(entry, attempts=entry.attempts + 1, last_error="; ".join(errors)[:500])
+            try:
+                remember(failed, folder)
+            except OSError as e:
+                log.warning("Gradient: could not update pending run %s: %s", entry.databricks_run_id, e)
+            out.append(SyncResult(failed, False, failed.last_error, results))
+        else:
+            forget(entry.databricks_run_id, folder)
+            out.append(SyncResult(entry, True, None, results))
+    return out
