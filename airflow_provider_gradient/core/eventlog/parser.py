@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 import orjson
 
+from airflow_provider_gradient.core.eventlog import schema
 from airflow_provider_gradient.core.eventlog.aggregate import Aggregator
 from airflow_provider_gradient.core.eventlog.errors import (
     EventLogError,
@@ -114,18 +115,43 @@ def _dispatch(agg: Aggregator, numbered: Iterable[tuple[int, bytes]], name: str,
     """Numbered lines one by one, in order: very large TaskEnds get the sliced decode, other TaskEnds are
     left to the caller's batch, everything else goes to :func:`_other`.
 
+    Successful large TaskEnds are folded in batches: a batch is folded before the next line that is
+    not a TaskStart, so every handler sees the same state, in the same order, as line by line. A
+    failed or undecodable one is folded on its own (its errors name its line).
+
     :param before: the number of the line before the first (returned when there is none).
     :return: the number of the last line.
     """
     task_end = agg.task_end
+    decode = schema.decode_task_end
+    events: list[schema.TaskEnd] = []
+    lines: list[bytes] = []
     i = before
     try:
         for i, line in numbered:  # noqa: B007 (i is the line number of an error)
             if line.startswith(_TASK_END):
-                if len(line) > _BIG_LINE:
-                    task_end(line, name, i)  # sliced decode skips the accumulables
-            else:
+                if len(line) > _BIG_LINE:  # the sliced decode skips the accumulables
+                    try:
+                        ev = decode(line)
+                    except schema.msgspec.DecodeError:
+                        ev = None
+                    if ev is not None and (ev.end_reason is None or ev.end_reason.reason == "Success"):
+                        events.append(ev)
+                        lines.append(line)
+                        continue
+                    if events:
+                        agg.fold_task_ends(events, lines, name)
+                        events, lines = [], []
+                    task_end(line, name, i)
+            elif line.startswith(_TASK_START):
                 _other(agg, line, name, i)
+            else:
+                if events:
+                    agg.fold_task_ends(events, lines, name)
+                    events, lines = [], []
+                _other(agg, line, name, i)
+        if events:
+            agg.fold_task_ends(events, lines, name)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
         raise MalformedEventError(f"{name}:{i}: malformed event ({exc})") from None
     return i

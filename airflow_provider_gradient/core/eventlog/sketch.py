@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import accumulate
 
 #: Bucket growth factor: a value is reported within about +-1.5 % of its true value.
 GAMMA = 1.03
@@ -38,22 +40,20 @@ def quantiles(buckets: dict[int, int], levels: Sequence[float], lo: float, hi: f
     flo, fhi = float(lo), float(hi)
     keys = sorted(buckets)
     last = len(keys) - 1
+    # below[i]: how many values lie before the last one of bucket i; the value at rank r is in the
+    # first bucket with below[i] >= r (the last bucket when none is).
+    below = [c - 1 for c in accumulate([buckets[k] for k in keys])]
+    values: dict[int, float] = {}
     out: list[float] = []
-    i = 0
-    cum = buckets[keys[0]]
-    value = min(max(bucket_value(keys[0]), flo), fhi)  # of bucket i, computed when i moves
     for q in levels:
         if q <= 0.0:
             out.append(flo)
-            continue
-        if q >= 1.0:
+        elif q >= 1.0:
             out.append(fhi)
-            continue
-        rank = q * (total - 1)
-        if cum - 1 < rank and i < last:
-            while cum - 1 < rank and i < last:
-                i += 1
-                cum += buckets[keys[i]]
-            value = min(max(bucket_value(keys[i]), flo), fhi)
-        out.append(value)
+        else:
+            i = bisect_left(below, q * (total - 1), 0, last)
+            v = values.get(i)
+            if v is None:
+                v = values[i] = min(max(bucket_value(keys[i]), flo), fhi)
+            out.append(v)
     return tuple(out)
