@@ -27,6 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_provider_gradient.core.redact import REDACTED
+
 TAG_PROJECT_ID = "gradient:project-id"
 TAG_RECOMMENDATION_ID = "gradient:recommendation-id"
 TAG_APP_ID = "gradient:app-id"
@@ -148,6 +150,8 @@ def _union_list(base: list[Any], extra: Sequence[Any]) -> list[Any]:
 def _deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     for key, value in extra.items():
         cur = base.get(key)
+        if value == REDACTED:
+            continue  # a stored (redacted) secret never replaces the user's own value
         if isinstance(value, Mapping) and isinstance(cur, dict):
             _deep_merge(cur, value)
         elif isinstance(value, list | tuple):

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from airflow_provider_gradient import __version__
+from airflow_provider_gradient.core.redact import redact_optional, redact_text, redact_tree
 from airflow_provider_gradient.service.convert import project_out, recommendation_out, run_out, workspace_out
 from airflow_provider_gradient.service.errors import (
     ConflictError,
@@ -25,7 +26,6 @@ from airflow_provider_gradient.service.errors import (
     GradientValidationError,
     NotFoundError,
 )
-from airflow_provider_gradient.service.redaction import redact_tree
 from airflow_provider_gradient.service.schemas import (
     Health,
     Project,
@@ -159,7 +159,7 @@ class GradientService:
 
     def get_or_create_workspace(self, workspace: WorkspaceIn | dict[str, Any]) -> Workspace:
         ws_in = _validate(WorkspaceIn, workspace, ("workspace",))
-        values = {**ws_in.model_dump(), "created_ms": now_ms()}
+        values = {**_workspace_columns(ws_in), "created_ms": now_ms()}
         return self._write(lambda s: workspace_out(WorkspaceRepo(s).get_or_create(values)))
 
     def list_workspaces(self) -> list[Workspace]:
@@ -238,7 +238,7 @@ class GradientService:
                 ws_cloud = ws_region = ws_plan = None
                 if p_in.workspace is not None:
                     ws = WorkspaceRepo(s).get_or_create(
-                        {**p_in.workspace.model_dump(), "created_ms": now_ms()}
+                        {**_workspace_columns(p_in.workspace), "created_ms": now_ms()}
                     )
                     ws_id, ws_cloud, ws_region, ws_plan = ws.id, ws.cloud, ws.region, ws.plan_type
                 t = now_ms()
@@ -475,6 +475,8 @@ class GradientService:
             row = repo.insert(
                 {
                     **rec_in.model_dump(),
+                    "cluster": redact_tree(rec_in.cluster),
+                    "reason": redact_text(rec_in.reason),
                     "project_id": project.id,
                     "created_ms": t,
                     "updated_ms": t,
@@ -523,6 +525,13 @@ class GradientService:
 def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
     d = settings.model_dump()
     d["allowed_families"] = list(d["allowed_families"])
+    d["cluster_log_url"] = redact_optional(d.get("cluster_log_url"))  # a presigned URL's signature
+    return d
+
+
+def _workspace_columns(ws_in: WorkspaceIn) -> dict[str, Any]:
+    d = ws_in.model_dump()
+    d["host"] = redact_optional(d.get("host"))  # user:password@ or a token in the query
     return d
 
 
@@ -533,6 +542,8 @@ def _run_columns(run_in: RunIn) -> dict[str, Any]:
         d["metrics"] = redact_tree(d["metrics"])
     if d.get("cluster_config") is not None:
         d["cluster_config"] = redact_tree(d["cluster_config"])
+    for key in ("failure_message", "log_reason"):
+        d[key] = redact_optional(d.get(key))
     if run_in.cost is not None:
         c = run_in.cost
         d.update(

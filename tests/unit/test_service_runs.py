@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from airflow_provider_gradient.core.redact import REDACTED, redact_tree
 from airflow_provider_gradient.service import (
     GradientService,
     GradientValidationError,
@@ -15,7 +16,6 @@ from airflow_provider_gradient.service import (
     RunCost,
     RunIn,
 )
-from airflow_provider_gradient.service.redaction import REDACTED, redact_tree
 
 
 @pytest.fixture(autouse=True)
