@@ -101,6 +101,22 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "14",
         "example": "30",
     },
+    "projects_without_dag": {
+        "description": "Who may see and change projects that belong to no DAG, and workspaces (their plan "
+        "type prices every project): 'admin' (users the auth manager lets delete every DAG and change "
+        "connections and variables) or 'all_dags' (users with the same right on every DAG). Projects with "
+        "a DAG always follow the user's permission on that DAG (docs/security.md).",
+        "type": "string",
+        "default": "admin",
+        "example": "all_dags",
+    },
+    "discover_conn_ids": {
+        "description": "Comma-separated Databricks connection ids that every user of the Gradient pages may "
+        "scan with Discover; other connections need read permission on the connection.",
+        "type": "string",
+        "default": "",
+        "example": "databricks_default,databricks_prod",
+    },
 }
 
 

@@ -116,6 +116,20 @@ def _cluster_ids(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     return list(seen)
 
 
+def connection_type(conn_id: str) -> str | None:
+    """The ``conn_type`` of an Airflow connection (None when it does not exist).
+
+    :param conn_id: the Airflow connection id
+    """
+    from airflow.providers.databricks.hooks.databricks import DatabricksHook
+
+    try:
+        conn = DatabricksHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - AirflowNotFoundException and friends: no such connection
+        return None
+    return str(conn.conn_type or "").lower() or None
+
+
 def databricks_conn_ids() -> list[str]:
     """Ids of the Airflow connections of type ``databricks`` (metadata DB and ``AIRFLOW_CONN_*`` env)."""
     import os
@@ -163,24 +177,23 @@ def discover(
         raise ValueError("no Databricks connection given (e.g. --databricks-conn-id databricks_default)")
     until = now_ms if now_ms is not None else int(time.time() * 1000)
     scans: list[Scan] = []
+    if not 1 <= days <= 60:
+        raise ValueError(f"days must be within 1..60, got {days}")
     for conn_id in conn_ids:
+        problem = None
         try:
-            scans.append(DiscoverHook(conn_id).scan(days=days, now_ms=until))
-        except ValueError:
-            raise
+            if connection_type(conn_id) != "databricks":
+                problem = "not a Databricks connection: not used"
+            else:
+                scans.append(DiscoverHook(conn_id).scan(days=days, now_ms=until))
+                continue
         except Exception as exc:
+            # the details (hosts, URLs) stay in the server log; the report names the connection and the kind
             log.warning("discover: workspace %s failed: %s", conn_id, exc)
-            scans.append(
-                Scan(
-                    conn_id,
-                    (),
-                    (),
-                    {},
-                    until - days * DAY_MS,
-                    until,
-                    errors=(f"{conn_id}: {type(exc).__name__}: {exc}",),
-                )
-            )
+            problem = f"workspace not reachable ({type(exc).__name__}); details in the server log"
+        scans.append(
+            Scan(conn_id, (), (), {}, until - days * DAY_MS, until, errors=(f"{conn_id}: {problem}",))
+        )
     managed: list[str] = []
     svc = service
     if svc is None and store_url:

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_gradient.core.csv_cell import safe_cell
+
 DAY_MS = 86_400_000
 DEFAULT_DAYS = 30
 DEFAULT_RIGHTSIZING_RATE = 0.20
@@ -447,15 +449,5 @@ def report_csv(report: DiscoverReport) -> str:
     for j in report.jobs:
         d = job_dict(j)
         row = [d[c] if c not in ("findings", "node_types") else ";".join(d[c]) for c in CSV_COLUMNS]
-        w.writerow([_safe(v) for v in row])
+        w.writerow([safe_cell(v) for v in row])
     return buf.getvalue()
-
-
-def _safe(value: Any) -> str:
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        try:
-            float(text)
-        except ValueError:
-            return "'" + text
-    return text

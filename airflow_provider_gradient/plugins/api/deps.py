@@ -1,4 +1,4 @@
-"""Dependencies of the REST API: the authenticated Airflow user, the service, permission and CSRF checks."""
+"""Dependencies of the REST API: the authenticated Airflow user, its permissions, the service, the CSRF check."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
 
+from airflow_provider_gradient.plugins.access import Access
 from airflow_provider_gradient.service import GradientService
 
 log = logging.getLogger(__name__)
@@ -60,29 +61,9 @@ def csrf_guard(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or invalid CSRF token (use a bearer token)")
 
 
-def require_dag_edit(user: Any, dag_id: str | None) -> None:
-    """403 unless the auth manager lets ``user`` edit (PUT) the project's DAG.
+def get_access(user: CurrentUser) -> Access:
+    """The permissions of the request's user (:mod:`airflow_provider_gradient.plugins.access`)."""
+    return Access(user)
 
-    Skipped when no auth manager is initialised (the app used outside an Airflow api-server) or when the
-    auth manager does not implement the check.
-    """
-    try:
-        from airflow.api_fastapi.app import get_auth_manager
-        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 
-        manager = get_auth_manager()
-    except Exception:  # noqa: BLE001 - not inside an api-server
-        return
-    try:
-        allowed = manager.is_authorized_dag(
-            method="PUT", details=DagDetails(id=dag_id) if dag_id else None, user=user
-        )
-    except NotImplementedError:
-        return
-    if not allowed:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"edit permission on DAG {dag_id!r} is required"
-            if dag_id
-            else "edit permission on DAGs is required",
-        )
+UserAccess = Annotated[Access, Depends(get_access)]

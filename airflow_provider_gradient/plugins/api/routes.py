@@ -1,7 +1,9 @@
 """REST API routes (``/gradient/api/v1``): health, workspaces, projects (+ settings, reset), runs, recommendations.
 
-Every route depends on Airflow's authenticated user (401 without a valid token). Writes also pass the
-CSRF guard, and settings / delete / reset / apply / generate need edit permission on the project's DAG.
+Every route depends on Airflow's authenticated user (401 without a valid token). Reads of a project (its
+settings, runs and recommendations) need read permission on the project's DAG and lists only show the
+projects the user may read; writes pass the CSRF guard and need edit permission on the project's DAG;
+workspaces and projects without a DAG follow ``[gradient] projects_without_dag`` (see ``plugins/access.py``).
 Request and response bodies are the service's pydantic value objects, so invalid input is a 422 with
 field-level messages and the OpenAPI document describes the real types.
 """
@@ -13,7 +15,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_provider_gradient.plugins.api.deps import CurrentUser, Service, csrf_guard, require_dag_edit
+from airflow_provider_gradient.plugins.access import Access
+from airflow_provider_gradient.plugins.api.deps import CurrentUser, Service, UserAccess, csrf_guard
 from airflow_provider_gradient.service import (
     ApplyIn,
     Health,
@@ -65,6 +68,13 @@ def _ref(ref: str) -> int | str:
     return int(ref) if ref.isdigit() and len(ref) < 18 else ref
 
 
+def _project(svc: Service, access: Access, ref: int | str, method: Literal["GET", "PUT"] = "GET") -> Project:
+    """The project of ``ref`` (404 when absent) if the user may ``method`` it (else 403)."""
+    project = svc.get_project(ref)
+    access.require(project.dag_id, method)
+    return project
+
+
 # ---------------------------------------------------------------------------- health / workspaces
 @router.get("/health", response_model=Health, tags=["health"], responses=ERRORS)
 def health(user: CurrentUser, svc: Service) -> Health:
@@ -78,97 +88,114 @@ def list_workspaces(user: CurrentUser, svc: Service) -> list[Workspace]:
 
 
 @router.post("/workspaces", response_model=Workspace, tags=["workspaces"], responses=ERRORS)
-def create_workspace(body: WorkspaceIn, user: CurrentUser, svc: Service) -> Workspace:
-    """Get or create a workspace by name (no credentials are ever stored)."""
+def create_workspace(body: WorkspaceIn, access: UserAccess, svc: Service) -> Workspace:
+    """Get or create a workspace by name (no credentials are ever stored). Its plan type prices every
+    project of the workspace, so this needs the deployment-wide permission (``projects_without_dag``)."""
+    access.require_admin("creating or changing a workspace")
     return svc.get_or_create_workspace(body)
 
 
 # ---------------------------------------------------------------------------- projects
 @router.get("/projects", response_model=list[Project], tags=["projects"], responses=ERRORS)
-def list_projects(user: CurrentUser, svc: Service, limit: Limit = 0, offset: Offset = 0) -> list[Project]:
-    return svc.list_projects(limit=limit or None, offset=offset)
+def list_projects(access: UserAccess, svc: Service, limit: Limit = 0, offset: Offset = 0) -> list[Project]:
+    """The projects the user may read (read permission on their DAG)."""
+    readable = access.readable(svc.list_projects())
+    return readable[offset : offset + limit] if limit else readable[offset:]
 
 
 @router.get("/projects:resolve", response_model=Project, tags=["projects"], responses=ERRORS)
 def resolve_project(
-    user: CurrentUser, svc: Service, ref: Annotated[str, Query(min_length=1, max_length=500)]
+    access: UserAccess, svc: Service, ref: Annotated[str, Query(min_length=1, max_length=500)]
 ) -> Project:
     """A project by id or app id given as a query parameter (for app ids that are awkward in a path)."""
-    return svc.get_project(ref)
+    return _project(svc, access, ref)
 
 
 @router.post("/projects", response_model=Project, tags=["projects"], responses=ERRORS)
-def create_project(body: ProjectIn, user: CurrentUser, svc: Service) -> Project:
-    """Get or create the project of an app id (race-safe; an existing project is returned)."""
+def create_project(body: ProjectIn, access: UserAccess, svc: Service) -> Project:
+    """Get or create the project of an app id (race-safe; an existing project is returned).
+
+    Needs edit permission on the project's DAG (an existing project's, else ``dag_id``); naming a workspace
+    that does not exist yet needs the permission of ``POST /workspaces``.
+    """
     existing = svc.find_project(body.app_id)
-    require_dag_edit(user, (existing.dag_id if existing else None) or body.dag_id)
+    if existing is not None:
+        access.require(existing.dag_id, "PUT")
+        if body.dag_id and existing.dag_id is None:
+            access.require(body.dag_id, "PUT")  # fills the missing DAG
+    else:
+        access.require(body.dag_id, "PUT")
+        if body.workspace is not None and body.workspace.name not in {w.name for w in svc.list_workspaces()}:
+            access.require_admin("creating a workspace")
     return svc.create_project(body)
 
 
 @router.get("/projects/{ref}", response_model=Project, tags=["projects"], responses=ERRORS)
-def get_project(ref: ProjectRef, user: CurrentUser, svc: Service) -> Project:
-    return svc.get_project(_ref(ref))
+def get_project(ref: ProjectRef, access: UserAccess, svc: Service) -> Project:
+    return _project(svc, access, _ref(ref))
 
 
 @router.patch("/projects/{ref}", response_model=Project, tags=["projects"], responses=ERRORS)
-def update_project(ref: ProjectRef, body: ProjectUpdate, user: CurrentUser, svc: Service) -> Project:
-    project = svc.get_project(_ref(ref))
-    require_dag_edit(user, project.dag_id)
+def update_project(ref: ProjectRef, body: ProjectUpdate, access: UserAccess, svc: Service) -> Project:
+    project = _project(svc, access, _ref(ref), "PUT")
+    if body.dag_id is not None and body.dag_id != project.dag_id:
+        access.require(body.dag_id, "PUT")  # moving a project needs edit on both DAGs
     return svc.update_project(project.id, **body.model_dump(exclude_none=True))
 
 
 @router.delete("/projects/{ref}", status_code=status.HTTP_204_NO_CONTENT, tags=["projects"], responses=ERRORS)
-def delete_project(ref: ProjectRef, user: CurrentUser, svc: Service) -> Response:
+def delete_project(ref: ProjectRef, access: UserAccess, svc: Service) -> Response:
     """Delete a project with its runs and recommendations."""
-    project = svc.get_project(_ref(ref))
-    require_dag_edit(user, project.dag_id)
+    project = _project(svc, access, _ref(ref), "PUT")
     svc.delete_project(project.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/projects/{ref}/reset", response_model=Project, tags=["projects"], responses=ERRORS)
-def reset_project(ref: ProjectRef, user: CurrentUser, svc: Service) -> Project:
+def reset_project(ref: ProjectRef, access: UserAccess, svc: Service) -> Project:
     """Forget runs and recommendations; the project learns again (settings kept)."""
-    project = svc.get_project(_ref(ref))
-    require_dag_edit(user, project.dag_id)
+    project = _project(svc, access, _ref(ref), "PUT")
     return svc.reset_project(project.id)
 
 
 @router.get("/projects/{ref}/settings", response_model=ProjectSettings, tags=["projects"], responses=ERRORS)
-def get_settings(ref: ProjectRef, user: CurrentUser, svc: Service) -> ProjectSettings:
-    return svc.get_project(_ref(ref)).settings
+def get_settings(ref: ProjectRef, access: UserAccess, svc: Service) -> ProjectSettings:
+    return _project(svc, access, _ref(ref)).settings
 
 
 @router.patch("/projects/{ref}/settings", response_model=Project, tags=["projects"], responses=ERRORS)
-def update_settings(ref: ProjectRef, body: ProjectSettingsIn, user: CurrentUser, svc: Service) -> Project:
+def update_settings(ref: ProjectRef, body: ProjectSettingsIn, access: UserAccess, svc: Service) -> Project:
     """Change some settings (only the fields given; ``null`` clears a nullable one)."""
-    project = svc.get_project(_ref(ref))
-    require_dag_edit(user, project.dag_id)
+    project = _project(svc, access, _ref(ref), "PUT")
     return svc.update_settings(project.id, body)
 
 
 # ---------------------------------------------------------------------------- runs
 @router.get("/projects/{ref}/runs", response_model=list[Run], tags=["runs"], responses=ERRORS)
 def list_runs(
-    ref: ProjectRef, user: CurrentUser, svc: Service, limit: Limit = 100, offset: Offset = 0
+    ref: ProjectRef, access: UserAccess, svc: Service, limit: Limit = 100, offset: Offset = 0
 ) -> list[Run]:
     """Runs of a project, newest first."""
-    return svc.list_runs(_ref(ref), limit=limit or None, offset=offset)
+    project = _project(svc, access, _ref(ref))
+    return svc.list_runs(project.id, limit=limit or None, offset=offset)
 
 
 @router.post("/projects/{ref}/runs", response_model=Run, tags=["runs"], responses=ERRORS)
-def record_run(ref: ProjectRef, body: RunIn, user: CurrentUser, svc: Service) -> Run:
+def record_run(ref: ProjectRef, body: RunIn, access: UserAccess, svc: Service) -> Run:
     """Record a run (idempotent on ``databricks_run_id``: a repeat updates, never duplicates)."""
-    project = svc.get_project(_ref(ref))
-    require_dag_edit(user, project.dag_id)
+    project = _project(svc, access, _ref(ref), "PUT")
     return svc.record_run(project.id, body)
 
 
 @router.get("/projects/{ref}/runs/{databricks_run_id}", response_model=Run, tags=["runs"], responses=ERRORS)
 def get_run(
-    ref: ProjectRef, databricks_run_id: Annotated[int, Path(ge=0, le=2**63 - 1)], user: CurrentUser, svc: Service
+    ref: ProjectRef,
+    databricks_run_id: Annotated[int, Path(ge=0, le=2**63 - 1)],
+    access: UserAccess,
+    svc: Service,
 ) -> Run:
-    return svc.get_run(_ref(ref), databricks_run_id)
+    project = _project(svc, access, _ref(ref))
+    return svc.get_run(project.id, databricks_run_id)
 
 
 # ---------------------------------------------------------------------------- recommendations
@@ -179,9 +206,10 @@ def get_run(
     responses=ERRORS,
 )
 def list_recommendations(
-    ref: ProjectRef, user: CurrentUser, svc: Service, limit: Limit = 50
+    ref: ProjectRef, access: UserAccess, svc: Service, limit: Limit = 50
 ) -> list[Recommendation]:
-    return svc.list_recommendations(_ref(ref), limit=limit or None)
+    project = _project(svc, access, _ref(ref))
+    return svc.list_recommendations(project.id, limit=limit or None)
 
 
 @router.get(
@@ -191,10 +219,11 @@ def list_recommendations(
     responses=ERRORS,
 )
 def latest_recommendation(
-    ref: ProjectRef, user: CurrentUser, svc: Service, state: StateQ = "ready"
+    ref: ProjectRef, access: UserAccess, svc: Service, state: StateQ = "ready"
 ) -> Recommendation | None:
     """The newest recommendation in ``state`` (``any``: any state); ``null`` when there is none."""
-    return svc.latest_recommendation(_ref(ref), state=None if state == "any" else state)
+    project = _project(svc, access, _ref(ref))
+    return svc.latest_recommendation(project.id, state=None if state == "any" else state)
 
 
 @router.post(
@@ -206,13 +235,12 @@ def latest_recommendation(
 def store_recommendation(
     ref: ProjectRef,
     body: RecommendationIn,
-    user: CurrentUser,
+    access: UserAccess,
     svc: Service,
     state: Literal["ready", "pending", "failed"] = "ready",
 ) -> Recommendation:
     """Store a recommendation computed elsewhere (a new ready one supersedes the previous one)."""
-    project = svc.get_project(_ref(ref))
-    require_dag_edit(user, project.dag_id)
+    project = _project(svc, access, _ref(ref), "PUT")
     return svc.store_recommendation(project.id, body, state=state)
 
 
@@ -222,10 +250,9 @@ def store_recommendation(
     tags=["recommendations"],
     responses={**ERRORS, 409: {"description": "Nothing to optimise yet"}},
 )
-def generate_recommendation(ref: ProjectRef, user: CurrentUser, svc: Service) -> Recommendation:
+def generate_recommendation(ref: ProjectRef, access: UserAccess, svc: Service) -> Recommendation:
     """Run the optimiser over the project's runs now and store the result as the ready recommendation."""
-    project = svc.get_project(_ref(ref))
-    require_dag_edit(user, project.dag_id)
+    project = _project(svc, access, _ref(ref), "PUT")
     return svc.generate_recommendation(project.id)
 
 
@@ -236,9 +263,11 @@ def generate_recommendation(ref: ProjectRef, user: CurrentUser, svc: Service) ->
     responses=ERRORS,
 )
 def get_recommendation(
-    recommendation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: CurrentUser, svc: Service
+    recommendation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], access: UserAccess, svc: Service
 ) -> Recommendation:
-    return svc.get_recommendation(recommendation_id)
+    rec = svc.get_recommendation(recommendation_id)
+    _project(svc, access, rec.project_id)
+    return rec
 
 
 @router.post(
@@ -249,11 +278,11 @@ def get_recommendation(
 )
 def apply_recommendation(
     recommendation_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
-    user: CurrentUser,
+    access: UserAccess,
     svc: Service,
     body: ApplyIn | None = None,
 ) -> Recommendation:
     """Mark a recommendation applied: to a Databricks run, or approved for the next run when none is given."""
     rec = svc.get_recommendation(recommendation_id)
-    require_dag_edit(user, svc.get_project(rec.project_id).dag_id)
+    _project(svc, access, rec.project_id, "PUT")
     return svc.mark_applied(recommendation_id, body.databricks_run_id if body else None)

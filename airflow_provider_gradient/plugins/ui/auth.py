@@ -8,8 +8,8 @@ cookie that Airflow's React UI keeps after login (both resolved by the configure
 * Actions are ``POST`` with a JSON body and an ``X-Gradient-CSRF`` header carrying a token derived from
   the caller's session JWT (HMAC); a cross-site form cannot set that header nor send JSON without a
   CORS preflight, so cookie-only writes are refused.
-* Writes (settings, apply, generate, delete) need edit (``PUT``) permission on the project's DAG when the
-  auth manager can tell (``is_authorized_dag``).
+* Reads of a project need read (``GET``) permission on its DAG, writes (settings, apply, generate, delete)
+  edit (``PUT``) permission (``plugins/access.py``: the whole permission model).
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException, Request, status
+
+from airflow_provider_gradient.plugins.access import Access
 
 log = logging.getLogger(__name__)
 
@@ -131,26 +133,14 @@ def check_csrf(request: Request) -> None:
 
 
 def can_edit_dag(user: Any, dag_id: str | None) -> bool:
-    """Whether ``user`` may edit the DAG a project belongs to (any DAG when the project has none).
+    """Whether ``user`` may edit the project of ``dag_id`` (see :mod:`airflow_provider_gradient.plugins.access`).
 
     :param user: the Airflow user
     :param dag_id: the project's DAG id, if known
     """
-    try:
-        from airflow.api_fastapi.app import get_auth_manager
-        from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
-
-        manager = get_auth_manager()
-    except Exception:
-        return True  # no auth manager (unit tests with a stub user)
-    try:
-        details = DagDetails(id=dag_id) if dag_id else None
-        return bool(manager.is_authorized_dag(method="PUT", details=details, user=user))
-    except NotImplementedError:
-        return True
+    return Access(user).can(dag_id, "PUT")
 
 
 def require_edit(user: Any, dag_id: str | None) -> None:
     """Raise ``403`` unless :func:`can_edit_dag`."""
-    if not can_edit_dag(user, dag_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"edit permission on DAG {dag_id!r} required")
+    Access(user).require(dag_id, "PUT")

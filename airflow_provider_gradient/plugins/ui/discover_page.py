@@ -2,6 +2,11 @@
 
 Scanning a workspace takes a few Databricks API calls per run, so a report is cached for
 :data:`CACHE_TTL_S` per (connections, days); the page's "Scan" button forces a fresh scan.
+
+Discover calls a workspace with a connection's credentials, so it only uses connections of type
+``databricks`` that the user may read (``is_authorized_connection``) or that ``[gradient] discover_conn_ids``
+lists (``plugins/access.py``); anything else is refused (403) before any call, and errors never show a
+connection's details.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import Response
 
+from airflow_provider_gradient.plugins.access import Access
 from airflow_provider_gradient.plugins.ui.charts import bar_chart
 from airflow_provider_gradient.plugins.ui.rendering import render
 from airflow_provider_gradient.plugins.ui.routes import ApiUser, PageUser, get_service, router
@@ -31,6 +37,27 @@ def _conn_ids(raw: list[str]) -> tuple[str, ...]:
             if part and part not in out:
                 out.append(part)
     return tuple(out)
+
+
+REFUSED = (
+    "Discover cannot use connection(s) {ids}: only Databricks connections you may read "
+    "(Airflow connection permission) or listed in [gradient] discover_conn_ids."
+)
+
+
+def usable_conn_ids(user: Any) -> list[str]:
+    """The Databricks connections ``user`` may scan.
+
+    :param user: the Airflow user
+    """
+    from airflow_provider_gradient.hooks.discover import databricks_conn_ids
+
+    access = Access(user)
+    return [c for c in databricks_conn_ids() if access.can_use_connection(c)]
+
+
+def _refused(requested: tuple[str, ...], usable: list[str]) -> list[str]:
+    return [c for c in requested if c not in usable]
 
 
 def _report(request: Request, conn_ids: tuple[str, ...], days: int, refresh: bool) -> Any:
@@ -57,10 +84,9 @@ def discover_page(
     refresh: str = "",
 ) -> Response:
     """Top jobs to optimise, findings widgets, timelines of job count and core-hours."""
-    from airflow_provider_gradient.hooks.discover import databricks_conn_ids
     from airflow_provider_gradient.service.discover import DEFAULT_RIGHTSIZING_RATE, FINDING_LABELS, FINDINGS
 
-    all_conns = databricks_conn_ids()
+    all_conns = usable_conn_ids(user)
     ids = _conn_ids(conn_id) or (
         ("databricks_default",) if "databricks_default" in all_conns else tuple(all_conns[:1])
     )
@@ -74,6 +100,11 @@ def discover_page(
         "rate": DEFAULT_RIGHTSIZING_RATE,
         "query": urlencode([("conn_id", c) for c in ids] + [("days", days)]),
     }
+    refused = _refused(ids, all_conns)
+    if refused:
+        ctx["error"] = REFUSED.format(ids=", ".join(refused))
+        ctx["conn_ids"] = ()
+        return render(request, "discover.html", user, 403, nav="discover", **ctx)
     if not 1 <= days <= 60:
         ctx["error"] = "days must be within 1..60"
     elif not ids:
@@ -105,6 +136,11 @@ def discover_csv(
     from airflow_provider_gradient.service.discover import report_csv
 
     ids = _conn_ids(conn_id) or ("databricks_default",)
+    refused = _refused(ids, usable_conn_ids(user))
+    if refused:
+        return Response(
+            REFUSED.format(ids=", ".join(refused)) + "\n", status_code=403, media_type="text/plain"
+        )
     if not 1 <= days <= 60:
         return Response("days must be within 1..60\n", status_code=422, media_type="text/plain")
     try:

@@ -2,6 +2,9 @@
 
 Mounted by the plugin's FastAPI app under ``/gradient``, so the pages live under ``/gradient/ui/``.
 Every route depends on :func:`auth.page_user` (HTML: redirect to login) or :func:`auth.api_user` (401).
+What a user sees is filtered by read permission on each project's DAG (``plugins/access.py``): the projects
+table, its KPIs and the CSV only hold readable projects; a project page or task-instance tab of a DAG the
+user may not read answers 403.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from airflow_provider_gradient.plugins.access import Access, unowned_who
 from airflow_provider_gradient.plugins.ui import auth, data, views
 from airflow_provider_gradient.plugins.ui.charts import cost_chart, runtime_chart
 from airflow_provider_gradient.plugins.ui.rendering import ENV, STATIC, base_path, project_rows, render
@@ -97,8 +101,8 @@ def _now_ms() -> int:
 # ---------------------------------------------------------------------------- pages
 @router.get("/", name="gradient_projects")
 def projects_page(request: Request, user: PageUser) -> Response:
-    """Projects: KPI tiles and the projects table."""
-    rows = data.project_summaries(get_service(request), now_ms=_now_ms())
+    """Projects: KPI tiles and the projects table (the projects the user may read)."""
+    rows = Access(user).readable(data.project_summaries(get_service(request), now_ms=_now_ms()))
     counts = Counter(code for r in rows for code in r.insight_codes)
     return render(
         request,
@@ -114,8 +118,8 @@ def projects_page(request: Request, user: PageUser) -> Response:
 
 @router.get("/projects.csv", name="gradient_projects_csv")
 def projects_csv(request: Request, user: ApiUser) -> Response:
-    """All projects as CSV (formula-safe cells)."""
-    rows = data.project_summaries(get_service(request), now_ms=_now_ms())
+    """The projects the user may read as CSV (formula-safe cells)."""
+    rows = Access(user).readable(data.project_summaries(get_service(request), now_ms=_now_ms()))
     return Response(
         views.projects_csv(rows),
         media_type="text/csv; charset=utf-8",
@@ -147,6 +151,9 @@ def project_page(request: Request, project_id: int, user: PageUser) -> Response:
             title="Project not found",
             message=f"There is no project {project_id}.",
         )
+    denied = _denied_page(request, user, project.dag_id)
+    if denied is not None:
+        return denied
     runs = svc.list_runs(project.id, limit=None)
     recs = svc.list_recommendations(project.id, limit=200)
     latest = recs[0] if recs else None
@@ -173,6 +180,22 @@ def project_page(request: Request, project_id: int, user: PageUser) -> Response:
     )
 
 
+def _denied_page(request: Request, user: Any, dag_id: str | None) -> Response | None:
+    """A 403 page unless ``user`` may read the project of ``dag_id``; None when allowed."""
+    if Access(user).can(dag_id, "GET"):
+        return None
+    return render(
+        request,
+        "error.html",
+        user,
+        403,
+        title="Permission denied",
+        message=f"You need read permission on DAG {dag_id!r}."
+        if dag_id
+        else f"This project has no DAG: seeing it needs {unowned_who()}.",
+    )
+
+
 @router.get("/ti", name="gradient_task_instance")
 def task_instance_page(
     request: Request,
@@ -184,7 +207,14 @@ def task_instance_page(
 ) -> Response:
     """The "Gradient" tab of a task instance: its project, cost, cluster and the recommendation applied."""
     svc = get_service(request)
+    denied = _denied_page(request, user, dag_id) if dag_id else None
+    if denied is not None:
+        return denied
     project, run = data.find_task_run(svc, dag_id, task_id, run_id)
+    if project is not None and project.dag_id != dag_id:
+        denied = _denied_page(request, user, project.dag_id)
+        if denied is not None:
+            return denied
     ctx: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "project": project}
     if project is not None:
         runs = svc.list_runs(project.id, limit=None)

@@ -13,6 +13,7 @@ from typing import Any
 
 from airflow_provider_gradient.core import insights as ins_mod
 from airflow_provider_gradient.core import roi as roi_mod
+from airflow_provider_gradient.core.csv_cell import safe_cell
 from airflow_provider_gradient.plugins.ui.charts import RunPoint as ChartPoint
 
 #: Runs shown on a project's timeline charts.
@@ -254,22 +255,6 @@ def kpis(rows: Sequence[ProjectSummary]) -> Kpis:
     )
 
 
-def _csv_safe(value: Any) -> str:
-    """A CSV cell that spreadsheets will not execute as a formula."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
-        return "'" + text
-    return text
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 PROJECT_CSV_COLUMNS = (
     "id",
     "app_id",
@@ -295,7 +280,7 @@ def projects_csv(rows: Iterable[ProjectSummary]) -> str:
     for r in rows:
         w.writerow(
             [
-                _csv_safe(v)
+                safe_cell(v)
                 for v in (
                     r.id,
                     r.app_id,

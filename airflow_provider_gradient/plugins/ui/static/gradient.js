@@ -113,9 +113,13 @@
   });
 
   // ---- CSV export of the visible rows and columns
+  // The rule of core/csv_cell.py (one rule for both exports): a cell starting with = + - @ tab or CR is
+  // prefixed with ' unless the whole cell is a plain decimal number.
+  var FORMULA_START = /^[=+\-@\t\r]/;
+  var NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
   function csvCell(v) {
     var s = String(v === null || v === undefined ? "" : v);
-    if (/^[=+\-@\t\r]/.test(s) && isNaN(parseFloat(s))) { s = "'" + s; }
+    if (FORMULA_START.test(s) && !NUMBER.test(s)) { s = "'" + s; }
     return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
   var exp = document.getElementById("export-csv");
