@@ -10,7 +10,10 @@ regular expressions; ``tests/browser`` checks both exports give the same cells.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: A cell starting with one of these is a formula to a spreadsheet.
@@ -28,3 +31,18 @@ def safe_cell(value: Any) -> str:
     if FORMULA_START.match(text) and not NUMBER.match(text):
         return "'" + text
     return text
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """A whole CSV document (RFC 4180: CRLF line ends, so a cell holding CR or LF is quoted), every cell
+    passed through :func:`safe_cell`.
+
+    :param header: the column names
+    :param rows: the rows' values, in the header's order
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([safe_cell(h) for h in header])
+    for row in rows:
+        w.writerow([safe_cell(v) for v in row])
+    return buf.getvalue()

@@ -18,13 +18,11 @@ range Gradient reports) of the remaining cost of jobs that are not managed yet; 
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_gradient.core.csv_cell import safe_cell
+from airflow_provider_gradient.core.csv_cell import csv_text
 
 DAY_MS = 86_400_000
 DEFAULT_DAYS = 30
@@ -443,11 +441,8 @@ CSV_COLUMNS = (
 
 def report_csv(report: DiscoverReport) -> str:
     """The top-jobs table as CSV (formula-safe cells)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for j in report.jobs:
-        d = job_dict(j)
-        row = [d[c] if c not in ("findings", "node_types") else ";".join(d[c]) for c in CSV_COLUMNS]
-        w.writerow([safe_cell(v) for v in row])
-    return buf.getvalue()
+    rows = (
+        [d[c] if c not in ("findings", "node_types") else ";".join(d[c]) for c in CSV_COLUMNS]
+        for d in map(job_dict, report.jobs)
+    )
+    return csv_text(CSV_COLUMNS, rows)

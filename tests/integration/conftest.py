@@ -131,3 +131,11 @@ class DagFiles:
 def dag_files(airflow_home: dict[str, Any]) -> DagFiles:
     """Helper to add DAG files to the migrated Airflow home and parse them."""
     return DagFiles(airflow_home)
+
+
+@pytest.fixture(scope="session")
+def airflow_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The shared real ``airflow api-server`` with the non-admin auth setup (see live_server.py)."""
+    from live_server import start
+
+    yield from start(tmp_path_factory.mktemp("airflow_api_home"))

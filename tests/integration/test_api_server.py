@@ -1,5 +1,5 @@
-"""A real ``airflow api-server`` on 127.0.0.1 (temp AIRFLOW_HOME, SQLite metadata DB, SimpleAuthManager
-with an admin and a viewer): the plugin is mounted at /gradient, the provider / plugin / connection type
+"""A real ``airflow api-server`` on 127.0.0.1 (the session's shared one, live_server.py: temp AIRFLOW_HOME,
+SQLite metadata DB, SimpleAuthManager users admin/op/user/viewer/analyst): the plugin is mounted at /gradient, the provider / plugin / connection type
 are listed by the Airflow CLI, the API answers 401 without a token and 200 with one, writes need DAG edit
 permission (viewer -> 403), and the http client (GradientHook in http mode) returns exactly the objects
 the local client returns for the same calls."""
@@ -8,17 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
+from live_server import PASSWORDS, LiveServer
 
 from airflow_provider_gradient.hooks.gradient import GradientHook
 from airflow_provider_gradient.hooks.http_client import GradientHttpClient
@@ -34,105 +27,15 @@ from airflow_provider_gradient.service import (
 )
 
 pytestmark = pytest.mark.slow
-AIRFLOW = str(Path(sys.executable).with_name("airflow"))
-PASSWORDS = {"admin": "admin-pw", "viewer": "viewer-pw"}
-#: `airflow plugins`, `airflow providers list`, `airflow providers hooks` in one interpreter (one import).
-CLI_LISTINGS = """
-from airflow.cli import cli_parser
-parser = cli_parser.get_parser()
-for argv in (["plugins", "-o", "plain"], ["providers", "list", "-o", "plain"], ["providers", "hooks", "-o", "plain"]):
-    print("=== GRADIENT-CLI ===", flush=True)
-    args = parser.parse_args(argv)
-    args.func(args)
-"""
-
-
-@dataclass
-class Live:
-    url: str
-    env: dict[str, str]
-    store_url: str
-    tokens: dict[str, str]
-    cli: dict[str, str]
-
-    def h(self, role: str = "admin") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    home = tmp_path_factory.mktemp("api_server_home")
-    (home / "dags").mkdir()
-    (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps(PASSWORDS))
-    store_url = f"sqlite:///{home / 'gradient.db'}"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "gradient-test-" + "x" * 64,
-        "AIRFLOW__GRADIENT__STORE_URL": store_url,
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-    }
-    # the CLI listings need no metadata DB: one process runs the three while the DB is migrated
-    cli_proc = subprocess.Popen([sys.executable, "-c", CLI_LISTINGS], env={**env, "COLUMNS": "300"},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
-    mig = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    assert mig.returncode == 0, mig.stdout[-2000:] + mig.stderr[-2000:]
-    port = _free_port()
-    log = open(home / "api-server.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [AIRFLOW, "api-server", "-H", "127.0.0.1", "-p", str(port), "-w", "1"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (home / "api-server.log").read_text()[-3000:]
-            try:
-                if httpx.get(url + "/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "api-server did not start"
-            time.sleep(0.5)
-        tokens = {}
-        for user, pw in PASSWORDS.items():
-            r = httpx.post(url + "/auth/token", json={"username": user, "password": pw}, timeout=10)
-            assert r.status_code == 201, r.text
-            tokens[user] = r.json()["access_token"]
-        out = cli_proc.communicate(timeout=300)[0]
-        cli = dict(zip(("preamble", "plugins", "providers", "hooks"), out.split("=== GRADIENT-CLI ===\n"), strict=False))
-        yield Live(url=url, env=env, store_url=store_url, tokens=tokens, cli=cli)
-    finally:
-        if cli_proc.poll() is None:
-            cli_proc.kill()
-        _kill(server)
-        log.close()
+def live(airflow_api: LiveServer) -> LiveServer:
+    """The session's shared api-server (conftest.py ``airflow_api``; users in live_server.py)."""
+    return airflow_api
 
 
-def test_airflow_cli_lists_provider_plugin_and_connection_type(live: Live) -> None:
+def test_airflow_cli_lists_provider_plugin_and_connection_type(live: LiveServer) -> None:
     assert "airflow-provider-gradient" in live.cli["providers"], live.cli["providers"][-2000:]
     plugins = live.cli["plugins"]
     assert "airflow_provider_gradient" in plugins and "gradient" in plugins.split(), plugins[-2000:]
@@ -140,14 +43,14 @@ def test_airflow_cli_lists_provider_plugin_and_connection_type(live: Live) -> No
     assert any("GradientHook" in line for line in hooks), live.cli["hooks"][-2000:]
 
 
-def test_plugin_registered_in_api_server(live: Live) -> None:
+def test_plugin_registered_in_api_server(live: LiveServer) -> None:
     r = httpx.get(live.url + "/api/v2/plugins", headers=live.h(), timeout=10)
     plugin = next(p for p in r.json()["plugins"] if p["name"] == "gradient")
     assert plugin["fastapi_apps"][0]["url_prefix"] == "/gradient"
     assert {v["destination"] for v in plugin["external_views"]} == {"nav", "task_instance"}
 
 
-def test_401_without_token_200_with_token(live: Live) -> None:
+def test_401_without_token_200_with_token(live: LiveServer) -> None:
     api = live.url + "/gradient/api/v1"
     assert httpx.get(api + "/health", timeout=10).status_code == 401
     assert httpx.get(api + "/projects", timeout=10).status_code == 401
@@ -161,7 +64,7 @@ def test_401_without_token_200_with_token(live: Live) -> None:
     assert httpx.get(api + "/openapi.json", timeout=10).status_code == 401
 
 
-def test_writes_need_dag_edit_permission(live: Live) -> None:
+def test_writes_need_dag_edit_permission(live: LiveServer) -> None:
     api = live.url + "/gradient/api/v1"
     admin = GradientHttpClient(live.url, token=live.tokens["admin"])
     viewer = GradientHttpClient(live.url, token=live.tokens["viewer"])
@@ -184,7 +87,7 @@ def test_writes_need_dag_edit_permission(live: Live) -> None:
     assert admin.find_project(p.id) is None
 
 
-def test_http_and_local_clients_return_identical_objects(live: Live) -> None:
+def test_http_and_local_clients_return_identical_objects(live: LiveServer) -> None:
     os.environ["AIRFLOW_CONN_GRADIENT_LIVE"] = json.dumps(
         {"conn_type": "gradient", "host": live.url, "password": live.tokens["admin"], "extra": {"timeout": 20}}
     )
@@ -248,6 +151,6 @@ def test_http_and_local_clients_return_identical_objects(live: Live) -> None:
     assert local.find_project(p_http.id) is None
 
 
-def test_token_from_username_and_password(live: Live) -> None:
+def test_token_from_username_and_password(live: LiveServer) -> None:
     c = GradientHttpClient(live.url, username="admin", password=PASSWORDS["admin"])
     assert c.health().status == "ok"

@@ -64,3 +64,11 @@ def _project(name: str) -> object:
         id=1, app_id="a.b", name=name, cloud="aws", region="us-east-1", plan_type="Premium",
         compute_type="jobs", settings=ProjectSettings(), phase="learning", created_ms=0, updated_ms=0,
     )
+
+
+def test_csv_text_quotes_line_breaks_and_neutralises_every_cell() -> None:
+    from airflow_provider_gradient.core.csv_cell import csv_text
+
+    text = csv_text(["name", "n"], [["\r=1+1", -2], ["a\nb", "=x"]])
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert rows == [["name", "n"], ["'\r=1+1", "-2"], ["a\nb", "'=x"]]

@@ -5,15 +5,13 @@ Pure functions (no Airflow, no I/O) so the pages' numbers are unit-testable with
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_gradient.core import insights as ins_mod
 from airflow_provider_gradient.core import roi as roi_mod
-from airflow_provider_gradient.core.csv_cell import safe_cell
+from airflow_provider_gradient.core.csv_cell import csv_text
 from airflow_provider_gradient.plugins.ui.charts import RunPoint as ChartPoint
 
 #: Runs shown on a project's timeline charts.
@@ -274,31 +272,27 @@ PROJECT_CSV_COLUMNS = (
 
 def projects_csv(rows: Iterable[ProjectSummary]) -> str:
     """The projects table as CSV (formula-safe)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(PROJECT_CSV_COLUMNS)
-    for r in rows:
-        w.writerow(
-            [
-                safe_cell(v)
-                for v in (
-                    r.id,
-                    r.app_id,
-                    r.name,
-                    r.phase_label,
-                    r.auto_apply,
-                    r.sla_minutes,
-                    r.runs,
-                    None if r.last_cost_usd is None else round(r.last_cost_usd, 4),
-                    None if r.last_runtime_s is None else round(r.last_runtime_s / 60, 2),
-                    round(r.total_cost_usd, 4),
-                    round(r.roi.savings_to_date_usd, 2),
-                    round(r.roi.projected_12m_savings_usd, 2),
-                    ";".join(r.insight_codes),
-                )
-            ]
-        )
-    return buf.getvalue()
+    return csv_text(
+        PROJECT_CSV_COLUMNS,
+        (
+            (
+                r.id,
+                r.app_id,
+                r.name,
+                r.phase_label,
+                r.auto_apply,
+                r.sla_minutes,
+                r.runs,
+                None if r.last_cost_usd is None else round(r.last_cost_usd, 4),
+                None if r.last_runtime_s is None else round(r.last_runtime_s / 60, 2),
+                round(r.total_cost_usd, 4),
+                round(r.roi.savings_to_date_usd, 2),
+                round(r.roi.projected_12m_savings_usd, 2),
+                ";".join(r.insight_codes),
+            )
+            for r in rows
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
