@@ -240,3 +240,48 @@ def test_viewer_cannot_write_but_can_read(airflow_server: AirflowServer) -> None
     )
     assert status == 403, body
     assert _svc(airflow_server).get_project(pid).settings.sla_minutes is None
+
+
+FORMULA_CELLS = ["-2+3+cmd|' /C calc'!A0", "=1+1", "+1+cmd|' /C calc'!A0", "@SUM(1,2)", "\t=1+1"]
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def test_export_csv_neutralises_formulas_like_the_server(
+    page: Any, airflow_server: AirflowServer, artifacts: Path
+) -> None:
+    """The pages' client-side "Export CSV" (projects and Discover) writes a formula cell exactly as the
+    server CSV does: with a leading ' (the old client rule let "-2+3+cmd|..." through: parseFloat gives -2)."""
+    token = airflow_server.token()
+    for i, name in enumerate(FORMULA_CELLS):
+        status, body = airflow_server.request(
+            "POST", "/gradient/api/v1/projects", {"app_id": f"formula.t{i}", "dag_id": "formula", "name": name}, token
+        )
+        assert status == 200, body
+    page.goto(f"{airflow_server.url}/gradient/ui/")
+    page.locator("#filter").fill("formula.t")
+    with page.expect_download() as dl:
+        page.locator("#export-csv").click()
+    client = {r["app_id"]: r["name"] for r in _csv_rows(Path(dl.value.path()).read_text())}
+    status, text = airflow_server.request("GET", "/gradient/ui/projects.csv", token=token)
+    server = {r["app_id"]: r["name"] for r in _csv_rows(text)}
+    for i, name in enumerate(FORMULA_CELLS):
+        assert client[f"formula.t{i}"] == server[f"formula.t{i}"] == "'" + name, (name, client, server)
+
+    # Discover: a Databricks job name is planted by whoever may create jobs
+    emu = airflow_server.emulator
+    nc = {"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "num_workers": 1}
+    job = emu.request("POST", "/api/2.2/jobs/create", {"name": FORMULA_CELLS[0], "tasks": [
+        {"task_key": "t", "notebook_task": {"notebook_path": "/f"}, "new_cluster": nc}]})["job_id"]
+    emu.wait_run(emu.request("POST", "/api/2.2/jobs/run-now", {"job_id": job})["run_id"], timeout=120)
+    page.goto(f"{airflow_server.url}/gradient/ui/discover?conn_id=databricks_default&refresh=1")
+    page.locator("#discover-jobs tbody tr").first.wait_for()
+    with page.expect_download() as dl:
+        page.locator("#export-csv").click()
+    client_names = [r["name"] for r in _csv_rows(Path(dl.value.path()).read_text())]
+    status, text = airflow_server.request("GET", "/gradient/ui/discover.csv?conn_id=databricks_default", token=token)
+    server_names = [r["name"] for r in _csv_rows(text)]
+    assert "'" + FORMULA_CELLS[0] in client_names and "'" + FORMULA_CELLS[0] in server_names
+    assert FORMULA_CELLS[0] not in client_names + server_names
