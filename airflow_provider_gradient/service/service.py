@@ -152,7 +152,10 @@ class GradientService:
                 rev = migrate.current_revision(s.connection())
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             return Health(
-                status="degraded", version=__version__, store=self.engines.dialect, detail=str(exc)[:500]
+                status="degraded",
+                version=__version__,
+                store=self.engines.dialect,
+                detail=redact_text(str(exc))[:500],
             )
         status: Literal["ok", "degraded"] = "ok" if rev == migrate.head_revision() else "degraded"
         return Health(status=status, version=__version__, store=self.engines.dialect, schema_revision=rev)
