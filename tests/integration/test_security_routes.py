@@ -83,34 +83,27 @@ ACCESS: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
-def app_routes() -> list[tuple[str, str]]:
-    """(method, path) of every route of the plugin app, from the app itself (mounts count as ``*``)."""
+def _app_routes() -> tuple[list[tuple[str, str]], dict[tuple[str, str], str]]:
+    """(method, path) of every route of the plugin app, from the app itself (mounts count as ``*``), and the
+    kind of each API route ("page" when it depends on ``page_user``: anonymous goes to the login page)."""
     from fastapi.routing import APIRoute
 
     from airflow_provider_gradient.plugins.app import create_app
 
-    out = []
+    out: list[tuple[str, str]] = []
+    kinds: dict[tuple[str, str], str] = {}
     for route in create_app().routes:
         if isinstance(route, APIRoute):
-            out += [(m, route.path) for m in sorted(route.methods - {"HEAD", "OPTIONS"})]
+            deps = {getattr(d.call, "__name__", "") for d in route.dependant.dependencies}
+            for m in sorted(route.methods - {"HEAD", "OPTIONS"}):
+                out.append((m, route.path))
+                kinds[(m, route.path)] = "page" if "page_user" in deps else "api"
         else:
             out.append(("*", str(getattr(route, "path", route))))
-    return out
+    return out, kinds
 
 
-def _kind(method: str, path: str) -> str:
-    from fastapi.routing import APIRoute
-
-    from airflow_provider_gradient.plugins.app import create_app
-
-    for route in create_app().routes:
-        if isinstance(route, APIRoute) and route.path == path and method in route.methods:
-            deps = {getattr(d.call, "__name__", "") for d in route.dependant.dependencies}
-            return "page" if "page_user" in deps else "api"
-    raise LookupError((method, path))
-
-
-ROUTES = app_routes()
+ROUTES, KINDS = _app_routes()
 
 
 def test_every_route_has_a_rule() -> None:
@@ -119,7 +112,7 @@ def test_every_route_has_a_rule() -> None:
     assert not missing, f"routes without an access rule in ACCESS: {missing}"
     assert not stale, f"rules for routes that no longer exist: {stale}"
     for (method, path), (_, kind) in ACCESS.items():
-        assert _kind(method, path) == kind, (method, path)
+        assert KINDS.get((method, path)) == kind, (method, path)
 
 
 # ------------------------------------------------------------------------ the requests
