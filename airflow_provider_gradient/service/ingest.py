@@ -76,6 +76,7 @@ class CloudInstance:
     start_ms: int
     end_ms: int | None = None
     role: str | None = None  # "driver" | "worker" | None (unknown)
+    state_reason: str | None = None  # why it ended, e.g. EC2 "Server.SpotInstanceTermination"
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +342,20 @@ def _clip(line: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def run_spot_evidence(run: CollectedRun) -> Any:
+    """Spot workers the run lost (:func:`~airflow_provider_gradient.service.spot.spot_evidence`)."""
+    from airflow_provider_gradient.service.spot import spot_evidence
+
+    cluster = run.cluster
+    return spot_evidence(
+        events=cluster.events if cluster is not None else (),
+        instances=cluster.instances if cluster is not None else (),
+        summary=run.summary,
+        texts=(run.state.state_message,),
+        spot_cluster=_market(run.submitted_cluster)[0] == "spot",
+    )
+
+
 def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[str, Any]:
     """The ``RunIn`` field values (split out so the mapping is testable on its own)."""
     summary = summary_dict(run.summary)
@@ -354,6 +369,12 @@ def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[st
         evidence = oom_evidence(run)
         if evidence is not None and evidence[1] not in message:
             message = f"Out of memory: {evidence[1]} (found in {evidence[0]})" + (f". Databricks: {message}" if message else "")
+    spot = run_spot_evidence(run)
+    if spot.interruptions:
+        summary = {**(summary or {}), "spot_interruptions": spot.interruptions}
+        if outcome == "failed":
+            summary["failure_kind"] = "spot"
+            message = f"Spot interruption: {spot.describe()}" + (f". Databricks: {message}" if message else "")
     rec_id = run.recommendation_id
     return {
         "databricks_run_id": int(run.databricks_run_id),

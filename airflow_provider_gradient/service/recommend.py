@@ -22,6 +22,10 @@ _SPOT_HINTS = ("spot", "preempt", "evict", "capacity")
 
 
 def _failure_kind(run: Run) -> str | None:
+    """The optimiser's failure kind of a run: ``spot`` when the record step found the run lost its spot
+    workers (``metrics.failure_kind``, from cluster events / cloud state reasons / the event log)."""
+    if run.outcome != "success" and (run.metrics or {}).get("failure_kind") == "spot":
+        return "spot"
     kind = FAILURE_KIND.get(run.outcome, "other")
     if kind == "other" and run.failure_message and any(h in run.failure_message.lower() for h in _SPOT_HINTS):
         return "spot"

@@ -96,8 +96,9 @@ class AwsBackend:
         if ids:
             self.ec2.terminate_instances(InstanceIds=[i for i, _ in ids])
         ends = {n.index: cluster["created_ms"] + int(n.end_s * 1000) for n in res.nodes}
+        reclaimed = {n.index for n in res.nodes if n.removed_reason == "spot_interruption"}
         for iid, idx in ids:
-            self._patch_times(iid, None, min(end_ms, ends.get(idx, end_ms)))
+            self._patch_times(iid, None, min(end_ms, ends.get(idx, end_ms)), spot_reclaimed=idx in reclaimed)
         return True
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
@@ -108,8 +109,10 @@ class AwsBackend:
             self.s3.create_bucket(Bucket=bucket)
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
 
-    def _patch_times(self, instance_id: str, launch_ms: int | None, end_ms: int | None) -> None:
-        """Align moto's launch/termination times with the simulated clock (same-process moto only)."""
+    def _patch_times(self, instance_id: str, launch_ms: int | None, end_ms: int | None,
+                     *, spot_reclaimed: bool = False) -> None:
+        """Align moto's launch/termination times with the simulated clock (same-process moto only); a spot
+        worker the market reclaimed gets EC2's ``Server.SpotInstanceTermination`` state reason."""
         try:
             from moto.backends import get_backend
             from moto.core import DEFAULT_ACCOUNT_ID
@@ -126,4 +129,12 @@ class AwsBackend:
                 if getattr(getattr(vol, "attachment", None), "instance", None) is inst:
                     vol.create_time = _naive_utc(launch_ms)
         if end_ms is not None:
-            inst._reason = f"User initiated ({_naive_utc(end_ms).strftime('%Y-%m-%d %H:%M:%S GMT')})"
+            when = _naive_utc(end_ms).strftime("%Y-%m-%d %H:%M:%S GMT")
+            if spot_reclaimed:
+                from moto.ec2.models.instances import StateReason
+
+                inst._reason = f"Service initiated ({when})"
+                inst.state_reason = StateReason("Server.SpotInstanceTermination: Spot instance termination",
+                                                 "Server.SpotInstanceTermination")
+            else:
+                inst._reason = f"User initiated ({when})"

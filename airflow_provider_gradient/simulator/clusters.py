@@ -147,8 +147,12 @@ def cluster_event_list(st: WorkspaceState, c: dict[str, Any]) -> list[dict[str, 
             out.append(ev(t_s + 1, "UPSIZE_COMPLETED", {"current_num_workers": current,
                                                        "target_num_workers": current}))
         elif cause == "spot_interruption":
-            out.append(ev(t_s, "NODES_LOST", {"current_num_workers": current + delta,
-                                              "target_num_workers": current, "cause": "SPOT_INSTANCE_TERMINATION"}))
+            # as Databricks reports it: the lost nodes and a termination reason naming the spot reclaim
+            out.append(ev(t_s, "NODES_LOST", {
+                "current_num_workers": current + delta, "target_num_workers": current,
+                "reason": {"code": "SPOT_INSTANCE_TERMINATION", "type": "CLOUD_FAILURE", "parameters": {
+                    "databricks_error_message": f"{-delta} spot instance(s) reclaimed by AWS "
+                                                "(Server.SpotInstanceTermination)"}}}))
             current += delta
         else:
             out.append(ev(t_s, "RESIZING", {"current_num_workers": current, "target_num_workers": current + delta,

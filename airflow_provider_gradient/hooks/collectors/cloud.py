@@ -80,6 +80,7 @@ class AwsClusterCollector:
                     start_ms=_ms(r.get("LaunchTime")) or 0,
                     end_ms=end,
                     role=role,
+                    state_reason=(r.get("StateReason") or {}).get("Code") or None,
                 )
             )
         vols = []

@@ -170,20 +170,23 @@ def collect_run(
             reason: str | None = "no cluster instance in runs/get"
             if info:
                 cid = str(info["cluster_id"])
-                facts = _cluster_facts(hook, cid, info, opts)
-                cluster = facts.cluster
+                cluster: dict[str, Any] = _safe(f"clusters/get {cid}", partial(hook.get_cluster, cid), {})
+                ctx = info.get("spark_context_id") or cluster.get("spark_context_id")
                 dest = log_destination(cluster) or log_destination(submitted)
                 if dest:
                     try:
                         store = store_for(dest, hook, aws_conn_id=opts.aws_conn_id, region=opts.region,
                                           clients=opts.store_clients)
                         summary, status, reason = fetch_event_log(
-                            store, dest, cid, facts.spark_context_id, end_ms, workdir, opts
+                            store, dest, cid, str(ctx) if ctx else None, end_ms, workdir, opts
                         )
                     except Exception as e:  # noqa: BLE001
                         status, reason = "missing", f"event log fetch failed: {type(e).__name__}: {e}"
                 else:
                     reason = "cluster has no cluster_log_conf"
+                # after waiting for the log: the cluster has terminated by now, so its events, termination
+                # reason and the cloud's instance end times / state reasons are final
+                facts = _cluster_facts(hook, cid, info, opts)
             out[slot_id] = CollectedRun(
                 databricks_run_id=int(run_id),
                 state=state,
