@@ -20,8 +20,9 @@ test: venv
 demo: venv
 	$(PY) -m airflow_provider_gradient.demo
 
+PORT ?= 8080
 ui: venv
-	$(PY) -m airflow_provider_gradient.demo ui
+	$(PY) -m airflow_provider_gradient.demo ui --port $(PORT)
 
 lint: venv
 	$(VENV)/bin/ruff check airflow_provider_gradient tests benchmarks example_dags

@@ -19,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 #: (command group name, module) — registered in this order.
@@ -53,10 +54,39 @@ def _register() -> None:
     _registered = True
 
 
+def _version(value: bool) -> None:
+    if value:
+        from airflow_provider_gradient import __version__
+
+        typer.echo(f"gradient (airflow-provider-gradient) {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Gradient for Airflow: optimise the Databricks job clusters Airflow submits."""
+
+
 def main() -> None:
-    """Entry point of the ``gradient`` console script."""
+    """Entry point of the ``gradient`` console script.
+
+    With ``--json`` standard output carries the JSON document only: everything else written to it
+    (Airflow's log lines and warnings, progress) goes to standard error.
+    """
+    import sys
+
+    from airflow_provider_gradient.cli import _common
+
     _register()
-    app()
+    if "--json" in sys.argv[1:]:
+        with _common.json_stdout():
+            app()
+    else:
+        app()
 
 
 _register()

@@ -8,10 +8,12 @@ value, unknown project/recommendation).
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -25,11 +27,76 @@ StoreOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def client(conn_id: str = "gradient_default", store_url: str | None = None) -> Any:
-    """The Gradient client of the connection (or local over ``store_url``)."""
+#: Where :func:`print_json` writes (the real standard output while :func:`json_stdout` is active).
+_json_out: TextIO | None = None
+
+
+@contextmanager
+def json_stdout() -> Iterator[None]:
+    """Keep standard output for the JSON document: anything else printed meanwhile goes to stderr.
+
+    File descriptor 1 is pointed at stderr too, so log handlers that write to the original stream (or
+    child processes) cannot interleave with the JSON either.
+    """
+    global _json_out
+    sys.stdout.flush()
+    saved_fd = os.dup(1)
+    out = os.fdopen(os.dup(saved_fd), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    saved_stdout = sys.stdout
+    sys.stdout = sys.stderr
+    _json_out = out
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stdout = saved_stdout
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+        _json_out = None
+        out.close()
+
+
+def check_store_url(store_url: str | None, *, create: bool) -> None:
+    """Bad ``--store-url`` values as ``error:`` lines (exit 2); a read command never creates a SQLite store.
+
+    :param store_url: the ``--store-url`` option (None: the connection / ``[gradient]`` decides).
+    :param create: the command writes, so a missing SQLite file may be created.
+    """
+    if not store_url:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(store_url)
+    except ArgumentError:
+        fail(2, f"--store-url {store_url!r} is not a SQLAlchemy URL (e.g. sqlite:////path/gradient.db, "
+                "postgresql+psycopg://user@host/db)")
+        return
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return
+    path = Path(url.database)
+    if not create and not path.exists():
+        fail(2, f"no Gradient store at {path} (create it with: gradient db upgrade --store-url {store_url})")
+    if create and not path.parent.is_dir():
+        fail(2, f"--store-url: directory {path.parent} does not exist")
+
+
+def client(conn_id: str = "gradient_default", store_url: str | None = None, *, create: bool = False) -> Any:
+    """The Gradient client of the connection (or local over ``store_url``).
+
+    :param create: the command writes (a missing SQLite store given by ``--store-url`` may be created).
+    """
     from airflow_provider_gradient.hooks.gradient import GradientHook
 
-    return GradientHook(conn_id, store_url=store_url or None).get_client()
+    check_store_url(store_url, create=create)
+    try:
+        return GradientHook(conn_id, store_url=store_url or None).get_client()
+    except Exception as exc:  # noqa: BLE001 - reported as one line, not a traceback
+        if type(exc).__name__ == "AirflowNotFoundException":
+            fail(2, f"--conn-id {conn_id}: no such Airflow connection")
+        raise
 
 
 def fail(code: int, message: str) -> None:
@@ -50,8 +117,19 @@ def errors() -> Iterator[None]:
         fail(1, exc.message)
     except typer.Exit:
         raise
+    except FileNotFoundError as exc:
+        fail(2, f"{exc.filename or exc}: no such file")
     except ValueError as exc:
         fail(2, str(exc))
+    except Exception as exc:  # noqa: BLE001 - connection problems etc. as one line
+        name = type(exc).__name__
+        if name == "AirflowNotFoundException":
+            fail(2, str(exc))
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if isinstance(exc, SQLAlchemyError):
+            fail(1, f"store error: {str(exc).splitlines()[0]}")
+        raise
 
 
 def ref(value: str) -> int | str:
@@ -69,7 +147,17 @@ def print_json(value: Any) -> None:
             return [dump(x) for x in v]
         return v
 
-    typer.echo(json.dumps(dump(value), indent=2, sort_keys=False))
+    write_json_text(json.dumps(dump(value), indent=2, sort_keys=False))
+
+
+def write_json_text(text: str) -> None:
+    """Write an already-serialised JSON document to standard output (the real one under ``--json``)."""
+    if _json_out is not None:
+        _json_out.write(text.rstrip("\n") + "\n")
+        _json_out.flush()
+    else:
+        sys.stdout.write(text.rstrip("\n") + "\n")
+        sys.stdout.flush()
 
 
 def print_table(rows: Sequence[Any], columns: Sequence[tuple[str, Callable[[Any], Any]]], title: str | None = None) -> None:

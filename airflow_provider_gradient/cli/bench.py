@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import Any
 
 import typer
@@ -35,7 +34,9 @@ def _parse_baseline(text: str) -> tuple[str, int]:
 
 def _emit(data: Any, as_json: bool, text: str) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(data, indent=1, default=float) + "\n")
+        from airflow_provider_gradient.cli._common import write_json_text
+
+        write_json_text(json.dumps(data, indent=1, default=float))
     else:
         typer.echo(text)
 

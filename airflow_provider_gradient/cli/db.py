@@ -26,8 +26,13 @@ def _url(store_url: str | None) -> str:
 
 def _safe(url: str) -> str:
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        fail(2, f"--store-url {url!r} is not a SQLAlchemy URL (e.g. sqlite:////path/gradient.db)")
+        raise  # unreachable: fail() exits
 
 
 @app.command()
@@ -39,6 +44,7 @@ def upgrade(
     from airflow_provider_gradient.store import migrate
 
     url = _url(store_url)
+    _safe(url)
     try:
         rev = migrate.upgrade(url, revision)
     except Exception as exc:  # noqa: BLE001 - reported with exit code 1
@@ -57,6 +63,7 @@ def downgrade(
     from airflow_provider_gradient.store import migrate
 
     url = _url(store_url)
+    _safe(url)
     if not yes and not typer.confirm(f"Downgrade {_safe(url)} to {revision}? Data may be lost", default=False):
         fail(1, "aborted")
     try:
@@ -70,9 +77,12 @@ def downgrade(
 @app.command()
 def current(store_url: StoreOpt = None) -> None:
     """Print the store's revision and the newest one this package has."""
+    from airflow_provider_gradient.cli._common import check_store_url
     from airflow_provider_gradient.store import get_engines, migrate
 
     url = _url(store_url)
+    _safe(url)
+    check_store_url(store_url, create=False)
     try:
         with get_engines(url).read.connect() as conn:
             rev = migrate.current_revision(conn)

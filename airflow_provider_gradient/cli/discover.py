@@ -58,7 +58,9 @@ def command(
     if json_output:
         import orjson
 
-        sys.stdout.write(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        from airflow_provider_gradient.cli._common import write_json_text
+
+        write_json_text(orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
         _print_human(report, top)
     if report.errors and not report.jobs:

@@ -44,7 +44,9 @@ def summarize(
     if json_output:
         import orjson
 
-        sys.stdout.write(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+        from airflow_provider_gradient.cli._common import write_json_text
+
+        write_json_text(orjson.dumps(summary.to_dict(), option=orjson.OPT_INDENT_2).decode())
         return
     _print_human(summary, stages)
 

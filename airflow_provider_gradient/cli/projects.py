@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -64,7 +65,14 @@ def _show(project: Any) -> None:
 def _cluster_arg(value: str | None) -> dict[str, Any] | None:
     if value is None:
         return None
-    text = Path(value[1:]).read_text() if value.startswith("@") else value
+    if value.startswith("@"):
+        try:
+            text = Path(value[1:]).read_text()
+        except OSError as exc:
+            fail(2, f"--baseline-cluster {value}: cannot read the file ({exc.strerror or exc})")
+            return None
+    else:
+        text = value
     try:
         cluster = json.loads(text)
     except ValueError as exc:
@@ -82,6 +90,27 @@ def _nullable(value: str | None, cast: type) -> Any:
         return cast(value)
     except ValueError:
         fail(2, f"invalid value {value!r}")
+
+
+def _check_minutes(value: float | None, option: str = "--sla-minutes") -> None:
+    """A finite, positive number of minutes (``nan``/``inf`` are not an SLA)."""
+    if value is not None and (not math.isfinite(value) or value <= 0):
+        fail(2, f"{option} must be a number of minutes greater than 0, got {value}")
+
+
+def _check_place(cloud: str | None, region: str | None) -> None:
+    """``--cloud`` / ``--region`` must be priced in the catalog (``[gradient] price_catalog`` included)."""
+    if cloud is None and region is None:
+        return
+    from airflow_provider_gradient.core.pricing import load_catalog
+    from airflow_provider_gradient.hooks.gradient import gradient_conf
+
+    catalog = load_catalog(gradient_conf("price_catalog", "") or None)
+    c = (cloud or gradient_conf("cloud", "aws") or "aws").lower()
+    if c not in catalog.clouds:
+        fail(2, f"--cloud {cloud}: not supported; choose one of {', '.join(catalog.clouds)}")
+    if region is not None and region not in catalog.regions(c):
+        fail(2, f"--region {region}: no {c} prices for it; known regions: {', '.join(catalog.regions(c))}")
 
 
 @app.command("list")
@@ -134,13 +163,26 @@ def create(
     conn_id: ConnOpt = "gradient_default",
     store_url: StoreOpt = None,
 ) -> None:
-    """Create a project (or show the existing one of APP_ID)."""
+    """Create a project (exit code 1 when APP_ID exists already: use ``projects update`` to change it)."""
+    _check_minutes(sla_minutes)
+    _check_place(cloud, region)
+    cluster = _cluster_arg(baseline_cluster)
     settings = {k: v for k, v in (("sla_minutes", sla_minutes), ("auto_apply", auto_apply),
                                   ("max_workers", max_workers)) if v is not None}
+    from airflow_provider_gradient.service.errors import NotFoundError
+
     with errors():
-        p = client(conn_id, store_url).get_or_create_project(
+        c = client(conn_id, store_url, create=True)
+        try:
+            existing = c.get_project(app_id)
+        except NotFoundError:
+            existing = None
+        if existing is not None:
+            fail(1, f"project {app_id} already exists (id {existing.id}); nothing was changed. "
+                    f"Change its settings with: gradient projects update {app_id} ...")
+        p = c.get_or_create_project(
             app_id, name=name, settings=settings or None, cloud=cloud, region=region, dag_id=dag_id,
-            task_id=task_id, baseline_cluster=_cluster_arg(baseline_cluster),
+            task_id=task_id, baseline_cluster=cluster,
         )
     print_json(p) if json_output else _show(p)
 
@@ -168,6 +210,7 @@ def update(
     patch: dict[str, Any] = {}
     if sla_minutes is not None:
         patch["sla_minutes"] = _nullable(sla_minutes, float)
+        _check_minutes(patch["sla_minutes"])
     if max_workers is not None:
         patch["max_workers"] = _nullable(max_workers, int)
     if cluster_log_url is not None:
@@ -191,7 +234,7 @@ def update(
     if not patch and name is None and cluster is None:
         fail(2, "nothing to update (see --help)")
     with errors():
-        c = client(conn_id, store_url)
+        c = client(conn_id, store_url, create=True)
         p = c.get_project(ref(project))
         if name is not None or cluster is not None:
             p = c.update_project(p.id, name=name, baseline_cluster=cluster)

@@ -88,7 +88,9 @@ def profiles(as_json: bool = typer.Option(False, "--json", help="machine-readabl
 
     rows = [load_profile(name) for name in list_profiles()]
     if as_json:
-        typer.echo(json.dumps([p.to_dict() for p in rows], indent=2))
+        from airflow_provider_gradient.cli._common import write_json_text
+
+        write_json_text(json.dumps([p.to_dict() for p in rows], indent=2))
         return
     for p in rows:
         typer.echo(f"{p.name:20s} {p.input_gb:7.0f} GB  drift={p.drift:9s} {p.description}")

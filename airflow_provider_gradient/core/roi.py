@@ -10,6 +10,9 @@ method (https://docs.synccomputing.com/sync-gradient/roi-reporting):
 
 Formulas (``pct`` = the chosen change, as a fraction; positive = cheaper than the baseline):
 
+The annual run frequency comes from the runs' *logical dates* (the Airflow DAG runs' schedule) when at
+least two runs have one, else from the Databricks start times.
+
 - cost change:  savings to date = avg baseline cost × pct × optimized runs;
                 projected 12 months = avg baseline cost × pct × annual run frequency.
 - cost/GB:      savings to date = avg current GB × avg baseline $/GB × pct × optimized runs;
@@ -48,6 +51,7 @@ class RunPoint:
     :param executors_max: maximum executors.
     :param autoscaling: the cluster had autoscaling on.
     :param log_status: ``complete`` / ``incomplete`` / ``missing`` (event log collection), None = unknown.
+    :param logical_ms: logical date of the Airflow DAG run that submitted the run (its schedule), if known.
     """
 
     started_ms: int
@@ -62,6 +66,7 @@ class RunPoint:
     executors_max: float | None = None
     autoscaling: bool = False
     log_status: str | None = None
+    logical_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,15 @@ def annual_run_frequency(started_ms: Sequence[int]) -> float | None:
     return (len(started_ms) - 1) * _MS_PER_YEAR / span
 
 
+def run_frequency(runs: Sequence[RunPoint]) -> float | None:
+    """Runs per year: from the logical dates (the DAG's schedule) when two or more runs have one, else from
+    the Databricks start times. Retries of one DAG run share a logical date and count once."""
+    logical = sorted({r.logical_ms for r in runs if r.logical_ms is not None})
+    if len(logical) >= 2:
+        return annual_run_frequency(logical)
+    return annual_run_frequency([r.started_ms for r in runs])
+
+
 def _mean(values: Iterable[float]) -> float | None:
     vals = values if isinstance(values, list) else list(values)
     return sum(vals) / len(vals) if vals else None
@@ -186,7 +200,7 @@ def project_roi(runs: Iterable[RunPoint], *, threshold: float = CORRELATION_THRE
     ordered = sorted(runs, key=lambda r: r.started_ms)
     if not ordered:
         return _empty("no_runs", "No runs yet.")
-    freq = annual_run_frequency([r.started_ms for r in ordered])
+    freq = run_frequency(ordered)
     applied = [r for r in ordered if r.recommendation_applied]
     if not applied:
         return _empty(

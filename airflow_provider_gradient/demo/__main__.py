@@ -64,29 +64,58 @@ def _run(args: argparse.Namespace) -> int:
         f"({(last.total_usd / first.total_usd - 1) * 100 if first.total_usd else 0:+.0f}%), "
         f"last runtime {'within' if last.meets_sla else 'OVER'} the {args.sla_minutes:g}-min SLA."
     )
+    freq = f" (at {roi.annual_run_frequency:,.0f} runs/year, from the DAG runs' logical dates)" if roi.annual_run_frequency else ""
     console.print(f"Savings to date ${roi.savings_to_date_usd:.2f}; projected 12-month savings "
-                  f"${roi.projected_12m_savings_usd:,.0f}. {roi.reason}")
+                  f"${roi.projected_12m_savings_usd:,.0f}{freq}. {roi.reason}")
     report = write_report(home.report, render_report(runs, project, roi, args.sla_minutes))
     console.print(f"Report: [cyan]{report}[/]")
-    console.print("See it in Airflow: [bold]make ui[/] then open http://127.0.0.1:8080/ → Browse → Gradient")
+    console.print("See it in Airflow: [bold]make ui[/] (or [bold]make ui PORT=8081[/]) then open "
+                  "http://127.0.0.1:8080/gradient/ui/ (or Browse → Gradient in Airflow's UI)")
     console.print(f"Done in {time.monotonic() - t0:.0f} s.")
     return 0
 
 
+def ui_banner(port: int, discover: str) -> str:
+    """What ``make ui`` prints: where the pages are and what Discover scans.
+
+    :param port: the api-server's port.
+    :param discover: where Discover's ``databricks_default`` points (``emulator URL`` or ``your workspace``).
+    """
+    base = f"http://127.0.0.1:{port}"
+    return (
+        f"Gradient pages: {base}/gradient/ui/  (also Airflow's UI {base}/ → Browse → Gradient)\n"
+        f"Discover scans databricks_default: {discover}. To scan a real workspace instead, start with "
+        "AIRFLOW_CONN_DATABRICKS_DEFAULT='databricks://:TOKEN@HOST' make ui\n"
+        "Another port: make ui PORT=8081. Ctrl-C stops it."
+    )
+
+
 def _ui(args: argparse.Namespace) -> int:
+    import contextlib
+
     home = demo_home(Path(args.home) if args.home else None)
     if not home.airflow_db.exists():
         prepare(home, fresh=False)
     env = {**os.environ, **airflow_env(home)}
     airflow = Path(sys.executable).with_name("airflow")
-    print(f"Airflow UI with the demo's Gradient projects: http://127.0.0.1:{args.port}/  (Browse → Gradient; "
-          f"pages at http://127.0.0.1:{args.port}/gradient/). Ctrl-C stops it.", flush=True)
-    proc = subprocess.Popen([str(airflow), "api-server", "--host", "127.0.0.1", "--port", str(args.port)], env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        return proc.wait(timeout=30)
+    with contextlib.ExitStack() as stack:
+        if os.environ.get("AIRFLOW_CONN_DATABRICKS_DEFAULT"):
+            discover = "the workspace of your AIRFLOW_CONN_DATABRICKS_DEFAULT"
+        else:
+            # the demo's emulator again, over the state it saved: Discover shows the demo's job runs
+            from airflow_provider_gradient.demo.environment import DEMO_TOKEN
+            from airflow_provider_gradient.simulator.testing import running_emulator
+
+            emu = stack.enter_context(running_emulator(home.emulator_dir, token=DEMO_TOKEN, time_scale=args.time_scale))
+            env["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = emu.airflow_conn_uri
+            discover = f"the demo's Databricks emulator ({emu.url}, the runs of the last `make demo`)"
+        print(ui_banner(args.port, discover), flush=True)
+        proc = subprocess.Popen([str(airflow), "api-server", "--host", "127.0.0.1", "--port", str(args.port)], env=env)
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            return proc.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:

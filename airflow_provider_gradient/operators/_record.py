@@ -44,6 +44,30 @@ XCOM_RECOMMENDATION_ID = "gradient_recommendation_id"
 XCOM_RUN_COST = "gradient_run_cost_usd"
 
 
+
+def logical_ms(context: Any, ti: Any) -> int | None:
+    """Epoch ms of the DAG run's logical date (its ``run_after`` when it has none), or None.
+
+    ROI projects a year of runs from these dates (the DAG's schedule), not from the Databricks clock.
+    """
+    dag_run = None
+    candidates: list[Any] = []
+    if hasattr(context, "get"):
+        candidates.append(context.get("logical_date"))
+        dag_run = context.get("dag_run")
+    if dag_run is None:
+        server = getattr(ti, "_ti_context_from_server", None)
+        dag_run = getattr(server, "dag_run", None) or getattr(ti, "dag_run", None)
+    candidates += [getattr(dag_run, "logical_date", None), getattr(dag_run, "run_after", None)]
+    for value in candidates:
+        ts = getattr(value, "timestamp", None)
+        if callable(ts):
+            try:
+                return int(ts() * 1000)
+            except (TypeError, ValueError, OverflowError):
+                continue
+    return None
+
 def _submitted_cluster(run: Mapping[str, Any], slot: ClusterSlot) -> Mapping[str, Any] | None:
     """The ``new_cluster`` ``runs/get`` reports for ``slot`` (None when it does not echo it)."""
     tasks = list(run.get("tasks") or [])
@@ -148,6 +172,7 @@ def record_task_run(
         "task_id": getattr(task, "task_id", None),
         "airflow_run_id": (context or {}).get("run_id") or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
+        "logical_ms": logical_ms(context, ti),
     }
     return record_collected(
         client,

@@ -26,7 +26,9 @@ class GradientPlugin(AirflowPlugin):
         },
         {
             "name": "Gradient",
-            "href": f"{URL_PREFIX}/ui/ti?dag_id={{DAG_ID}}&run_id={{RUN_ID}}&task_id={{TASK_ID}}&map_index={{MAP_INDEX}}",
+            # Airflow fills {MAP_INDEX} only for mapped tasks (a plain task would get the literal text);
+            # the page needs dag, run and task only.
+            "href": f"{URL_PREFIX}/ui/ti?dag_id={{DAG_ID}}&run_id={{RUN_ID}}&task_id={{TASK_ID}}",
             "destination": "task_instance",
             "url_route": "gradient_ti",
         },

@@ -38,7 +38,7 @@ class GradientValidationError(GradientError, ValueError):
         errors = [
             {
                 "loc": [*prefix, *map(str, e.get("loc", ()))],
-                "msg": e.get("msg", ""),
+                "msg": str(e.get("msg", "")).removeprefix("Value error, "),
                 "type": e.get("type", ""),
             }
             for e in exc.errors()

@@ -139,6 +139,41 @@ class ProjectIn(_Frozen):
     dag_id: Annotated[str, Field(max_length=250)] | None = None
     task_id: Annotated[str, Field(max_length=250)] | None = None
 
+    _baseline = field_validator("baseline_cluster")(lambda v: check_cluster(v))
+
+
+def _count(value: Any, name: str) -> int:
+    """A worker count of a Databricks cluster: an integer >= 0 (numeric strings as Databricks accepts)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    try:
+        number = int(str(value).strip()) if isinstance(value, str) else value
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}") from None
+    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    return number
+
+
+def check_cluster(cluster: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Reject a Databricks ``new_cluster`` with impossible sizes (negative workers, min > max, bad node type)."""
+    if cluster is None:
+        return None
+    node = cluster.get("node_type_id")
+    if node is not None and (not isinstance(node, str) or not node.strip()):
+        raise ValueError(f"node_type_id must be a node type name, got {node!r}")
+    if cluster.get("num_workers") is not None:
+        _count(cluster["num_workers"], "num_workers")
+    auto = cluster.get("autoscale")
+    if auto is not None:
+        if not isinstance(auto, dict):
+            raise ValueError("autoscale must be an object with min_workers and max_workers")
+        lo = _count(auto.get("min_workers", 0), "autoscale.min_workers")
+        hi = _count(auto.get("max_workers", lo), "autoscale.max_workers")
+        if hi < 1 or lo > hi:
+            raise ValueError(f"autoscale needs 0 <= min_workers <= max_workers and max_workers >= 1, got {lo}..{hi}")
+    return cluster
+
 
 class Project(_Frozen):
     id: int
@@ -210,6 +245,7 @@ class RunIn(_Frozen):
     task_id: Annotated[str, Field(max_length=250)] | None = None
     airflow_run_id: Annotated[str, Field(max_length=250)] | None = None
     try_number: Annotated[int, Field(ge=0)] | None = None
+    logical_ms: Annotated[int, Field(ge=0, description="Logical date (epoch ms) of the Airflow DAG run.")] | None = None
 
     _cost = field_validator("cost", mode="before")(_coerce_cost)
 
@@ -242,6 +278,7 @@ class Run(_Frozen):
     task_id: str | None = None
     airflow_run_id: str | None = None
     try_number: int | None = None
+    logical_ms: int | None = None
     created_ms: int
     updated_ms: int
 

@@ -155,6 +155,8 @@ class RunRow(Base):
     task_id: Mapped[str | None] = mapped_column(String(250))
     airflow_run_id: Mapped[str | None] = mapped_column(String(250))
     try_number: Mapped[int | None] = mapped_column(Integer)
+    #: logical date (epoch ms) of the Airflow DAG run that submitted this run: the DAG's schedule
+    logical_ms: Mapped[int | None] = mapped_column(BigInteger)
     created_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)
 

@@ -168,7 +168,7 @@ def test_writes_need_the_csrf_token_and_persist(client: TestClient, svc: Gradien
     assert svc.get_project(pid).settings.sla_minutes == 99
     assert "99 min" in client.get(f"/ui/projects/{pid}").text
     bad = client.post(url, json={"sla_minutes": -5}, headers={"X-Gradient-CSRF": _csrf(client)})
-    assert bad.status_code == 422 and "sla_minutes" in bad.json()["detail"]
+    assert bad.status_code == 422 and "SLA (minutes)" in bad.json()["detail"]
 
 
 def test_generate_apply_and_delete(client: TestClient, svc: GradientService) -> None:

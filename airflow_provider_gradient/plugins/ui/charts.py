@@ -19,6 +19,10 @@ STORAGE_COLOUR = "#76b7b2"
 RUNTIME_COLOUR = "#59a14f"
 FAILED_COLOUR = "#e15759"
 SLA_COLOUR = "#b07aa1"
+#: Marker of the first run on a newly applied recommendation (distinct from the SLA line).
+REC_COLOUR = "#9c755f"
+#: At most this many x-axis labels per chart (every k-th run is labelled).
+MAX_X_LABELS = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,24 +36,38 @@ class RunPoint:
     runtime_s: float | None
     failed: bool = False
     recommendation_applied: bool = False
+    #: short x-axis label (run number or date, e.g. ``#12`` / ``01-05``); defaults to ``label``
+    tick: str | None = None
 
     @property
     def total_usd(self) -> float:
         return self.cloud_usd + self.dbu_usd + self.storage_usd
 
 
-def _nice_max(value: float) -> float:
+#: Number of intervals on the y axis (5 gridlines including 0).
+Y_STEPS = 4
+
+
+def nice_step(value: float, steps: int = Y_STEPS) -> float:
+    """The smallest 1/2/5 x 10^k step such that ``steps`` of them cover ``value`` (ticks read 0, 5, 10 ...)."""
     if value <= 0 or not math.isfinite(value):
-        return 1.0
-    exp = 10 ** math.floor(math.log10(value))
-    for m in (1, 2, 2.5, 5, 10):
-        if value <= m * exp:
+        return 0.25
+    raw = value / steps
+    exp = 10 ** math.floor(math.log10(raw))
+    for m in (1, 2, 5, 10):
+        if raw <= m * exp * (1 + 1e-9):
             return m * exp
     return 10 * exp
 
 
+def _nice_max(value: float) -> float:
+    return nice_step(value) * Y_STEPS
+
+
 def _fmt(v: float) -> str:
-    return f"{v:.1f}".rstrip("0").rstrip(".") if abs(v) < 10 else f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:,.0f}"
+    return f"{v:.2f}".rstrip("0").rstrip(".")
 
 
 class _Frame:
@@ -57,7 +75,7 @@ class _Frame:
 
     def __init__(self, width: int, height: int, n: int, ymax: float) -> None:
         self.w, self.h = width, height
-        self.left, self.right, self.top, self.bottom = 52, 12, 12, 28
+        self.left, self.right, self.top, self.bottom = 52, 12, 12, 40
         self.n = max(n, 1)
         self.ymax = _nice_max(ymax)
 
@@ -80,8 +98,8 @@ class _Frame:
 
     def axes(self, unit: str) -> list[str]:
         out = []
-        for k in range(5):
-            v = self.ymax * k / 4
+        for k in range(Y_STEPS + 1):
+            v = self.ymax * k / Y_STEPS
             y = self.y(v)
             out.append(
                 f'<line class="grid" x1="{self.left}" x2="{self.w - self.right}" y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -89,6 +107,28 @@ class _Frame:
                 f"{escape(unit)}{_fmt(v)}</text>"
             )
         return out
+
+    def x_labels(self, ticks: Sequence[str]) -> list[str]:
+        """Labels under the plot (every k-th run, at most :data:`MAX_X_LABELS`, always the last one)."""
+        n = len(ticks)
+        if not n:
+            return []
+        every = max(1, math.ceil(n / MAX_X_LABELS))
+        keep = [i for i in range(n) if i % every == 0]
+        if keep[-1] != n - 1:
+            if n - 1 - keep[-1] < every / 2 and len(keep) > 1:
+                keep[-1] = n - 1
+            else:
+                keep.append(n - 1)
+        y = self.top + self.ph + 11
+        return [
+            f'<text class="xtick" x="{self.x(i):.1f}" y="{y:.1f}" text-anchor="middle">{escape(ticks[i])}</text>'
+            for i in keep
+        ]
+
+
+def _ticks(points: Sequence[RunPoint]) -> list[str]:
+    return [p.tick if p.tick is not None else p.label for p in points]
 
 
 def _open(width: int, height: int, title: str, css: str) -> str:
@@ -102,10 +142,13 @@ def _open(width: int, height: int, title: str, css: str) -> str:
 def _rec_marker(fr: _Frame, x: float) -> str:
     return (
         f'<g class="rec"><line x1="{x:.1f}" x2="{x:.1f}" y1="{fr.top}" y2="{fr.top + fr.ph}" '
-        f'stroke="{SLA_COLOUR}" stroke-dasharray="3 3"/>'
-        f'<path d="M{x - 4:.1f},{fr.top} L{x + 4:.1f},{fr.top} L{x:.1f},{fr.top + 7}" fill="{SLA_COLOUR}">'
+        f'stroke="{REC_COLOUR}" stroke-dasharray="3 3"/>'
+        f'<path d="M{x - 4:.1f},{fr.top} L{x + 4:.1f},{fr.top} L{x:.1f},{fr.top + 7}" fill="{REC_COLOUR}">'
         "<title>recommendation applied</title></path></g>"
     )
+
+
+REC_LEGEND = ("recommendation applied", REC_COLOUR)
 
 
 def cost_chart(points: Sequence[RunPoint], *, width: int = 760, height: int = 240) -> Markup:
@@ -115,6 +158,7 @@ def cost_chart(points: Sequence[RunPoint], *, width: int = 760, height: int = 24
     """
     fr = _Frame(width, height, len(points), max((p.total_usd for p in points), default=0.0))
     parts = [_open(width, height, "Cost per run (cloud, DBU, storage)", "cost-chart"), *fr.axes("$")]
+    parts.extend(fr.x_labels(_ticks(points)))
     bw = max(fr.band() * 0.7, 1.0)
     for i, p in enumerate(points):
         x = fr.x(i)
@@ -146,7 +190,10 @@ def cost_chart(points: Sequence[RunPoint], *, width: int = 760, height: int = 24
                 f'<text class="fail-mark" x="{x:.1f}" y="{y:.1f}" text-anchor="middle" fill="{FAILED_COLOUR}">✕</text>'
             )
         parts.append("</g>")
-    parts.append(_legend(fr, [("cloud", CLOUD_COLOUR), ("DBU", DBU_COLOUR), ("storage", STORAGE_COLOUR)]))
+    legend = [("cloud", CLOUD_COLOUR), ("DBU", DBU_COLOUR), ("storage", STORAGE_COLOUR)]
+    if any(p.recommendation_applied for p in points):
+        legend.append(REC_LEGEND)
+    parts.append(_legend(fr, legend))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -163,6 +210,7 @@ def runtime_chart(
     top = max([*mins, (sla_minutes or 0) * 1.1]) if mins or sla_minutes else 0.0
     fr = _Frame(width, height, len(points), top)
     parts = [_open(width, height, "Runtime per run vs SLA (minutes)", "runtime-chart"), *fr.axes("")]
+    parts.extend(fr.x_labels(_ticks(points)))
     if sla_minutes:
         y = fr.y(sla_minutes)
         parts.append(
@@ -190,7 +238,10 @@ def runtime_chart(
             f'<circle class="{cls}" cx="{fr.x(i):.1f}" cy="{fr.y(rt):.1f}" r="{4 if p.failed else 3}" '
             f'fill="{colour}"><title>{escape(tip)}</title></circle>'
         )
-    parts.append(_legend(fr, [("runtime", RUNTIME_COLOUR), ("SLA", SLA_COLOUR), ("failed", FAILED_COLOUR)]))
+    legend = [("runtime", RUNTIME_COLOUR), ("SLA", SLA_COLOUR), ("failed", FAILED_COLOUR)]
+    if any(p.recommendation_applied for p in points):
+        legend.append(REC_LEGEND)
+    parts.append(_legend(fr, legend))
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -204,13 +255,13 @@ def _legend(fr: _Frame, items: Sequence[tuple[str, str]]) -> str:
             f'<rect x="{x}" y="{y - 8}" width="10" height="10" fill="{colour}"/>'
             f'<text x="{x + 14}" y="{y + 1}">{escape(name)}</text>'
         )
-        x += 20 + 8 * len(name)
+        x += 20 + 6 * len(name)
     out.append("</g>")
     return "".join(out)
 
 
 def sparkline(values: Sequence[float], *, width: int = 90, height: int = 22) -> Markup:
-    """A tiny trend line (e.g. cost of the last runs); empty when fewer than two values."""
+    """A tiny trend line (e.g. cost of the last runs), neutral colour; empty when fewer than two values."""
     vals = [v for v in values if v is not None and math.isfinite(v)]
     if len(vals) < 2:
         return Markup("")
@@ -220,7 +271,7 @@ def sparkline(values: Sequence[float], *, width: int = 90, height: int = 22) -> 
     pts = " ".join(
         f"{2 + i * step:.1f},{height - 2 - (v - lo) / span * (height - 4):.1f}" for i, v in enumerate(vals)
     )
-    colour = FAILED_COLOUR if vals[-1] > vals[0] else RUNTIME_COLOUR
+    colour = CLOUD_COLOUR  # neutral: the run-to-run trend is not the ROI (see the Savings column)
     return Markup(
         f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'xmlns="http://www.w3.org/2000/svg"><polyline points="{pts}" fill="none" stroke="{colour}" '

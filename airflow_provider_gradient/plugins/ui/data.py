@@ -67,6 +67,7 @@ def _reduce(rows: list[tuple[Any, ...]]) -> ProjectRuns:
         ex_max,
         spot,
         auto,
+        logical,
     ) in rows:
         ok = outcome == "success"
         if ok:
@@ -90,6 +91,7 @@ def _reduce(rows: list[tuple[Any, ...]]) -> ProjectRuns:
                 None if ex_max is None else float(ex_max),
                 bool(auto),
                 log_status,
+                logical,
             )
         )
     last = rows[-1] if rows else None
@@ -127,6 +129,7 @@ def _load_runs(svc: Any, project_ids: Sequence[int]) -> dict[int, ProjectRuns]:
         r.metrics["executors_max"].as_float(),
         r.metrics["spot_interruptions"].as_float(),
         cast(r.cluster_config, String).like('%"autoscale"%'),
+        r.logical_ms,
     )
     grouped: dict[int, list[tuple[Any, ...]]] = {pid: [] for pid in project_ids}
     ids = list(project_ids)

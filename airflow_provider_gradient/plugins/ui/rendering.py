@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from airflow_provider_gradient.plugins.ui import auth
 from airflow_provider_gradient.plugins.ui.charts import sparkline
+from airflow_provider_gradient.plugins.ui.views import change_label, sign_class
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -62,7 +63,16 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-ENV.globals.update(money=money, minutes=minutes, size=size, num=num, when=when, spark=sparkline)
+ENV.globals.update(
+    money=money,
+    minutes=minutes,
+    size=size,
+    num=num,
+    when=when,
+    spark=sparkline,
+    change_label=change_label,
+    sign_class=sign_class,
+)
 
 
 _row_cache: dict[tuple[int, str], tuple[Any, Markup]] = {}

@@ -255,10 +255,7 @@ def _error(exc: Exception) -> JSONResponse:
     detail: Any = getattr(exc, "message", str(exc))
     errors = getattr(exc, "errors", None)
     if errors:
-        detail = (
-            "; ".join(f"{'.'.join(map(str, e.get('loc', [])[-1:]))}: {e.get('msg')}" for e in errors)
-            or detail
-        )
+        detail = views.readable_errors(errors) or detail
     return JSONResponse({"detail": detail}, status_code=status)
 
 

@@ -75,6 +75,7 @@ def to_roi_point(run: Any) -> roi_mod.RunPoint:
         executors_max=metrics.get("executors_max"),
         autoscaling=isinstance(cfg, dict) and bool(cfg.get("autoscale")),
         log_status=run.log_status,
+        logical_ms=getattr(run, "logical_ms", None),
     )
 
 
@@ -131,7 +132,39 @@ class ProjectSummary:
     def phase_label(self) -> str:
         if self.phase == "optimizing":
             return "optimizing"
+        if self.runs == 0:
+            return "pending first run"
         return f"learning {self.learning_k}/{self.learning_total}"
+
+    @property
+    def savings_label(self) -> str:
+        """The ROI change in words (``42% cheaper`` / ``3.4% more expensive``), empty without ROI."""
+        return change_label(self.roi.savings_pct)
+
+    @property
+    def savings_class(self) -> str:
+        """``good`` / ``bad`` / ``""`` (CSS class) by the sign of the savings to date."""
+        return sign_class(self.roi.savings_to_date_usd if self.roi.status == "ok" else None)
+
+
+def change_label(pct: float | None) -> str:
+    """A cost change in percent (positive = cheaper than the baseline) in words.
+
+    :param pct: e.g. ``42.0`` (42 % cheaper) or ``-3.4`` (3.4 % more expensive); None = no figure.
+    """
+    if pct is None:
+        return ""
+    if abs(pct) < 0.05:
+        return "no change"
+    size = f"{abs(pct):.0f}%" if abs(pct) >= 10 else f"{abs(pct):.1f}%"
+    return f"{size} cheaper" if pct > 0 else f"{size} more expensive"
+
+
+def sign_class(value: float | None) -> str:
+    """CSS class of a saving: ``good`` when positive, ``bad`` when negative, ``""`` otherwise."""
+    if value is None or abs(value) < 0.005:
+        return ""
+    return "good" if value > 0 else "bad"
 
 
 def summarize_project(
@@ -311,6 +344,9 @@ class RunView:
     cluster: str
     metrics: Mapping[str, Any] = field(default_factory=dict)
     log_status: str | None = None
+    #: input data size of the run (the stored ``input_bytes`` ROI uses; metrics as a fallback)
+    input_bytes: int | None = None
+    failure_message: str | None = None
 
 
 def cluster_label(cfg: Mapping[str, Any] | None) -> str:
@@ -352,9 +388,26 @@ def run_views(runs: Sequence[Any]) -> list[RunView]:
                 cluster=cluster_label(_get(r, "cluster_config")),
                 metrics=_get(r, "metrics") or {},
                 log_status=_get(r, "log_status"),
+                input_bytes=_input_bytes(r),
+                failure_message=_get(r, "failure_message"),
             )
         )
     return out
+
+
+def _input_bytes(run: Any) -> int | None:
+    value = _get(run, "input_bytes")
+    if value is None:
+        value = (_get(run, "metrics") or {}).get("input_bytes")
+    return None if value is None else int(value)
+
+
+def _day(ms: int | None) -> str:
+    import datetime as dt
+
+    if ms is None:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, tz=dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def chart_points(views: Sequence[RunView], limit: int = CHART_RUNS) -> list[ChartPoint]:
@@ -368,9 +421,11 @@ def chart_points(views: Sequence[RunView], limit: int = CHART_RUNS) -> list[Char
         previous = v.recommendation_id
         if k < len(views) - limit:
             continue
+        when = _day(v.start_ms)
         out.append(
             ChartPoint(
-                label=f"run {v.databricks_run_id}",
+                label=f"run #{k + 1} (Databricks run {v.databricks_run_id}" + (f", {when})" if when else ")"),
+                tick=f"#{k + 1}",
                 cloud_usd=v.cloud_usd,
                 dbu_usd=v.dbu_usd,
                 storage_usd=v.storage_usd,
@@ -397,6 +452,10 @@ class RecommendationView:
     actual_runtime_s: float | None
     actual_cost_usd: float | None
     learning: str
+    cost_low_usd: float | None = None
+    cost_high_usd: float | None = None
+    runtime_low_s: float | None = None
+    runtime_high_s: float | None = None
 
 
 def recommendation_views(recs: Sequence[Any], runs: Sequence[RunView]) -> list[RecommendationView]:
@@ -423,7 +482,57 @@ def recommendation_views(recs: Sequence[Any], runs: Sequence[RunView]) -> list[R
                 predicted_cost_usd=_get(rec, "predicted_cost_usd"),
                 actual_runtime_s=sum(rt) / len(rt) if rt else None,
                 actual_cost_usd=sum(cost) / len(cost) if cost else None,
-                learning=f"{_get(rec, 'learning_iteration') or 0}/{total}" if total else "",
+                learning=(
+                    f"{_get(rec, 'learning_iteration') or 0}/{total}"
+                    if total and _get(rec, "phase") == "learning"
+                    else ""
+                ),
+                cost_low_usd=_get(rec, "cost_low_usd"),
+                cost_high_usd=_get(rec, "cost_high_usd"),
+                runtime_low_s=_get(rec, "runtime_low_s"),
+                runtime_high_s=_get(rec, "runtime_high_s"),
             )
         )
     return out
+
+
+#: Labels of the settings fields as the Edit dialog shows them (validation messages use them).
+SETTING_LABELS = {
+    "sla_minutes": "SLA (minutes)",
+    "auto_apply": "Auto-apply",
+    "maintain_scaling_type": "Maintain scaling type",
+    "optimize_instance_size": "Optimise instance size",
+    "allowed_families": "Allowed families",
+    "force_on_demand": "Force on-demand",
+    "max_workers": "Max workers",
+    "learning_runs": "Learning runs",
+    "window_start": "Window start",
+    "window_end": "Window end",
+    "cluster_log_url": "Cluster log URL",
+}
+
+
+def readable_error(error: Mapping[str, Any]) -> str:
+    """One pydantic-style error (``loc``, ``msg``) as a sentence naming the field as the page labels it."""
+    loc = [str(x) for x in error.get("loc") or () if not isinstance(x, int)]
+    field_name = next((x for x in reversed(loc) if x in SETTING_LABELS), loc[-1] if loc else "")
+    label = SETTING_LABELS.get(field_name, field_name.replace("_", " "))
+    msg = str(error.get("msg") or "is invalid")
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if msg.startswith("Input should be "):
+        msg = "must be " + msg[len("Input should be "):]
+    elif msg.startswith("String should match pattern"):
+        msg = "must be a time HH:MM (24 h)" if field_name.startswith("window") else "has an invalid format"
+    elif msg == "Extra inputs are not permitted":
+        msg = "is not a setting"
+    if field_name and not msg.lower().startswith(field_name.replace("_", " ")) and field_name not in msg:
+        return f"{label} {msg}"
+    return msg[:1].upper() + msg[1:]
+
+
+def readable_errors(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Several validation errors as sentences separated by ``; ``."""
+    return "; ".join(dict.fromkeys(readable_error(e) for e in errors))
+

@@ -77,6 +77,24 @@ def test_demo_saves_money_within_sla_and_leaves_no_process(demo: tuple[Path, str
     assert _processes_mentioning(str(home)) == []
 
 
+def test_demo_projection_follows_the_dag_schedule_and_matches_the_pages(demo: tuple[Path, str]) -> None:
+    """The demo's DAG runs daily (logical dates one day apart): ~365 runs a year, not the emulator's cadence;
+    the demo's printed figure, the report and the pages' ROI agree."""
+    from airflow_provider_gradient.plugins.ui import data
+    from airflow_provider_gradient.service import GradientService
+
+    home, out = demo
+    m = re.search(r"projected 12-month savings \$([\d,.]+)", out)
+    assert m, out[-2000:]
+    printed = float(m.group(1).replace(",", ""))
+    svc = GradientService.from_url(f"sqlite:///{home / 'gradient.db'}")
+    (row,) = data.project_summaries(svc, now_ms=int(time.time() * 1000))
+    assert row.roi.annual_run_frequency is not None
+    assert 360 <= row.roi.annual_run_frequency <= 370, row.roi.annual_run_frequency
+    assert round(row.roi.projected_12m_savings_usd) == round(printed)
+    assert f"${printed:,.0f}" in (home / "report.html").read_text()
+
+
 def test_demo_report_renders_in_chromium(demo: tuple[Path, str]) -> None:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):
@@ -103,11 +121,13 @@ def test_demo_report_renders_in_chromium(demo: tuple[Path, str]) -> None:
 def test_make_ui_serves_the_demo_projects(demo: tuple[Path, str]) -> None:
     home, _ = demo
     port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_gradient.demo", "ui", "--home", str(home), "--port", str(port)],
-        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        start_new_session=True, cwd=REPO,
-    )
+    banner = home.parent / "make-ui.out"
+    with banner.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "airflow_provider_gradient.demo", "ui", "--home", str(home), "--port", str(port)],
+            env=_env(), stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=REPO,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
@@ -128,6 +148,15 @@ def test_make_ui_serves_the_demo_projects(demo: tuple[Path, str]) -> None:
         assert "example_gradient_operator.nightly_etl" in body
         page = httpx.get(url + "/gradient/ui/", cookies={"_token": token}, timeout=60)
         assert page.status_code == 200 and "example_gradient_operator.nightly_etl" in page.text
+        # make ui prints where the pages really are (not /gradient/, a 404) and what Discover scans
+        printed = banner.read_text()
+        assert f"{url}/gradient/ui/" in printed and "make ui PORT=" in printed, printed
+        assert httpx.get(url + "/gradient/", cookies={"_token": token}, timeout=30).status_code == 404
+        # Discover works after the demo: make ui restarted the demo's emulator over its saved state
+        disc = httpx.get(url + "/gradient/ui/discover?conn_id=databricks_default&days=60&refresh=1",
+                         cookies={"_token": token}, timeout=120)
+        assert disc.status_code == 200 and 'id="discover-error"' not in disc.text, disc.text[-2000:]
+        assert "No job runs in the window" not in disc.text and "nightly_etl" in disc.text
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -181,6 +181,28 @@
       });
     });
   });
+  // ---- links out of Airflow's sandboxed plugin iframe (no allow-popups / allow-top-navigation there):
+  // the link is followed by an anchor of the parent document (same origin), so the page opens outside
+  // the iframe; when that is impossible the link opens in the frame itself.
+  document.querySelectorAll("a[data-open-outside]").forEach(function (a) {
+    a.addEventListener("click", function (ev) {
+      if (window.top === window) { return; }  // not embedded: the normal link works
+      ev.preventDefault();
+      try {
+        var doc = window.top.document;
+        var out = doc.createElement("a");
+        out.href = new URL(a.getAttribute("href"), window.location.href).toString();
+        out.target = "_blank";
+        out.rel = "noopener";
+        doc.body.appendChild(out);
+        out.click();
+        out.remove();
+      } catch (e) {
+        window.location.href = a.href;
+      }
+    });
+  });
+
   var msg = sessionStorage.getItem("gradient.flash");
   if (msg) { sessionStorage.removeItem("gradient.flash"); flash(msg, false); }
 
@@ -202,7 +224,9 @@
         allowed_families: fams,
         force_on_demand: f.force_on_demand.checked,
         window_start: f.window_start.value || null,
-        window_end: f.window_end.value || null
+        window_end: f.window_end.value || null,
+        max_workers: f.max_workers.value === "" ? null : Number(f.max_workers.value),
+        learning_runs: f.learning_runs.value === "" ? null : Number(f.learning_runs.value)
       };
       var enabling = body.auto_apply && f.auto_apply.getAttribute("data-was") === "off";
       var ask = enabling ? askConfirm("Enable auto-apply? Gradient will change this job's cluster on its next runs without asking.")
