@@ -72,13 +72,13 @@ class LiveServer:
     cli: dict[str, str]
     home: Path
 
-    def h(self, user: str = "admin") -> dict[str, str]:
-        """The ``Authorization`` header of ``user``."""
-        return {"Authorization": f"Bearer {self.tokens[user]}"}
+    def h(self, role: str = "admin") -> dict[str, str]:
+        """The ``Authorization`` header of user ``role``."""
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
 
-    def client(self, user: str | None = "admin", **kw: Any) -> httpx.Client:
-        """An httpx client on the server (``user=None``: anonymous)."""
-        return httpx.Client(base_url=self.url, headers=self.h(user) if user else {}, timeout=30, **kw)
+    def client(self, role: str | None = "admin", **kw: Any) -> httpx.Client:
+        """An httpx client on the server as user ``role`` (``None``: anonymous)."""
+        return httpx.Client(base_url=self.url, headers=self.h(role) if role else {}, timeout=30, **kw)
 
 
 def _free_port() -> int:

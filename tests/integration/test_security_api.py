@@ -1,8 +1,9 @@
-"""Security of the plugin's FastAPI app served by a real uvicorn with Airflow's auth manager wired as the
-api-server wires it (``init_auth_manager`` + JWTs it issues): every route needs an authenticated user,
-writes need DAG edit permission, cookie-only writes need the CSRF token, hostile strings are escaped.
+"""Authentication of the plugin's FastAPI app through the session's shared real ``airflow api-server``
+(live_server.py): every route needs an authenticated user, writes need DAG edit permission, cookie-only
+writes need the CSRF token. (Authorisation per DAG and role: test_security_authz.py, test_security_routes.py.)
 
-``api_server()`` (also used by the concurrency tests) starts the app in a subprocess on 127.0.0.1.
+``api_server()`` (used by the concurrency tests on PostgreSQL) serves the app alone with uvicorn and Airflow's
+auth manager wired as the api-server wires it, in a subprocess on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from live_server import LiveServer
 
 #: The server process: the plugin app mounted at /gradient beside the auth manager's own app (/auth),
 #: exactly as ``airflow api-server`` mounts plugin ``fastapi_apps``; prints admin/viewer JWTs on start.
@@ -135,10 +137,9 @@ def api_server(home: Path, store_url: str, timeout: float = 90.0) -> Iterator[Ap
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    home = tmp_path_factory.mktemp("api_home")
-    with api_server(home, f"sqlite:///{home / 'gradient.db'}") as srv:
-        yield srv
+def server(airflow_api: LiveServer) -> LiveServer:
+    """The session's shared real ``airflow api-server`` (live_server.py)."""
+    return airflow_api
 
 
 # ------------------------------------------------------------------------------------------ routes
@@ -175,7 +176,7 @@ def test_route_inventory_is_not_empty() -> None:
 
 
 @pytest.mark.parametrize(("method", "template", "kind"), ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
-def test_every_route_requires_authentication(server: ApiServer, method: str, template: str, kind: str) -> None:
+def test_every_route_requires_authentication(server: LiveServer, method: str, template: str, kind: str) -> None:
     path = "/gradient" + _concrete(template)
     with server.client(role=None, follow_redirects=False) as c:
         for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Cookie": "_token=forged.jwt.value"}):
@@ -189,8 +190,8 @@ def test_every_route_requires_authentication(server: ApiServer, method: str, tem
                 assert "detail" in r.json()
 
 
-def test_expired_token_is_rejected(server: ApiServer) -> None:
-    env = server_env(server.home, server.store_url)
+def test_expired_token_is_rejected(server: LiveServer) -> None:
+    env = server.env
     with server.client(role=None) as c:
         r = c.get("/gradient/api/v1/projects", headers={"Authorization": "Bearer " + server.tokens["admin"][:-4] + "AAAA"})
         assert r.status_code in (401, 403)
@@ -198,7 +199,7 @@ def test_expired_token_is_rejected(server: ApiServer) -> None:
 
 
 # ------------------------------------------------------------------------------------------ permissions
-def test_viewer_can_read_but_not_write(server: ApiServer) -> None:
+def test_viewer_can_read_but_not_write(server: LiveServer) -> None:
     with server.client("admin") as admin, server.client("viewer") as viewer:
         p = admin.post("/gradient/api/v1/projects", json={"app_id": "perm_dag.task", "dag_id": "perm_dag",
                                                           "baseline_cluster": {"node_type_id": "m5.xlarge",
@@ -229,7 +230,7 @@ def test_viewer_can_read_but_not_write(server: ApiServer) -> None:
 
 
 # ------------------------------------------------------------------------------------------ CSRF
-def test_cookie_only_writes_need_the_csrf_token(server: ApiServer) -> None:
+def test_cookie_only_writes_need_the_csrf_token(server: LiveServer) -> None:
     with server.client("admin") as admin:
         pid = admin.post("/gradient/api/v1/projects", json={"app_id": "csrf_dag.task"}).json()["id"]
     cookie = {"Cookie": f"_token={server.tokens['admin']}"}
