@@ -240,16 +240,47 @@ def timeline_from_cloud(cluster: ClusterFacts, start_ms: int, end_ms: int) -> Cl
     return ClusterTimeline(nodes=tuple(nodes), volumes=tuple(vols))
 
 
+#: Databricks ``aws_attributes.ebs_volume_type`` -> EBS volume type priced by the catalog.
+_EBS_TYPES = {"GENERAL_PURPOSE_SSD": "gp3", "THROUGHPUT_OPTIMIZED_HDD": "st1"}
+
+
+def spec_volumes(cluster: Mapping[str, Any], nodes: Sequence[NodeInterval]) -> tuple[VolumeInterval, ...]:
+    """EBS volumes the spec attaches to every node (``aws_attributes.ebs_volume_count`` x ``ebs_volume_size``
+    GB), each living as long as its node. Used when the cloud does not list them (no AWS connection, or the
+    volumes were deleted with their instances)."""
+    attrs = cluster.get("aws_attributes")
+    if not isinstance(attrs, Mapping):
+        return ()
+    try:
+        count = int(attrs.get("ebs_volume_count") or 0)
+        size = float(attrs.get("ebs_volume_size") or 0)
+    except (TypeError, ValueError):
+        return ()
+    if count <= 0 or size <= 0:
+        return ()
+    vtype = _EBS_TYPES.get(str(attrs.get("ebs_volume_type") or "GENERAL_PURPOSE_SSD").upper(), "gp3")
+    return tuple(VolumeInterval(vtype, size, n.start_ms, n.end_ms) for n in nodes for _ in range(count))
+
+
 def build_timeline(run: CollectedRun) -> tuple[ClusterTimeline, bool]:
-    """The run's timeline and whether it came from the cloud (exact launch times)."""
-    if run.cluster is not None and run.cluster.instances:
-        return timeline_from_cloud(run.cluster, run.start_ms, run.end_ms), True
+    """The run's timeline and whether it came from the cloud (exact launch times).
+
+    Volumes: the cloud's (EBS found by ``ClusterId`` tag / block-device mapping), else the spec's EBS
+    volumes on every node.
+    """
     spec = dict(run.submitted_cluster)
-    events: Sequence[Mapping[str, Any]] = ()
     if run.cluster is not None:
         spec = {**spec, **{k: v for k, v in run.cluster.cluster.items() if v is not None}}
-        events = run.cluster.events
-    return timeline_from_events(spec, events, run.start_ms, run.end_ms), False
+    if run.cluster is not None and run.cluster.instances:
+        timeline, from_cloud = timeline_from_cloud(run.cluster, run.start_ms, run.end_ms), True
+    else:
+        events: Sequence[Mapping[str, Any]] = run.cluster.events if run.cluster is not None else ()
+        timeline, from_cloud = timeline_from_events(spec, events, run.start_ms, run.end_ms), False
+    if not timeline.volumes:
+        volumes = spec_volumes(spec, timeline.nodes)
+        if volumes:
+            timeline = ClusterTimeline(nodes=timeline.nodes, volumes=volumes)
+    return timeline, from_cloud
 
 
 def price_run(

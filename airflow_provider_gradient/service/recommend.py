@@ -207,6 +207,10 @@ def build_and_recommend(
             f"the optimiser rejected the inputs of project {project.app_id!r}: {exc}"
         ) from exc
     cluster = dict(rec.cluster) if rec.cluster else rec.shape.to_databricks(cloud=project.cloud)
+    reason = rec.reason
+    cluster, ebs_reason = size_ebs(project, runs, cluster)
+    if ebs_reason:
+        reason = f"{reason}; {ebs_reason}" if reason else ebs_reason
     return RecommendationIn(
         cluster=cluster,
         phase=rec.phase,  # type: ignore[arg-type]
@@ -218,5 +222,24 @@ def build_and_recommend(
         predicted_cost_usd=rec.predicted_cost_usd,
         cost_low_usd=rec.cost_low_usd,
         cost_high_usd=rec.cost_high_usd,
-        reason=rec.reason,
+        reason=reason,
     )
+
+
+def size_ebs(project: Project, runs: Sequence[Run], cluster: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Size the EBS volumes of a recommended AWS cluster from the disk use the event logs show
+    (:mod:`~airflow_provider_gradient.core.optimizer.storage`); (cluster, reason or None)."""
+    if project.cloud != "aws":
+        return cluster, None
+    from airflow_provider_gradient.core.optimizer.storage import DiskUse, apply_ebs_advice, recommend_ebs
+
+    use = [
+        DiskUse(float((r.metrics or {}).get("disk_spilled_bytes") or 0),
+                float((r.metrics or {}).get("shuffle_write_bytes") or 0))
+        for r in runs
+        if r.outcome == "success" and r.metrics and r.log_status == "complete"
+    ]
+    advice = recommend_ebs(cluster, use[:10])  # runs are newest first
+    if advice is None:
+        return cluster, None
+    return apply_ebs_advice(cluster, advice), advice.reason

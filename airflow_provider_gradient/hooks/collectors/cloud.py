@@ -46,16 +46,27 @@ class AwsClusterCollector:
                 out.extend(reservation.get("Instances") or [])
         return out
 
-    def volumes(self, instance_ids: Iterable[str]) -> list[dict[str, Any]]:
-        """Raw EBS volume records attached to any of ``instance_ids`` (all pages, accumulated)."""
-        ids = sorted(set(instance_ids))
-        out: list[dict[str, Any]] = []
-        for start in range(0, len(ids), 199):  # filter values are capped at 200
-            chunk = ids[start : start + 199]
-            paginator = self.client.get_paginator("describe_volumes")
-            for page in paginator.paginate(Filters=[{"Name": "attachment.instance-id", "Values": chunk}]):
-                out.extend(page.get("Volumes") or [])
-        return out
+    def volumes(
+        self, instance_ids: Iterable[str], cluster_id: str | None = None, volume_ids: Iterable[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Raw EBS volume records of a cluster (all pages, accumulated, one record per volume id).
+
+        Found three ways, because a terminated cluster's volumes are detached (or gone) by the time a run
+        is recorded: tagged ``ClusterId=<cluster_id>`` (Databricks tags its volumes like its instances),
+        listed in the instances' block-device mappings, or still attached to one of ``instance_ids``.
+        """
+        found: dict[str, dict[str, Any]] = {}
+        paginator = self.client.get_paginator("describe_volumes")
+        if cluster_id:
+            for page in paginator.paginate(Filters=[{"Name": "tag:ClusterId", "Values": [cluster_id]}]):
+                found.update({v["VolumeId"]: v for v in page.get("Volumes") or []})
+        for name, values in (("volume-id", sorted(set(volume_ids) - set(found))),
+                             ("attachment.instance-id", sorted(set(instance_ids)))):
+            for start in range(0, len(values), 199):  # filter values are capped at 200
+                chunk = values[start : start + 199]
+                for page in paginator.paginate(Filters=[{"Name": name, "Values": chunk}]):
+                    found.update({v["VolumeId"]: v for v in page.get("Volumes") or []})
+        return list(found.values())
 
     def collect(self, cluster_id: str, *, driver_instance_id: str | None = None) -> tuple[tuple[CloudInstance, ...], tuple[CloudVolume, ...]]:
         """Instances and volumes of a cluster as ingest value objects."""
@@ -83,8 +94,10 @@ class AwsClusterCollector:
                     state_reason=(r.get("StateReason") or {}).get("Code") or None,
                 )
             )
+        mapped = [str((m.get("Ebs") or {}).get("VolumeId")) for r in raw for m in r.get("BlockDeviceMappings") or []
+                  if (m.get("Ebs") or {}).get("VolumeId")]
         vols = []
-        for v in self.volumes([i.instance_id for i in insts]):
+        for v in self.volumes([i.instance_id for i in insts], cluster_id, mapped):
             vols.append(
                 CloudVolume(
                     volume_id=v["VolumeId"],
