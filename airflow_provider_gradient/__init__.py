@@ -95,6 +95,21 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "",
         "example": "/opt/airflow/gradient-pending",
     },
+    "alert_notifiers": {
+        "description": "Comma-separated dotted paths to Airflow notifiers called when a recorded run misses its "
+        "SLA, runs out of memory, or leaves a recommendation waiting for Apply: BaseNotifier instances built "
+        "in a module of yours (e.g. SlackNotifier(slack_conn_id='slack', text='{{ gradient_alert.message }}')) "
+        "or callables taking the context. Empty = no notifications (metrics and task-log lines only).",
+        "type": "string",
+        "default": "",
+        "example": "my_company.alerts.gradient_slack",
+    },
+    "alert_on": {
+        "description": "Which alerts to send: any of sla_miss, oom, recommendation_waiting (comma-separated).",
+        "type": "string",
+        "default": "sla_miss,oom,recommendation_waiting",
+        "example": "oom,sla_miss",
+    },
     "dormant_days": {
         "description": "A project with no run in this many days is flagged dormant.",
         "type": "integer",

@@ -253,6 +253,9 @@ def safe_record(
                 "Gradient: recorded Databricks run %s in project %s (outcome %s, cost $%.4f, log %s)",
                 run_id, r.project_id, getattr(run, "outcome", "?"), r.cost_usd or 0.0, getattr(run, "log_status", "?"),
             )
+    from airflow_provider_gradient.operators._alerts import after_record
+
+    after_record(results, client, context, logger)
     if errors:
         _queue(task, context, int(run_id), "; ".join(errors), logger)
     else:

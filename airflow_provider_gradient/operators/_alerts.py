@@ -1,0 +1,172 @@
+"""Alerts and metrics after a run was recorded: SLA missed, out of memory, a recommendation waiting for Apply.
+
+Deployment-wide, in ``[gradient]``:
+
+* ``alert_notifiers`` -- comma-separated dotted paths to Airflow notifiers: ``BaseNotifier`` instances built
+  in a module of yours (``SlackNotifier(...)``, ``SmtpNotifier(...)`` -- the providers work unchanged) or
+  plain callables taking the context. Each alert calls every notifier with the task's context plus
+  ``gradient_alert`` (``kind``, ``message``, ``project_id``, ``app_id``, ``databricks_run_id``,
+  ``recommendation_id``, ``url``), so a template can say ``{{ gradient_alert.message }}``.
+* ``alert_on`` -- which alerts to send: ``sla_miss``, ``oom``, ``recommendation_waiting`` (default all).
+
+Metrics go through Airflow's ``Stats`` (StatsD or OpenTelemetry, as the deployment exports them):
+``gradient.run.recorded``, ``gradient.run.cost_usd`` (gauge) and ``gradient.run.runtime_s`` (gauge) tagged
+with the project's app id, and ``gradient.alert.<kind>`` per alert. Nothing here ever raises into the task.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+KINDS = ("sla_miss", "oom", "recommendation_waiting")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert about a project's run."""
+
+    kind: str
+    message: str
+    project_id: Any
+    app_id: str
+    databricks_run_id: Any
+    recommendation_id: Any | None = None
+    url: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``gradient_alert`` dict a notifier's templates see."""
+        return asdict(self)
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def alerts_for(project: Any, run: Any, waiting_recommendation: Any | None = None) -> list[Alert]:
+    """The alerts one recorded run raises (pure).
+
+    :param project: the service ``Project`` (settings: ``sla_minutes``, ``auto_apply``).
+    :param run: the stored ``Run``.
+    :param waiting_recommendation: the ready recommendation generated after the run, if any.
+    """
+    settings = _get(project, "settings")
+    app_id = str(_get(project, "app_id"))
+    pid = _get(project, "id")
+    run_id = _get(run, "databricks_run_id")
+    out: list[Alert] = []
+    outcome = _get(run, "outcome")
+    sla = _get(settings, "sla_minutes")
+    duration = _get(run, "duration_s")
+    if duration is None and _get(run, "start_ms") is not None and _get(run, "end_ms") is not None:
+        duration = (_get(run, "end_ms") - _get(run, "start_ms")) / 1000.0
+    if outcome == "oom":
+        evidence = _get(run, "failure_message") or "out of memory"
+        out.append(Alert("oom", f"Gradient project {app_id}: Databricks run {run_id} ran out of memory. {evidence}",
+                         pid, app_id, run_id))
+    elif sla and duration is not None and duration > float(sla) * 60:
+        out.append(Alert("sla_miss", f"Gradient project {app_id}: Databricks run {run_id} took "
+                         f"{duration / 60:.1f} min, over its {float(sla):g}-min SLA.", pid, app_id, run_id))
+    if waiting_recommendation is not None and not _get(settings, "auto_apply", False):
+        if _get(waiting_recommendation, "state") == "ready":
+            rec_id = _get(waiting_recommendation, "id")
+            out.append(Alert(
+                "recommendation_waiting",
+                f"Gradient project {app_id}: recommendation {rec_id} is waiting for Apply (auto-apply is off): "
+                f"{_get(waiting_recommendation, 'reason') or ''}".strip(),
+                pid, app_id, run_id, rec_id,
+            ))
+    return out
+
+
+def _conf(option: str, fallback: str) -> str:
+    from airflow_provider_gradient.operators._apply import gradient_conf
+
+    return gradient_conf(option, fallback)
+
+
+def enabled_kinds() -> set[str]:
+    """``[gradient] alert_on`` as a set (unknown names are ignored)."""
+    raw = _conf("alert_on", ",".join(KINDS))
+    return {k.strip() for k in raw.split(",") if k.strip() in KINDS}
+
+
+def load_notifiers() -> list[Any]:
+    """The objects named by ``[gradient] alert_notifiers`` (a bad path is logged and skipped)."""
+    out = []
+    for path in (p.strip() for p in _conf("alert_notifiers", "").split(",")):
+        if not path:
+            continue
+        module, _, name = path.rpartition(".")
+        try:
+            out.append(getattr(importlib.import_module(module), name))
+        except Exception as exc:  # noqa: BLE001 - a broken setting must not break tasks
+            log.warning("Gradient: alert notifier %s not loadable: %s: %s", path, type(exc).__name__, exc)
+    return out
+
+
+def notify(alert: Alert, context: Mapping[str, Any] | None, notifiers: Sequence[Any]) -> int:
+    """Call every notifier with the context plus ``gradient_alert``; return how many succeeded."""
+    ctx = {**dict(context or {}), "gradient_alert": alert.to_dict()}
+    sent = 0
+    for notifier in notifiers:
+        try:
+            # BaseNotifier renders its template fields in place: use a copy so the next alert renders afresh
+            target = copy.copy(notifier) if hasattr(notifier, "render_template_fields") else notifier
+            target(ctx)
+            sent += 1
+        except Exception as exc:  # noqa: BLE001
+            log.warning("Gradient: alert notifier %r failed: %s: %s", notifier, type(exc).__name__, exc)
+    return sent
+
+
+def _stats(name: str, value: float | None = None, *, tags: dict[str, Any] | None = None) -> None:
+    try:
+        from airflow.sdk.observability.stats import Stats
+
+        if value is None:
+            Stats.incr(name, tags=tags)
+        else:
+            Stats.gauge(name, value, tags=tags)
+    except Exception:  # pragma: no cover - metrics must never break a task
+        log.debug("could not emit metric %s", name, exc_info=True)
+
+
+def after_record(results: Sequence[Any], client: Any, context: Mapping[str, Any] | None, logger: Any = None) -> None:
+    """Metrics and alerts for the runs just recorded (``RecordResult`` values); never raises."""
+    logger = logger or log
+    try:
+        kinds = enabled_kinds()
+        notifiers: list[Any] | None = None
+        for r in results:
+            run = getattr(r, "run", None)
+            if getattr(r, "error", None) or run is None:
+                continue
+            project = client.get_project(r.project_id)
+            tags = {"app_id": str(_get(project, "app_id"))}
+            _stats("gradient.run.recorded", tags=tags)
+            if getattr(r, "cost_usd", None) is not None:
+                _stats("gradient.run.cost_usd", float(r.cost_usd), tags=tags)
+            if _get(run, "duration_s") is not None:
+                _stats("gradient.run.runtime_s", float(_get(run, "duration_s")), tags=tags)
+            rec = None
+            if getattr(r, "next_recommendation_id", None) is not None:
+                rec = client.get_recommendation(r.next_recommendation_id)
+            for alert in alerts_for(project, run, rec):
+                if alert.kind not in kinds:
+                    continue
+                _stats(f"gradient.alert.{alert.kind}", tags=tags)
+                logger.warning("Gradient alert (%s): %s", alert.kind, alert.message)
+                if notifiers is None:
+                    notifiers = load_notifiers()
+                notify(alert, context, notifiers)
+    except Exception as exc:  # noqa: BLE001 - alerts never break the task
+        logger.warning("Gradient: alerts not sent: %s: %s", type(exc).__name__, exc)
