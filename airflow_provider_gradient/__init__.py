@@ -87,6 +87,23 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "default": "Premium",
         "example": "Enterprise",
     },
+    "aws_conn_id": {
+        "description": "AWS connection whose credentials read the EC2 instances / EBS volumes of each run's "
+        "cluster (exact node lifetimes, storage cost, spot reclaims) and S3 log deliveries. Used when the "
+        "connection is defined; a task's gradient_aws_conn_id wins.",
+        "type": "string",
+        "default": "aws_default",
+        "example": "aws_prod",
+    },
+    "azure_conn_id": {
+        "description": "Azure connection (cloud = azure) whose credentials read the VMs and disks of each "
+        "run's cluster: login = client id, password = client secret, extra tenantId, subscriptionId and "
+        "resource_group (the workspace's managed resource group); without a secret, DefaultAzureCredential. "
+        "Used when the connection is defined.",
+        "type": "string",
+        "default": "azure_default",
+        "example": "azure_databricks",
+    },
     "pending_dir": {
         "description": "Folder on the worker where runs that could not be recorded (optimiser unavailable) "
         "are queued; they are recorded at the DAG's next recorded run, by GradientEventLogSensor or with "

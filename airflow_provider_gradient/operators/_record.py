@@ -196,11 +196,20 @@ def collect_options(task: Any, context: Mapping[str, Any] | None) -> CollectOpti
         while total < timeout and tries < 12:
             total += min(60.0, 2.0 ** (tries - 1))
             tries += 1
+    from airflow_provider_gradient.hooks.collectors.cloud import connection_exists
+
+    cloud = gradient_conf("cloud", "aws").lower()
+    # the task's connection, else [gradient] aws_conn_id / azure_conn_id (default aws_default / azure_default),
+    # used when that connection is defined; AWS credentials also read S3 log deliveries
+    aws = getattr(task, "gradient_aws_conn_id", None) or gradient_conf("aws_conn_id", "aws_default")
+    azure = getattr(task, "gradient_azure_conn_id", None) or gradient_conf("azure_conn_id", "azure_default")
     return CollectOptions(
         log_tries=int(tries),
         log_backoff_s=float(backoff if backoff is not None else 1.0),
-        aws_conn_id=getattr(task, "gradient_aws_conn_id", None) or (gradient_conf("aws_conn_id", "") or None),
+        aws_conn_id=aws if connection_exists(aws) else None,
+        azure_conn_id=azure if cloud == "azure" and connection_exists(azure) else None,
         region=gradient_conf("region", "us-east-1"),
+        cloud=cloud,
     )
 
 

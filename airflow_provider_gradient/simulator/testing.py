@@ -103,6 +103,8 @@ def running_emulator(
     seed: int = 0,
     default_profile: str | None = None,
     tick_s: float = 0.05,
+    cloud: str = "aws",
+    region: str | None = None,
 ) -> Iterator[RunningEmulator]:
     """Start the emulator on a free port in background threads; stop it on exit.
 
@@ -112,6 +114,8 @@ def running_emulator(
     :param aws: True starts an in-process moto server (launch times follow the simulated clock); a URL uses
         that moto endpoint.
     :param faults: initial fault knobs.
+    :param cloud: the workspace's cloud (``aws`` or ``azure``: node types, attributes block).
+    :param region: its region (default: the cloud's usual test region).
     """
     tmp = None
     if data_dir is None:
@@ -126,7 +130,8 @@ def running_emulator(
     elif isinstance(aws, str) and aws:
         endpoint = aws
     cfg_kwargs: dict[str, Any] = {"data_dir": Path(data_dir), "token": token, "time_scale": time_scale,
-                                  "aws_endpoint": endpoint, "seed": seed}
+                                  "aws_endpoint": endpoint, "seed": seed, "cloud": cloud,
+                                  "region": region or ("eastus" if cloud == "azure" else "us-east-1")}
     if default_profile:
         cfg_kwargs["default_profile"] = default_profile
     config = EmulatorConfig(**cfg_kwargs)

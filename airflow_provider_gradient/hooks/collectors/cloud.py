@@ -155,6 +155,34 @@ class AzureClusterCollector:
         self.client = client
         self.resource_group = resource_group
 
+    @classmethod
+    def from_connection(cls, azure_conn_id: str) -> AzureClusterCollector:
+        """A collector from an Airflow ``azure`` connection: login = client id, password = client secret,
+        extra ``tenantId``, ``subscriptionId`` and ``resource_group`` (the workspace's managed resource
+        group). Without a client id/secret, ``DefaultAzureCredential`` (managed identity, environment)."""
+        conn = _get_connection(azure_conn_id)
+        extra = conn.extra_dejson if conn is not None else {}
+
+        def pick(*keys: str) -> str | None:
+            for k in keys:
+                for name in (k, f"extra__azure__{k}"):
+                    if extra.get(name):
+                        return str(extra[name])
+            return None
+
+        subscription = pick("subscriptionId", "subscription_id")
+        group = pick("resource_group", "resourceGroup", "managed_resource_group")
+        if not subscription or not group:
+            raise ValueError(f"azure connection {azure_conn_id!r} needs extra subscriptionId and resource_group "
+                             "(the workspace's managed resource group)")
+        tenant = pick("tenantId", "tenant_id")
+        credential: Any = None
+        if conn is not None and conn.login and conn.password and tenant:
+            from azure.identity import ClientSecretCredential
+
+            credential = ClientSecretCredential(tenant, conn.login, conn.password)
+        return cls(subscription, group, credential)
+
     def collect(self, cluster_id: str, *, driver_instance_id: str | None = None) -> tuple[tuple[CloudInstance, ...], tuple[CloudVolume, ...]]:
         insts, vols = [], []
         for vm in self.client.virtual_machines.list(self.resource_group):
@@ -175,3 +203,28 @@ class AzureClusterCollector:
                 vols.append(CloudVolume(f"{vm.name}/{disk.name}", "premium_ssd" if "premium" in sku.lower() else "standard_ssd",
                                         float(disk.disk_size_gb), created, None))
         return tuple(insts), tuple(vols)
+
+
+def _get_connection(conn_id: str) -> Any | None:
+    """The Airflow connection ``conn_id``, or None when it is not defined."""
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception:  # noqa: BLE001 - AirflowNotFoundException and friends: not configured
+        return None
+
+
+def connection_exists(conn_id: str | None) -> bool:
+    """Whether the Airflow connection is defined (so an absent ``aws_default`` means: no cloud facts)."""
+    return bool(conn_id) and _get_connection(str(conn_id)) is not None
+
+
+def cloud_collector(
+    cloud: str, *, aws_conn_id: str | None = None, azure_conn_id: str | None = None, region: str | None = None
+) -> AwsClusterCollector | AzureClusterCollector | None:
+    """The collector of the project's cloud: EC2/EBS with ``aws_conn_id`` (AWS), VMs/disks with
+    ``azure_conn_id`` (Azure); None when that connection is not given."""
+    if str(cloud).lower() == "azure":
+        return AzureClusterCollector.from_connection(azure_conn_id) if azure_conn_id else None
+    return AwsClusterCollector(aws_conn_id, region) if aws_conn_id else None

@@ -46,6 +46,8 @@ class CollectOptions:
     :param log_tries: how many times to look for a complete event log (backoff between tries).
     :param log_backoff_s: first backoff delay (doubles, capped at 60 s).
     :param aws_conn_id: collect EC2/EBS facts with this AWS connection (None: skip, events only).
+    :param azure_conn_id: collect Azure VM/disk facts with this Azure connection (cloud ``azure``).
+    :param cloud: the workspace's cloud (``aws`` / ``azure``): which collector runs.
     :param cloud_collector: a ready cloud collector (tests), used instead of ``aws_conn_id``.
     :param store_clients: ready storage clients (``{"s3": client}``) for tests.
     """
@@ -54,6 +56,8 @@ class CollectOptions:
     log_backoff_s: float = 1.0
     aws_conn_id: str | None = None
     region: str | None = None
+    azure_conn_id: str | None = None
+    cloud: str = "aws"
     cloud_collector: Any = None
     store_clients: Mapping[str, Any] = field(default_factory=dict)
     sleep: Callable[[float], None] = sleep
@@ -212,10 +216,11 @@ def _cluster_facts(hook: GradientDatabricksHook, cid: str, info: Mapping[str, An
     instances: tuple[Any, ...] = ()
     volumes: tuple[Any, ...] = ()
     cloud = opts.cloud_collector
-    if cloud is None and opts.aws_conn_id:
-        from airflow_provider_gradient.hooks.collectors.cloud import AwsClusterCollector
+    if cloud is None and (opts.aws_conn_id or opts.azure_conn_id):
+        from airflow_provider_gradient.hooks.collectors.cloud import cloud_collector
 
-        cloud = _safe("AWS client", partial(AwsClusterCollector, opts.aws_conn_id, opts.region), None)
+        cloud = _safe(f"{opts.cloud} client", partial(cloud_collector, opts.cloud, aws_conn_id=opts.aws_conn_id,
+                                                     azure_conn_id=opts.azure_conn_id, region=opts.region), None)
     if cloud is not None:
         driver_id = (cluster.get("driver") or {}).get("instance_id")
         instances, volumes = _safe(

@@ -47,7 +47,6 @@ with DAG("it_spot", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="
         notebook_task={"notebook_path": "/Shared/jobs/batch"},
         gradient_sla_minutes=60,
         gradient_auto_apply=True,
-        gradient_aws_conn_id="aws_default",
         gradient_log_tries=6,
         gradient_log_backoff_s=0.5,
         polling_period_seconds=1,
