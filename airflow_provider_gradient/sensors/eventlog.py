@@ -92,6 +92,24 @@ class GradientEventLogSensor(BaseSensorOperator):
                 raise AirflowException(f"event log of run {self.run_id} not complete: {event.get('reason')}")
         return self._record(context)
 
+    def _record_queued(self) -> None:
+        """Record every run of this Databricks workspace still queued (a run that could not be recorded when
+        it ended, by any task): the sensor is the DAG's "record runs" step. Never raises."""
+        from airflow_provider_gradient.operators._apply import get_client
+        from airflow_provider_gradient.operators._pending import sync_pending
+
+        try:
+            done = sync_pending(get_client(self), select=lambda p: p.databricks_conn_id == self.databricks_conn_id)
+        except Exception as e:  # noqa: BLE001 - the sensor's own run is recorded; the queue waits
+            self.log.warning("Gradient: queued runs not recorded: %s: %s", type(e).__name__, e)
+            return
+        for d in done:
+            if d.recorded:
+                self.log.info("Gradient: recorded queued Databricks run %s", d.pending.databricks_run_id)
+            else:
+                self.log.warning("Gradient: queued Databricks run %s still not recorded: %s",
+                                 d.pending.databricks_run_id, d.error)
+
     def _record(self, context: Any) -> float | None:
         from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
         from airflow_provider_gradient.operators._record import payload_from_run, submitted_payload
@@ -99,6 +117,8 @@ class GradientEventLogSensor(BaseSensorOperator):
         run = GradientDatabricksHook(self.databricks_conn_id).get_run(int(self.run_id))
         payload = submitted_payload(payload_from_run(run), run)
         results = safe_record(self, context, int(self.run_id), payload=payload)
+        if results and not any(r.error for r in results):
+            self._record_queued()
         total = sum(r.cost_usd or 0.0 for r in results if r.error is None)
         if results:
             ti = context.get("ti")

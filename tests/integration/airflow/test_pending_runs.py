@@ -121,3 +121,38 @@ def test_sync_keeps_what_still_fails(tmp_path: Path, gradient_store: Any) -> Non
     assert out.exit_code == 1, out.output
     (left,) = pending_runs(queue)
     assert left.attempts == 1 and left.last_error
+
+
+SENSOR_DAG = '''
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_gradient.sensors.eventlog import GradientEventLogSensor
+
+with DAG("it_pending_sensor", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
+    GradientEventLogSensor(task_id="record", run_id="{{ params.run_id }}", params={"run_id": 0},
+                           gradient_app_id="it_pending_sensor.etl", poke_interval=1, timeout=60)
+'''
+
+
+def test_sensor_records_its_run_and_the_queue(
+    dag_files: Any, emulator: Any, gradient_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two runs queued (their tasks could not record them); the sensor records its run and the other one."""
+    from airflow_provider_gradient.operators._pending import PendingRun, pending_runs, remember
+
+    queue = tmp_path / "pending"
+    monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(queue))
+    payload = {"run_name": "queued", "notebook_task": {"notebook_path": "/Shared/jobs/small_startup"},
+               "new_cluster": {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2,
+                               "cluster_log_conf": {"dbfs": {"destination": "dbfs:/cluster-logs/it_sensor"}}}}
+    ids = [int(emulator.request("POST", "/api/2.2/jobs/runs/submit", payload)["run_id"]) for _ in range(2)]
+    for rid in ids:
+        emulator.wait_run(rid, timeout=120)
+        remember(PendingRun(databricks_run_id=rid, app_id="it_pending_sensor.etl", dag_id="other_dag",
+                            task_id="etl", log_destinations=("dbfs:/cluster-logs/it_sensor",)), queue)
+    dag = dag_files.load("it_pending_sensor", dag_files.write("it_pending_sensor.py", SENSOR_DAG))
+    dag.test(run_conf={"run_id": ids[0]})
+    assert pending_runs(queue) == []
+    runs = gradient_store.list_runs("it_pending_sensor.etl", limit=None)
+    assert sorted(r.databricks_run_id for r in runs) == sorted(ids)
+    assert all(r.cost is not None and r.cost.total_usd > 0 for r in runs)
