@@ -20,6 +20,16 @@ from airflow_provider_gradient.core.eventlog.tasks import MAX_REASON_KEYS, TaskF
 _MAX_TIMELINE = 256
 
 
+def _utf8(line: bytes) -> bool:
+    """Whether a non-ASCII line is valid UTF-8. The msgspec decoders take only such lines: orjson rejects
+    invalid UTF-8 anywhere in a line, msgspec only in the values it keeps (same errors either way)."""
+    try:
+        line.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class Aggregator(TaskFolder):
     """Folds events into running totals; :meth:`finish` builds the :class:`AppSummary`."""
 
@@ -62,7 +72,7 @@ class Aggregator(TaskFolder):
         self.events = 0
         self.handlers = {
             b"SparkListenerTaskEnd": self._task_end_slow,
-            b"SparkListenerStageSubmitted": self._stage_submitted,
+            b"SparkListenerStageSubmitted": self._stage_info,
             b"SparkListenerStageCompleted": self._stage_completed,
             b"SparkListenerJobStart": self._job_start,
             b"SparkListenerJobEnd": self._job_end,
@@ -104,21 +114,9 @@ class Aggregator(TaskFolder):
 
     # -- tasks (hot path) ------------------------------------------------------------------------
 
-    @staticmethod
-    def _fast(line: bytes) -> bool:
-        """Whether the msgspec decoders may take ``line``: orjson rejects invalid UTF-8 anywhere in a
-        line, msgspec only in the values it keeps, so other lines go the orjson way (same errors)."""
-        if line.isascii():
-            return True
-        try:
-            line.decode()
-        except UnicodeDecodeError:
-            return False
-        return True
-
     def _stage_fields(self, line: bytes, where: str) -> schema.StageInfo:
         """The kept fields of a stage event; the RDD infos and accumulables are skipped, not built."""
-        if self._fast(line):
+        if line.isascii() or _utf8(line):
             try:
                 return schema.STAGE_DECODER.decode(line).info
             except schema.msgspec.DecodeError:
@@ -156,9 +154,6 @@ class Aggregator(TaskFolder):
             self._seen(info.submitted)
         return st, info
 
-    def _stage_submitted(self, line: bytes, where: str) -> None:
-        self._stage_info(line, where)
-
     def _stage_completed(self, line: bytes, where: str) -> None:
         st, info = self._stage_info(line, where)
         if info.completed is not None:
@@ -170,7 +165,7 @@ class Aggregator(TaskFolder):
 
     def _job_fields(self, line: bytes, where: str) -> schema.JobStart:
         """The kept fields of a JobStart; its Stage Infos (every stage's RDD infos) are skipped, not built."""
-        if self._fast(line):
+        if line.isascii() or _utf8(line):
             try:
                 return schema.JOB_START_DECODER.decode(line)
             except schema.msgspec.DecodeError:

@@ -115,9 +115,10 @@ def _dispatch(agg: Aggregator, numbered: Iterable[tuple[int, bytes]], name: str,
     """Numbered lines one by one, in order: very large TaskEnds get the sliced decode, other TaskEnds are
     left to the caller's batch, everything else goes to :func:`_other`.
 
-    Successful large TaskEnds are folded in batches: a batch is folded before the next line that is
-    not a TaskStart, so every handler sees the same state, in the same order, as line by line. A
-    failed or undecodable one is folded on its own (its errors name its line).
+    Successful large TaskEnds are folded in one batch at the end: they only add to their stage
+    attempt's order-independent accumulators (sums, extrema, sketch counts; nothing any handler
+    reads), so folding them later gives the same state. A failed or undecodable one is folded in
+    place, on its own (failure counters and OOM messages keep their order; its errors name its line).
 
     :param before: the number of the line before the first (returned when there is none).
     :return: the number of the last line.
@@ -138,17 +139,9 @@ def _dispatch(agg: Aggregator, numbered: Iterable[tuple[int, bytes]], name: str,
                     if ev is not None and (ev.end_reason is None or ev.end_reason.reason == "Success"):
                         events.append(ev)
                         lines.append(line)
-                        continue
-                    if events:
-                        agg.fold_task_ends(events, lines, name)
-                        events, lines = [], []
-                    task_end(line, name, i)
-            elif line.startswith(_TASK_START):
-                _other(agg, line, name, i)
+                    else:
+                        task_end(line, name, i)
             else:
-                if events:
-                    agg.fold_task_ends(events, lines, name)
-                    events, lines = [], []
                 _other(agg, line, name, i)
         if events:
             agg.fold_task_ends(events, lines, name)
