@@ -16,7 +16,8 @@ def gradient_store(
 ) -> Iterator[Any]:
     """A fresh Gradient store (local mode, default connection) for one test; yields its ``GradientService``.
 
-    Also polls the fast emulator every second from the example DAGs and resets emulator faults.
+    Also polls the fast emulator every second from the example DAGs, resets emulator faults and gives the
+    test its own queue of runs still to be recorded (``[gradient] pending_dir``).
     """
     from airflow.configuration import conf
 
@@ -25,6 +26,8 @@ def gradient_store(
     url = f"sqlite:///{tmp_path / 'gradient.db'}"
     monkeypatch.setenv("AIRFLOW__GRADIENT__STORE_URL", url)
     monkeypatch.setenv("GRADIENT_EXAMPLE_POLL_S", "1")
+    # runs a slow test could not record are queued per test, never synced into the next test's store
+    monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(tmp_path / "pending"))
     monkeypatch.delenv("AIRFLOW_CONN_GRADIENT_DEFAULT", raising=False)
     old = conf.get("gradient", "store_url", fallback="")
     conf.set("gradient", "store_url", url)
