@@ -76,7 +76,14 @@ def run_loop(
 
     os.environ.update(airflow_env(home))
     results: list[DemoRun] = []
-    with running_emulator(home.emulator_dir, token=DEMO_TOKEN, time_scale=time_scale, aws=True) as emu:
+    # daily DAG runs ending today at 02:00 UTC; the emulator's clock follows the logical dates, so the DAG
+    # dates and the Databricks run times tell one story (only the wall time is accelerated by time_scale)
+    today = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+    start = today - timedelta(days=runs - 1)
+    origin_ms = int((start - timedelta(days=1)).timestamp() * 1000)
+    with running_emulator(home.emulator_dir, token=DEMO_TOKEN, time_scale=time_scale, aws=True,
+                          clock_origin_ms=origin_ms) as emu:
+        emu.state.clock.pause()  # until the first run is submitted (see below)
         os.environ["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = emu.airflow_conn_uri
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
             {
@@ -88,8 +95,11 @@ def run_loop(
         )
         dag = load_dag(home.dags_folder / DAG_FILE, DAG_ID)
         svc = GradientService.from_url(home.store_url)
-        start = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
         for i in range(runs):
+            # the clock waits (paused) between runs, so Airflow's own overhead -- seconds of wall time, hours
+            # at this time scale -- never pushes a run past its logical date; submitting the run resumes it
+            emu.state.clock.pause()
+            emu.state.clock.advance_to(int((start + timedelta(days=i)).timestamp() * 1000))
             dag.test(
                 logical_date=start + timedelta(days=i),
                 run_conf={"profile": profile, "gradient_sla_minutes": sla_minutes},

@@ -57,6 +57,8 @@ class EmulatorConfig:
     :param aws_endpoint: moto endpoint URL (AWS mode) or None.
     :param default_profile: profile of runs that name none.
     :param seed: base random seed.
+    :param clock_origin_ms: where the simulated clock starts (epoch ms; default now, or where a saved state
+        left it when that is later), e.g. the first logical date of a demo's DAG runs.
     """
 
     data_dir: Path
@@ -69,6 +71,7 @@ class EmulatorConfig:
     seed: int = 0
     host: str = "127.0.0.1"
     port: int = 0
+    clock_origin_ms: int | None = None
 
 
 class SimClock:
@@ -81,9 +84,33 @@ class SimClock:
         self._wall0 = time.monotonic()
         self.origin_ms = int(origin_ms if origin_ms is not None else time.time() * 1000)
 
+    paused_at: int | None = None
+
     def now_ms(self) -> int:
         """Current simulated time (epoch ms)."""
+        if self.paused_at is not None:
+            return self.paused_at
         return self.origin_ms + int((time.monotonic() - self._wall0) * 1000 * self.time_scale)
+
+    def advance_to(self, ms: int) -> int:
+        """Jump forward to ``ms`` (never backwards: the clock stays monotonic); return the new time."""
+        now = self.now_ms()
+        if ms > now:
+            if self.paused_at is not None:
+                self.paused_at = ms
+            else:
+                self.origin_ms += ms - now
+        return self.now_ms()
+
+    def pause(self) -> None:
+        """Stop the clock (e.g. between a demo's DAG runs, so Airflow's own overhead costs no simulated time)."""
+        if self.paused_at is None:
+            self.paused_at = self.now_ms()
+
+    def resume(self) -> None:
+        """Run again from where the clock stopped (the next run submission resumes it too)."""
+        if self.paused_at is not None:
+            self.origin_ms, self._wall0, self.paused_at = self.paused_at, time.monotonic(), None
 
 
 def _cluster_id(rnd: random.Random, now_ms: int) -> str:
@@ -115,7 +142,8 @@ class WorkspaceState:
         self.jobs: dict[int, dict[str, Any]] = {int(k): v for k, v in data.get("jobs", {}).items()}
         self.clusters: dict[str, dict[str, Any]] = dict(data.get("clusters", {}))
         self.idempotency: dict[str, int] = dict(data.get("idempotency", {}))
-        origin = max(int(time.time() * 1000), int(data.get("clock_ms", 0)))
+        start = config.clock_origin_ms if config.clock_origin_ms is not None else int(time.time() * 1000)
+        origin = max(int(start), int(data.get("clock_ms", 0)))
         self.clock = SimClock(config.time_scale, origin)
         self.aws: Any = None
         self._tick_lock = threading.Lock()
@@ -191,6 +219,7 @@ class WorkspaceState:
     # ---------------------------------------------------------------- runs
     def submit(self, payload: dict[str, Any], *, job_id: int | None = None, run_type: str = "SUBMIT_RUN") -> int:
         """Create a run from a runs/submit (or job) payload; returns its run id."""
+        self.clock.resume()  # a paused clock (between a demo's DAG runs) runs again with the work
         if not isinstance(payload, dict):
             raise _bad("request body must be a JSON object")
         tasks = payload.get("tasks")

@@ -105,6 +105,7 @@ def running_emulator(
     tick_s: float = 0.05,
     cloud: str = "aws",
     region: str | None = None,
+    clock_origin_ms: int | None = None,
 ) -> Iterator[RunningEmulator]:
     """Start the emulator on a free port in background threads; stop it on exit.
 
@@ -116,6 +117,7 @@ def running_emulator(
     :param faults: initial fault knobs.
     :param cloud: the workspace's cloud (``aws`` or ``azure``: node types, attributes block).
     :param region: its region (default: the cloud's usual test region).
+    :param clock_origin_ms: start of the simulated clock (default now).
     """
     tmp = None
     if data_dir is None:
@@ -131,7 +133,8 @@ def running_emulator(
         endpoint = aws
     cfg_kwargs: dict[str, Any] = {"data_dir": Path(data_dir), "token": token, "time_scale": time_scale,
                                   "aws_endpoint": endpoint, "seed": seed, "cloud": cloud,
-                                  "region": region or ("eastus" if cloud == "azure" else "us-east-1")}
+                                  "region": region or ("eastus" if cloud == "azure" else "us-east-1"),
+                                  "clock_origin_ms": clock_origin_ms}
     if default_profile:
         cfg_kwargs["default_profile"] = default_profile
     config = EmulatorConfig(**cfg_kwargs)

@@ -93,6 +93,13 @@ def test_demo_projection_follows_the_dag_schedule_and_matches_the_pages(demo: tu
     assert 360 <= row.roi.annual_run_frequency <= 370, row.roi.annual_run_frequency
     assert round(row.roi.projected_12m_savings_usd) == round(printed)
     assert f"${printed:,.0f}" in (home / "report.html").read_text()
+    # DAG dates and Databricks run times agree: each run started shortly after its DAG run's logical date
+    runs = sorted(svc.list_runs(row.id, limit=None), key=lambda r: r.logical_ms or 0)
+    assert len(runs) == 12 and all(r.logical_ms is not None and r.start_ms is not None for r in runs)
+    for r in runs:
+        assert 0 <= r.start_ms - r.logical_ms < 6 * 3_600_000, (r.databricks_run_id, r.start_ms, r.logical_ms)
+    day = 86_400_000
+    assert {b.logical_ms - a.logical_ms for a, b in zip(runs, runs[1:], strict=False)} == {day}
 
 
 def test_demo_report_renders_in_chromium(demo: tuple[Path, str]) -> None:
