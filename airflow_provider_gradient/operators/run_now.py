@@ -1,7 +1,7 @@
 """Gradient for Databricks Jobs run with ``DatabricksRunNowOperator`` (the analogue of job auto-apply).
 
-``gradient_run_now_pre_execute_hook`` reads the job's settings (``jobs/get``), merges each cluster's latest
-ready recommendation (one project per ``job_cluster_key`` / ``task_key``) and writes back **only the
+``gradient_run_now_pre_execute_hook`` reads the job's settings (``jobs/get``), merges the recommendation each
+cluster's project applies (``_apply.choose_recommendation``: auto-apply, co-pilot Apply, window; one project per ``job_cluster_key`` / ``task_key``) and writes back **only the
 cluster fields** with ``jobs/update`` before ``run-now``. The run is recorded afterwards by the Gradient
 listener. Fail-open and time-bounded like the submit-run hook; note that when the time budget runs out
 after ``jobs/update`` was sent, the job keeps the applied cluster (the warning says fail-open anyway).
