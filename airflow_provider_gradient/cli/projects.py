@@ -52,6 +52,7 @@ def _show(project: Any) -> None:
         ("optimize instance size", s.optimize_instance_size),
         ("allowed families", ", ".join(s.allowed_families) or "any"),
         ("force on-demand", s.force_on_demand),
+        ("allow ARM (other CPU architecture)", s.allow_arm),
         ("max workers", s.max_workers),
         ("optimisation window (UTC)", f"{s.window_start}-{s.window_end}" if s.window_start else "always"),
         ("learning runs", s.learning_runs),
@@ -196,6 +197,9 @@ def update(
     optimize_instance_size: Annotated[bool | None, typer.Option("--optimize-instance-size/--keep-instance-size")] = None,
     allowed_families: Annotated[str | None, typer.Option(help="Comma-separated families, '' for any.")] = None,
     force_on_demand: Annotated[bool | None, typer.Option("--force-on-demand/--allow-spot")] = None,
+    allow_arm: Annotated[bool | None, typer.Option(
+        "--allow-arm/--keep-architecture",
+        help="Allow node types of another CPU architecture than the baseline's (x86 <-> ARM/Graviton).")] = None,
     max_workers: Annotated[str | None, typer.Option(help="1..10000, or 'none'.")] = None,
     window: Annotated[str | None, typer.Option(help="Optimisation window HH:MM-HH:MM (UTC), or 'none'.")] = None,
     learning_runs: Annotated[int | None, typer.Option()] = None,
@@ -227,7 +231,7 @@ def update(
         patch["allowed_families"] = [f.strip() for f in allowed_families.split(",") if f.strip()]
     for key, value in (("auto_apply", auto_apply), ("maintain_scaling_type", maintain_scaling_type),
                        ("optimize_instance_size", optimize_instance_size), ("force_on_demand", force_on_demand),
-                       ("learning_runs", learning_runs)):
+                       ("allow_arm", allow_arm), ("learning_runs", learning_runs)):
         if value is not None:
             patch[key] = value
     cluster = _cluster_arg(baseline_cluster)

@@ -33,6 +33,7 @@ def settings_out(row: ProjectRow) -> ProjectSettings:
         optimize_instance_size=bool(row.optimize_instance_size),
         allowed_families=tuple(row.allowed_families or ()),
         force_on_demand=bool(row.force_on_demand),
+        allow_arm=bool(row.allow_arm),
         max_workers=row.max_workers,
         window_start=row.window_start,
         window_end=row.window_end,

@@ -387,9 +387,55 @@ def run_spot_evidence(run: CollectedRun) -> Any:
     )
 
 
+def worker_stats(timeline: ClusterTimeline, start_ms: int, end_ms: int) -> dict[str, float] | None:
+    """Time-weighted worker count of a cluster while the run had workers (``cluster_workers_avg``/``_min``/
+    ``_max``), from its node timeline (cluster events or cloud instances): from the first worker's arrival (the
+    cluster's start-up is not part of it) to the end of the run. None without workers or duration.
+
+    :param timeline: the run's nodes.
+    :param start_ms: run start.
+    :param end_ms: run end.
+    """
+    spans = [(max(n.start_ms, start_ms), min(n.end_ms, end_ms)) for n in timeline.nodes if n.role == "worker"]
+    spans = [(s, e) for s, e in spans if e > s]
+    if not spans:
+        return None
+    t0 = min(s for s, _ in spans)
+    deltas: dict[int, int] = {}
+    for s, e in spans:
+        deltas[s] = deltas.get(s, 0) + 1
+        deltas[e] = deltas.get(e, 0) - 1
+    count, t, area = 0, t0, 0.0
+    lo: int | None = None
+    hi = 0
+    for ts in sorted(deltas):
+        if ts > t:
+            area += count * (ts - t)
+            lo = count if lo is None else min(lo, count)
+            hi = max(hi, count)
+        count += deltas[ts]
+        t = ts
+    return {
+        "cluster_workers_avg": round(area / max(t - t0, 1), 3),
+        "cluster_workers_min": float(lo or 0),
+        "cluster_workers_max": float(hi),
+    }
+
+
 def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[str, Any]:
-    """The ``RunIn`` field values (split out so the mapping is testable on its own)."""
+    """The ``RunIn`` field values (split out so the mapping is testable on its own).
+
+    An autoscaled run's metrics also get its time-weighted worker count from the node timeline
+    (:func:`worker_stats`): the optimiser models it at that average.
+    """
     summary = summary_dict(run.summary)
+    if isinstance(run.submitted_cluster.get("autoscale"), Mapping):
+        try:
+            stats = worker_stats(build_timeline(run)[0], int(run.start_ms), int(run.end_ms))
+        except ValueError:  # IngestError / PricingError: no timeline, no stats
+            stats = None
+        if stats:
+            summary = {**(summary or {}), **stats}
     input_bytes = summary.get("input_bytes") if summary else None
     message = run.state.state_message
     if run.cluster is not None and outcome != "success":

@@ -85,10 +85,26 @@ def build_inputs(
     st = project.settings
     cloud, region = project.cloud, project.region
     catalog = load_catalog(price_catalog)
+    baseline_cluster = project.baseline_cluster
+    if not baseline_cluster:
+        first = next((r for r in sorted(runs, key=lambda r: r.id) if r.cluster_config), None)
+        baseline_cluster = first.cluster_config if first is not None else None
+    if not baseline_cluster:
+        raise ConflictError(
+            f"project {project.app_id!r} has no baseline cluster and no recorded run: nothing to optimise yet"
+        )
+    try:
+        baseline = ClusterShape.from_databricks(baseline_cluster, cloud)
+    except Exception as exc:  # noqa: BLE001
+        raise ConflictError(
+            f"the baseline cluster of project {project.app_id!r} is not usable: {exc}"
+        ) from exc
     families = {f.lower() for f in st.allowed_families}
     options = []
     for nt in catalog.node_types(cloud, region):
-        if families and nt.family.lower() not in families:
+        # the baseline's own type stays in the space (its run is measured and modelled) even when its family is
+        # not allowed: the optimiser then never recommends it (core.optimizer.space)
+        if families and nt.family.lower() not in families and nt.name != baseline.node_type_id:
             continue
         if getattr(nt, "gpu", 0):
             continue
@@ -105,9 +121,10 @@ def build_inputs(
                 hourly_usd=hourly,
                 dbu_per_hour=nt.dbu_per_hour,
                 spot_discount=nt.spot_discount,
+                arch=nt.arch,
             )
         )
-    if not options:
+    if not [o for o in options if not families or o.family.lower() in families]:
         raise ConflictError(
             f"no node type of the price catalog matches project {project.app_id!r} "
             f"({cloud}/{region}, allowed families {sorted(families) or 'any'})"
@@ -133,6 +150,7 @@ def build_inputs(
         force_on_demand=st.force_on_demand,
         max_workers=st.max_workers,
         learning_runs=st.learning_runs,
+        allow_arm=st.allow_arm,
     )
     history = []
     for run in sorted(runs, key=lambda r: (r.start_ms if r.start_ms is not None else r.created_ms, r.id)):
@@ -159,20 +177,6 @@ def build_inputs(
                 stages=_stages(run.metrics),
             )
         )
-    baseline_cluster = project.baseline_cluster
-    if not baseline_cluster:
-        first = next((r for r in sorted(runs, key=lambda r: r.id) if r.cluster_config), None)
-        baseline_cluster = first.cluster_config if first is not None else None
-    if not baseline_cluster:
-        raise ConflictError(
-            f"project {project.app_id!r} has no baseline cluster and no recorded run: nothing to optimise yet"
-        )
-    try:
-        baseline = ClusterShape.from_databricks(baseline_cluster, cloud)
-    except Exception as exc:  # noqa: BLE001
-        raise ConflictError(
-            f"the baseline cluster of project {project.app_id!r} is not usable: {exc}"
-        ) from exc
     if baseline.driver_node_type_id and baseline.driver_node_type_id != baseline.node_type_id:
         # a fixed driver type stays as it is (the optimiser changes the workers): price that node
         try:

@@ -55,6 +55,11 @@ class ProjectSettings(_Frozen):
     optimize_instance_size: bool = True
     allowed_families: tuple[Family, ...] = ()
     force_on_demand: bool = False
+    allow_arm: bool = Field(
+        default=False,
+        description="Allow node types of another CPU architecture than the baseline's (x86 <-> ARM/Graviton); "
+        "off keeps the baseline's architecture.",
+    )
     max_workers: MaxWorkers | None = None
     window_start: WindowTime | None = None
     window_end: WindowTime | None = None
@@ -79,6 +84,7 @@ class ProjectSettingsIn(_Frozen):
     optimize_instance_size: StrictBool | None = None
     allowed_families: tuple[Family, ...] | None = None
     force_on_demand: StrictBool | None = None
+    allow_arm: StrictBool | None = None
     max_workers: MaxWorkers | None = None
     window_start: WindowTime | None = None
     window_end: WindowTime | None = None
@@ -95,6 +101,7 @@ class ProjectSettingsIn(_Frozen):
             "optimize_instance_size",
             "allowed_families",
             "force_on_demand",
+            "allow_arm",
             "learning_runs",
         }
         out: dict[str, Any] = {}

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -100,6 +101,7 @@ class ProjectRow(Base):
     optimize_instance_size: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     allowed_families: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
     force_on_demand: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    allow_arm: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     max_workers: Mapped[int | None] = mapped_column(Integer)
     window_start: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" UTC
     window_end: Mapped[str | None] = mapped_column(String(5))

@@ -11,12 +11,14 @@ factor² steps. A detected drift starts a new epoch (re-learning).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from airflow_provider_gradient.core.optimizer.autoscale import measured_baseline, size_autoscale
 from airflow_provider_gradient.core.optimizer.context import (
     _best_ref,
     _cap_mask,
@@ -207,7 +209,9 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
 # ---------------------------------------------------------------- shape + reason
 
 
-def _to_shape(ctx: _Ctx, i: int, runtime_s: float | None) -> ClusterShape:
+def _to_shape(ctx: _Ctx, i: int, runtime_s: float | None, notes: list[str] | None = None) -> ClusterShape:
+    """The cluster of candidate ``i``; for an autoscaled baseline, the min/max whose expected average is the
+    candidate's worker count (:func:`~.autoscale.size_autoscale`; its explanation is appended to ``notes``)."""
     c, b, s = ctx.cands, ctx.baseline, ctx.settings
     node = c.name(i)
     w = int(c.workers[i])
@@ -222,11 +226,12 @@ def _to_shape(ctx: _Ctx, i: int, runtime_s: float | None) -> ClusterShape:
     photon = b.photon and ctx.space.allow_photon
     autoscale = b.is_autoscale and ctx.space.allow_autoscale and s.maintain_scaling_type
     if autoscale:
-        assert b.autoscale_min is not None and b.autoscale_max is not None
-        ratio = b.autoscale_min / max(b.autoscale_max, 1)
-        hi = max(w, 1)
-        lo = max(ctx.space.min_workers, min(hi, int(round(ratio * hi))))
-        return ClusterShape(node, driver, None, lo, hi, spot, b.first_on_demand, photon,
+        cap = ctx.space.max_workers if s.max_workers is None else min(ctx.space.max_workers, s.max_workers)
+        size = size_autoscale(w, ctx.history, b, floor=max(ctx.space.min_workers, 1), cap=cap,
+                              step=s.max_change_factor)
+        if notes is not None:
+            notes.append(size.note)
+        return ClusterShape(node, driver, None, size.min_workers, size.max_workers, spot, b.first_on_demand, photon,
                             b.ebs_volume_count, b.ebs_volume_size_gb)
     return ClusterShape(node, driver, w, None, None, spot, b.first_on_demand, photon,
                         b.ebs_volume_count, b.ebs_volume_size_gb)
@@ -244,6 +249,7 @@ def _index_of_shape(space: SearchSpace, cands: Candidates, shape: ClusterShape) 
 
 def _build_ctx(space: SearchSpace, history: Sequence[Observation], settings: OptimizerSettings,
                baseline: ClusterShape) -> _Ctx:
+    baseline = measured_baseline(baseline, history)  # an autoscaled baseline at the average it really ran
     cands = build_candidates(space, settings, baseline)
     hist = list(history)
     epoch = detect_epoch(hist)
@@ -254,6 +260,8 @@ def _build_ctx(space: SearchSpace, history: Sequence[Observation], settings: Opt
     nxt = expected_next_bytes(runs)
     size_next = (nxt / ref_b) if (ref_b and nxt) else 1.0
     risk = memory_risk(cands, hist, space)
+    if cands.excluded is not None and cands.excluded.any():  # e.g. the baseline's family is not allowed
+        risk = dataclasses.replace(risk, banned=risk.banned | cands.excluded)
     if epoch.start == 0 or not runs:
         ref_idx = _index_of_shape(space, cands, baseline)
     else:
@@ -335,7 +343,7 @@ def recommend(
         t_pred = float(pred.median_s[i])
         lo = float(math.exp(pred.mu[i] - _Z80 * pred.sigma[i]))
         hi = float(math.exp(pred.mu[i] + _Z80 * pred.sigma[i]))
-    shape = _to_shape(ctx, i, t_pred)
+    shape = _to_shape(ctx, i, t_pred, notes)
     rate = float(c.rate_usd[i])
     if shape.spot:
         node = c.nodes[int(c.node_idx[i])]

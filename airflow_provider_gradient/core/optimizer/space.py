@@ -70,6 +70,8 @@ class Candidates:
     :param rate_usd: $/hour of the whole candidate cluster (workers × node rate, on-demand, plus the
         driver when the space bills it).
     :param lookup: ``(node type, workers)`` → candidate index.
+    :param excluded: candidates kept only to place measured runs (the baseline's shape when its family is not
+        in ``allowed_families``): never recommended.
     """
 
     nodes: tuple[NodeOption, ...]
@@ -81,6 +83,7 @@ class Candidates:
     vcpus: np.ndarray
     rate_usd: np.ndarray
     lookup: dict[tuple[str, int], int]
+    excluded: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.workers.shape[0])
@@ -94,11 +97,35 @@ class Candidates:
         return self.nodes[int(self.node_idx[i])].name
 
 
+def allowed_node(node: NodeOption, settings: OptimizerSettings, baseline: NodeOption) -> bool:
+    """Whether the settings allow recommending ``node`` for a cluster whose baseline workers are ``baseline``.
+
+    Only the baseline's own type when ``optimize_instance_size`` is off; the families in ``allowed_families``
+    (any when empty); the baseline's CPU architecture unless ``allow_arm`` (x86 ↔ ARM changes break
+    architecture-specific libraries and init scripts).
+
+    :param node: a node type of the space.
+    :param settings: project settings.
+    :param baseline: the baseline's worker node type.
+    """
+    if not settings.optimize_instance_size and node.name != baseline.name:
+        return False
+    if settings.allowed_families and node.family.lower() not in {f.lower() for f in settings.allowed_families}:
+        return False
+    return settings.allow_arm or node.arch == baseline.arch
+
+
+#: Autoscaled clusters: every worker count up to this is a candidate (averages are not on the ladder).
+DENSE_AUTOSCALE_MAX = 64
+
+
 def build_candidates(space: SearchSpace, settings: OptimizerSettings, baseline: ClusterShape) -> Candidates:
     """Enumerate the candidates allowed by the space and the settings.
 
-    The baseline's node type is always kept (even when its family is not in ``allowed_families``), and when
-    ``optimize_instance_size`` is off only the baseline's node type is allowed.
+    The baseline's node type must be in the space. Node types the settings do not allow (see
+    :func:`allowed_node`) are left out; the baseline's own shape stays as a candidate so its run can be measured
+    and modelled, but is marked ``excluded`` (never recommended) when its node type is not allowed. Autoscaled
+    baselines get every worker count up to :data:`DENSE_AUTOSCALE_MAX` (measured runs sit at their average size).
 
     :param space: search space.
     :param settings: project settings.
@@ -106,39 +133,42 @@ def build_candidates(space: SearchSpace, settings: OptimizerSettings, baseline: 
     """
     if not space.node_types:
         raise OptimizerError("SearchSpace.node_types is empty")
-    names = {n.name for n in space.node_types}
-    if baseline.node_type_id not in names:
+    base_node = next((n for n in space.node_types if n.name == baseline.node_type_id), None)
+    if base_node is None:
         raise OptimizerError(f"baseline node type {baseline.node_type_id!r} is not in the search space")
-    nodes: list[NodeOption] = []
-    for n in space.node_types:
-        if n.name == baseline.node_type_id:
-            nodes.append(n)
-        elif not settings.optimize_instance_size:
-            continue
-        elif settings.allowed_families and n.family not in settings.allowed_families:
-            continue
-        else:
-            nodes.append(n)
+    base_allowed = allowed_node(base_node, settings, base_node)
+    nodes: list[NodeOption] = [n for n in space.node_types
+                               if n.name == base_node.name or allowed_node(n, settings, base_node)]
     max_w = space.max_workers if settings.max_workers is None else min(space.max_workers, settings.max_workers)
     min_w = space.min_workers
     pairs: list[tuple[int, int]] = []
     index = {n.name: i for i, n in enumerate(nodes)}
+    b_idx = index[base_node.name]
+    bw = int(round(baseline.effective_workers))
     if space.allowed_shapes:
         for name, w in space.allowed_shapes:
-            if name in index and (min_w <= w <= max_w or (name == baseline.node_type_id
-                                                           and w == baseline.effective_workers)):
+            if name not in index:
+                continue
+            if name == base_node.name and not base_allowed:
+                if w == baseline.effective_workers:
+                    pairs.append((index[name], int(w)))
+            elif min_w <= w <= max_w or (name == base_node.name and w == baseline.effective_workers):
                 pairs.append((index[name], int(w)))
     else:
         ladder = space.worker_counts or DEFAULT_WORKER_LADDER
+        if baseline.is_autoscale and space.allow_autoscale and settings.maintain_scaling_type and not space.worker_counts:
+            ladder = tuple(sorted(set(ladder) | set(range(1, DENSE_AUTOSCALE_MAX + 1))))
         counts = sorted({int(w) for w in ladder if min_w <= w <= max_w})
-        bw = int(round(baseline.effective_workers))
         for i in range(len(nodes)):
+            if i == b_idx and not base_allowed:
+                pairs.append((i, max(bw, 0)))
+                continue
             for w in counts:
                 pairs.append((i, w))
-            if i == index[baseline.node_type_id] and bw not in counts and bw >= 0:
+            if i == b_idx and bw not in counts and bw >= 0:
                 pairs.append((i, bw))
-    if not pairs:
-        raise OptimizerError("no candidate cluster shapes: check max_workers / allowed_families / the space")
+    if not pairs or (not base_allowed and all(p[0] == b_idx for p in pairs)):
+        raise OptimizerError("no candidate cluster shapes: check max_workers / allowed_families / allow_arm / the space")
     pairs = sorted(set(pairs))
     node_idx = np.array([p[0] for p in pairs], dtype=np.int64)
     workers = np.array([p[1] for p in pairs], dtype=np.float64)
@@ -157,6 +187,7 @@ def build_candidates(space: SearchSpace, settings: OptimizerSettings, baseline: 
         vcpus=vcpus,
         rate_usd=wk * rate + driver,
         lookup={(nodes[p[0]].name, p[1]): k for k, p in enumerate(pairs)},
+        excluded=(node_idx == b_idx) if not base_allowed else np.zeros(len(pairs), dtype=bool),
     )
 
 

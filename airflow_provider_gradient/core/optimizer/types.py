@@ -6,6 +6,7 @@ All are frozen dataclasses; the optimiser is a pure function over them (see ``re
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,6 +36,9 @@ class ClusterShape:
     :param photon: Photon runtime engine.
     :param ebs_volume_count: EBS volumes per node (AWS), 0 when unused.
     :param ebs_volume_size_gb: size of each EBS volume.
+    :param observed_workers: for an autoscaled run: the time-averaged worker count the cluster really had
+        (from its node timeline); modelling uses it instead of the range's midpoint. Not part of the cluster
+        spec (:meth:`to_databricks` ignores it).
     """
 
     node_type_id: str
@@ -47,6 +51,7 @@ class ClusterShape:
     photon: bool = False
     ebs_volume_count: int = 0
     ebs_volume_size_gb: int = 0
+    observed_workers: float | None = None
 
     def __post_init__(self) -> None:
         if not self.node_type_id:
@@ -71,10 +76,13 @@ class ClusterShape:
 
     @property
     def effective_workers(self) -> float:
-        """Workers used for modelling: the fixed size, or the autoscale midpoint."""
+        """Workers used for modelling: the fixed size; for autoscale the observed time-averaged worker count
+        when known (clamped to the range), else the range's midpoint."""
         if self.num_workers is not None:
             return float(self.num_workers)
         assert self.autoscale_min is not None and self.autoscale_max is not None
+        if self.observed_workers is not None:
+            return float(min(max(self.observed_workers, self.autoscale_min), self.autoscale_max))
         return (self.autoscale_min + self.autoscale_max) / 2.0
 
     def to_databricks(self, base: Mapping[str, Any] | None = None, cloud: str = "aws") -> dict[str, Any]:
@@ -162,6 +170,8 @@ class NodeOption:
     :param hourly_usd: on-demand cloud price per node-hour.
     :param dbu_per_hour: DBUs per node-hour.
     :param spot_discount: fraction saved on the cloud price with spot (0..1).
+    :param arch: CPU architecture, ``x86_64`` or ``arm64`` (empty: read from the name, see
+        :func:`~airflow_provider_gradient.core.pricing.arch.cpu_architecture`).
     """
 
     name: str
@@ -171,6 +181,13 @@ class NodeOption:
     hourly_usd: float
     dbu_per_hour: float
     spot_discount: float = 0.0
+    arch: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.arch:
+            from airflow_provider_gradient.core.pricing.arch import cpu_architecture
+
+            object.__setattr__(self, "arch", cpu_architecture(self.name, self.family))
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +265,12 @@ class Observation:
             raise OptimizerError(f"Observation.failure_kind must be one of {FAILURE_KINDS}, got {self.failure_kind!r}")
         if self.runtime_s < 0:
             raise OptimizerError(f"Observation.runtime_s must be >= 0, got {self.runtime_s}")
+        if self.shape.is_autoscale and self.shape.observed_workers is None:
+            from airflow_provider_gradient.core.optimizer.autoscale import observed_average_workers
+
+            avg = observed_average_workers(self.metrics)
+            if avg is not None:
+                object.__setattr__(self, "shape", dataclasses.replace(self.shape, observed_workers=avg))
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +288,9 @@ class OptimizerSettings:
     :param sla_confidence: required P(runtime <= SLA) for an optimizing recommendation.
     :param explore: keep exploring promising untried shapes (off: only recommend an untried shape when it is
         confidently cheaper than the best one observed).
+    :param allow_arm: allow node types of another CPU architecture than the baseline's (x86 ↔ ARM/Graviton).
+        Off (default): the baseline's architecture is kept, since libraries, init scripts and some runtimes are
+        architecture-specific.
     """
 
     sla_minutes: float | None = None
@@ -277,6 +303,7 @@ class OptimizerSettings:
     learning_runs: int = 4
     sla_confidence: float = 0.93
     explore: bool = True
+    allow_arm: bool = False
 
     def __post_init__(self) -> None:
         if self.sla_minutes is not None and self.sla_minutes <= 0:

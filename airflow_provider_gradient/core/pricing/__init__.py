@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_provider_gradient.core.pricing.arch import ARM64, X86_64, cpu_architecture
 from airflow_provider_gradient.core.pricing.catalog import (
     COMPUTE_TYPES,
     NodeType,
@@ -31,6 +32,8 @@ from airflow_provider_gradient.core.pricing.errors import (
 )
 
 __all__ = [
+    "ARM64",
+    "X86_64",
     "COMPUTE_TYPES",
     "CatalogFormatError",
     "ClusterTimeline",
@@ -46,6 +49,7 @@ __all__ = [
     "UnknownVolumeTypeError",
     "VolumeInterval",
     "compute_run_cost",
+    "cpu_architecture",
     "estimate_run_cost",
     "load_catalog",
     "merge_catalogs",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from airflow_provider_gradient.core.pricing.arch import X86_64, cpu_architecture, normalize_architecture
 from airflow_provider_gradient.core.pricing.errors import (
     CatalogFormatError,
     UnknownCloudError,
@@ -48,6 +49,7 @@ class NodeType:
 
     :param name: the Databricks ``node_type_id`` (``m5.xlarge``, ``Standard_D4ds_v5``).
     :param spot_discount: typical spot discount vs on-demand, 0..1 (0.65 = spot costs 35 % of on-demand).
+    :param arch: CPU architecture, ``x86_64`` or ``arm64`` (the catalog's ``arch``, else read from the name).
     """
 
     name: str
@@ -59,6 +61,7 @@ class NodeType:
     dbu_per_hour: float
     spot_discount: float
     gpu: int = 0
+    arch: str = X86_64
 
 
 def normalize_cloud(cloud: str) -> str:
@@ -92,6 +95,15 @@ def _num(value: Any, where: str, *, lo: float | None = 0.0, hi: float | None = N
     if v != v or (lo is not None and v < lo) or (hi is not None and v > hi):
         raise CatalogFormatError(f"price catalog: {where} = {value!r} is out of range")
     return v
+
+
+def _arch(value: Any, name: str, family: str, where: str) -> str:
+    if value is None:
+        return cpu_architecture(name, family)
+    try:
+        return normalize_architecture(str(value))
+    except ValueError as exc:
+        raise CatalogFormatError(f"price catalog: {where}.arch: {exc}") from None
 
 
 def _obj(value: Any, where: str) -> Mapping[str, Any]:
@@ -168,6 +180,7 @@ class _Cloud:
                 dbu_per_hour=_num(spec["dbu_per_hour"], f"{nw}.dbu_per_hour"),
                 spot_discount=_num(spec.get("spot_discount", 0.0), f"{nw}.spot_discount", hi=0.99),
                 gpu=int(_num(spec.get("gpu", 0), f"{nw}.gpu")),
+                arch=_arch(spec.get("arch"), node_name, str(spec.get("family") or ""), nw),
             )
             for region, price in _obj(spec["hourly_usd"], f"{nw}.hourly_usd").items():
                 r = str(region).lower()

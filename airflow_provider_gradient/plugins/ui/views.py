@@ -504,6 +504,7 @@ SETTING_LABELS = {
     "optimize_instance_size": "Optimise instance size",
     "allowed_families": "Allowed families",
     "force_on_demand": "Force on-demand",
+    "allow_arm": "Allow another CPU architecture",
     "max_workers": "Max workers",
     "learning_runs": "Learning runs",
     "window_start": "Window start",

@@ -223,6 +223,7 @@
         optimize_instance_size: f.optimize_instance_size.checked,
         allowed_families: fams,
         force_on_demand: f.force_on_demand.checked,
+        allow_arm: f.allow_arm.checked,
         window_start: f.window_start.value || null,
         window_end: f.window_end.value || null,
         max_workers: f.max_workers.value === "" ? null : Number(f.max_workers.value),
