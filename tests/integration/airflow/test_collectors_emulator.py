@@ -21,6 +21,7 @@ PAYLOAD = {
     "new_cluster": {
         "spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 3,
         "custom_tags": {"team": "it"}, "cluster_log_conf": {"dbfs": {"destination": "dbfs:/cluster-logs/it"}},
+        "aws_attributes": {"ebs_volume_count": 1, "ebs_volume_size": 100},
     },
     "notebook_task": {"notebook_path": "/Shared/jobs/small_startup"},
 }
@@ -76,7 +77,7 @@ def test_aws_instances_and_volumes_by_cluster_tag(emulator: Any, finished_run: d
     deadline = time.monotonic() + 20  # the emulator terminates the EC2 side asynchronously
     while True:
         emulator.state.tick()
-        instances, _volumes = AwsClusterCollector(client=ec2).collect(cid)
+        instances, volumes = AwsClusterCollector(client=ec2).collect(cid)
         if (instances and all(i.end_ms for i in instances)) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -84,6 +85,8 @@ def test_aws_instances_and_volumes_by_cluster_tag(emulator: Any, finished_run: d
     assert [i.role for i in instances].count("driver") == 1
     assert all(i.instance_type == "m5.xlarge" and i.start_ms > 0 for i in instances)
     assert all(i.end_ms is not None and i.end_ms >= i.start_ms for i in instances)  # terminated with the run
+    # one 100 GB EBS volume per node, found although detached from the terminated instances
+    assert len(volumes) == len(instances) and all(v.size_gb == 100 and v.start_ms > 0 for v in volumes)
     assert AwsClusterCollector(client=ec2).collect("no-such-cluster") == ((), ())
 
 
