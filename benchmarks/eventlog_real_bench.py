@@ -22,7 +22,9 @@ chunked and ``for line in gzip.open``), ``parse_event_log`` in a fresh process (
 identical ``to_dict()`` output, to compare two versions of the parser). Each timing is the best of
 ``--repeat`` tries (the machine is shared); ratios are within one run.
 
-Usage: ``python benchmarks/eventlog_real_bench.py [--mb 100] [--repeat 3] [--mix NAME ...] [--keep DIR]``.
+Usage: ``python benchmarks/eventlog_real_bench.py [--mb 100] [--repeat 3] [--mix NAME ...] [--keep DIR]
+[--compare DIR]``; ``--compare`` times another version too (``git archive <commit> airflow_provider_gradient |
+tar -x -C DIR``), with the same floors, in the same run: equal digests mean identical summaries.
 """
 
 from __future__ import annotations
@@ -336,9 +338,23 @@ print(c, t, hwm, digest, s.tasks, s.stages, s.jobs)
 """
 
 
-def parse_in_child(path: Path) -> tuple[float, float, float, str, str]:
-    """CPU s, wall s, peak RSS MiB, summary digest, counts."""
-    out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True)
+def parse_in_child(path: Path, root: Path | None = None) -> tuple[float, float, float, str, str]:
+    """CPU s, wall s, peak RSS MiB, summary digest, counts.
+
+    :param root: a directory holding another version of the ``airflow_provider_gradient`` package to
+        time instead of the installed one (for example ``git archive <commit> airflow_provider_gradient``).
+    """
+    env = dict(os.environ)
+    if root is not None:
+        env["PYTHONPATH"] = str(root)
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        cwd=root,
+    )
     f = out.stdout.split()
     return float(f[0]), float(f[1]), int(f[2]) / 1024.0, f[3], f"{f[4]} tasks, {f[5]} stages, {f[6]} jobs"
 
@@ -359,7 +375,16 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timings are the best of this many tries")
     ap.add_argument("--mix", action="append", choices=MIXES, help="only these mixes (default: all)")
     ap.add_argument("--keep", type=Path, default=None, help="reuse/keep the generated files in this dir")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="also time the parser of another version: a dir holding its airflow_provider_gradient package",
+    )
     args = ap.parse_args()
+    versions: dict[str, Path | None] = {"this": None}
+    if args.compare is not None:
+        versions[f"{args.compare}"] = args.compare.resolve()
     tmp = None
     if args.keep is None:
         tmp = tempfile.TemporaryDirectory(prefix="eventlog_real_bench_")
@@ -384,44 +409,35 @@ def main() -> None:
                 shape_file.write_text(shape)
             size_mb = plain.stat().st_size / 1e6
             print(f"{mix}: {size_mb:.0f} MB, {gz.stat().st_size / 1e6:.0f} MB gzip; {shape_file.read_text()}")
-            floors_c = [timed(floor_chunked, gz) for _ in range(args.repeat)]
-            floors_l = [timed(floor_lines, gz) for _ in range(args.repeat)]
-            runs = [parse_in_child(gz) for _ in range(args.repeat)]
-            digest, counts = runs[0][3], runs[0][4]
-            assert all(r[3] == digest for r in runs), "the parser gave different summaries of one log"
-            for k, how in ((0, "cpu"), (1, "wall")):
-                fc = min(x[k] for x in floors_c)
-                fl = min(x[k] for x in floors_l)
-                tp = min(r[k] for r in runs)
-                rss = max(r[2] for r in runs)
-                rows.append(
-                    (
-                        mix,
-                        how,
-                        size_mb,
-                        size_mb / tp,
-                        size_mb / fc,
-                        size_mb / fl,
-                        fc / tp,
-                        fl / tp,
-                        rss,
-                        digest,
-                        counts,
-                    )
-                )
+            floors_c: list[tuple[float, float]] = []
+            floors_l: list[tuple[float, float]] = []
+            runs: dict[str, list[tuple[float, float, float, str, str]]] = {v: [] for v in versions}
+            for _ in range(args.repeat):  # interleaved, so that a change of load hits every column
+                floors_c.append(timed(floor_chunked, gz))
+                floors_l.append(timed(floor_lines, gz))
+                for version, root in versions.items():
+                    runs[version].append(parse_in_child(gz.resolve(), root))
+            for version, got in runs.items():
+                digest, counts = got[0][3], got[0][4]
+                assert all(r[3] == digest for r in got), "the parser gave different summaries of one log"
+                for k, how in ((0, "cpu"), (1, "wall")):
+                    fc = min(x[k] for x in floors_c)
+                    fl = min(x[k] for x in floors_l)
+                    tp = min(r[k] for r in got)
+                    rss = max(r[2] for r in got)
+                    rows.append((mix, version, how, size_mb, size_mb / tp, size_mb / fc, size_mb / fl, fc / tp,
+                                 fl / tp, rss, digest, counts))  # fmt: skip
         print(f"load: {os.getloadavg()[0]:.2f} (1 min) at end")
         print()
         print(
             "Timings: best of --repeat; cpu = process CPU time (robust on a shared machine), wall = elapsed."
         )
-        print(
-            "| mix | time | MB | parse MB/s | floor MB/s (chunked / for-line) | ratio (chunked / for-line) | peak RSS MiB | summary digest |"
-        )
-        print("|---|---|---:|---:|---:|---:|---:|---|")
-        for mix, how, mb, p, fc_, fl_, rc, rl, rss, digest, counts in rows:
-            print(
-                f"| {mix} | {how} | {mb:.0f} | {p:.0f} | {fc_:.0f} / {fl_:.0f} | {rc:.2f} / {rl:.2f} | {rss:.0f} | {digest} ({counts}) |"
-            )
+        print("| mix | parser | time | MB | parse MB/s | floor MB/s (chunked / for-line) | ratio (chunked / for-line) "
+              "| peak RSS MiB | summary digest |")  # fmt: skip
+        print("|---|---|---|---:|---:|---:|---:|---:|---|")
+        for mix, version, how, mb, p, fc_, fl_, rc, rl, rss, digest, counts in rows:
+            print(f"| {mix} | {version} | {how} | {mb:.0f} | {p:.0f} | {fc_:.0f} / {fl_:.0f} | {rc:.2f} / {rl:.2f} "
+                  f"| {rss:.0f} | {digest} ({counts}) |")  # fmt: skip
     finally:
         if tmp is not None:
             tmp.cleanup()
