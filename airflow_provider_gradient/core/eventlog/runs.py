@@ -1,20 +1,21 @@
-"""Chunk fast path: runs of TaskStart / TaskEnd lines decoded whole, without splitting the chunk.
+"""Chunk fast path: the ordinary TaskEnd lines of a chunk decoded together, without splitting the chunk.
 
 numpy finds the newlines and checks the event prefix and closing brace of every line of a chunk;
-each run of ordinary TaskStart / TaskEnd lines is then decoded by one msgspec ``decode_lines``
-call (TaskStarts are validated and dropped). Every other line comes back on its own, in order,
-for the line path. :meth:`ChunkScanner.scan` returns None (having done nothing) when a chunk holds
-anything the line path would treat differently; that chunk then takes the line path.
+the ordinary TaskEnd lines are then decoded by one msgspec ``decode_lines`` call over their joined
+bytes, and TaskStart lines ending in ``}`` are dropped unread (as the line path drops them). Every
+other line comes back on its own, in order, for the line path. :meth:`ChunkScanner.scan` returns
+None (having done nothing) when a chunk holds anything the line path would treat differently; that
+chunk then takes the line path.
 
-Why a run decode equals the line path: every line of a run starts with ``{"Event":"SparkListenerTask``
-``End"`` / ``Start"`` and ends with ``}`` (``\\r`` allowed), so no JSON value can span two lines,
-and the run must decode to exactly one value per line.
+Why the joined decode equals the line path: every line decoded starts with
+``{"Event":"SparkListenerTaskEnd"`` and ends with ``}`` (``\\r`` allowed), so no JSON value can span
+two lines, and the lines must decode to exactly one value each.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol
 
 import msgspec
 import numpy as np
@@ -26,17 +27,6 @@ TASK_START = b'{"Event":"SparkListenerTaskStart"'
 #: TaskEnd lines longer than this get the sliced decode (schema.decode_task_end), one by one.
 BIG_LINE = 3000
 _MIN_BODY = 64
-
-
-class _Start(msgspec.Struct, tag_field="Event", tag="SparkListenerTaskStart", gc=False):
-    """A TaskStart: validated, nothing kept."""
-
-
-class _End(TaskEnd, tag_field="Event", tag="SparkListenerTaskEnd", gc=False):
-    """A TaskEnd (the fields of :class:`TaskEnd`)."""
-
-
-_RUN_DECODER = msgspec.json.Decoder(_Start | _End)
 
 
 def _word(b: bytes) -> np.uint64:
@@ -150,8 +140,8 @@ class ChunkScanner:
         last = a[ends - 1]
         closed = (last == 125) | ((last == 13) & (a[ends - 2] == 125))
         big = te & (lens > BIG_LINE)
-        plain = (te | ts) & closed & ~big
-        if (te & ~plain & ~big).any():
+        plain_ends = te & closed & ~big
+        if (te & ~closed & ~big).any():
             return None  # a TaskEnd line that the line path batches as is: leave the chunk to it
         task_ends: list[TaskEnd] = []
         others: list[tuple[int, bytes]] = []
@@ -165,24 +155,18 @@ class ChunkScanner:
         else:
             others.append((first, head))
         view = memoryview(chunk)
-        values: list[_Start | _End] = []
-        k0 = 0
-        for k in (*np.flatnonzero(~plain).tolist(), count):
-            if k > k0:
-                try:
-                    got = _RUN_DECODER.decode_lines(view[base + int(starts[k0]) : base + int(ends[k - 1])])
-                except msgspec.DecodeError:
-                    return None
-                if len(got) != k - k0:
-                    return None  # some line holds more than one JSON value
-                values += got
-            if k < count:
-                others.append((first + 1 + k, chunk[base + int(starts[k]) : base + int(ends[k])]))
-            k0 = k + 1
-        plain_ends = te & plain
-        ends_found = cast(list[TaskEnd], [v for v in values if v.__class__ is _End])
-        if len(ends_found) != int(np.count_nonzero(plain_ends)):
-            return None
-        task_ends += ends_found
+        picked = np.flatnonzero(plain_ends)
+        if picked.size:
+            bounds = zip((starts[picked] + base).tolist(), (ends[picked] + base).tolist(), strict=True)
+            try:
+                got = TASK_END_DECODER.decode_lines(b"\n".join([view[s:e] for s, e in bounds]))
+            except msgspec.DecodeError:
+                return None
+            if len(got) != picked.size:
+                return None  # some line holds more than one JSON value
+            task_ends += got
+        # TaskStart lines ending in "}" are dropped unread, as the line path drops them.
+        for k in np.flatnonzero(~(plain_ends | (ts & closed))).tolist():
+            others.append((first + 1 + k, chunk[base + int(starts[k]) : base + int(ends[k])]))
         lines = _BatchLines(chunk, base, starts, ends, plain_ends, head_end)
         return Scanned(others, task_ends, lines, chunk[j + 1 :], first + count)
