@@ -1,9 +1,16 @@
-"""Recorded grids of measured runs (CSV) and their price catalog (JSON), per the replay contract."""
+"""Recorded grids of measured runs (CSV) and their price catalog (JSON), per the replay contract.
+
+A grid may hold several rows per configuration: repetitions of the same ``(node_type, workers)`` (and input
+size, when the optional ``input_size`` column is present). A *configuration* is judged by its rows together:
+it succeeds when most of its rows succeeded, and its runtime is the median of its successful rows.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +30,9 @@ class GridRow:
     :param workers: worker count.
     :param runtime_s: runtime (until failure for a failed run).
     :param succeeded: run outcome.
-    :param failure_kind: ``oom`` unless the CSV says otherwise (column ``failure_kind``) for failed rows.
-    :param input_bytes: input size of the run, when known (simulated runs).
+    :param failure_kind: the CSV's ``failure_kind`` of a failed row; None when it does not say (a failure of
+        unknown cause, never assumed to be memory).
+    :param input_size: input size of the run in any unit (column ``input_size``), None when the grid has none.
     """
 
     node_type: str
@@ -32,7 +40,39 @@ class GridRow:
     runtime_s: float
     succeeded: bool
     failure_kind: str | None = None
-    input_bytes: float | None = None
+    input_size: float | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(node_type, workers)``: the cluster shape of the row."""
+        return (self.node_type, self.workers)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """All rows of one configuration ``(node_type, workers, input_size)``.
+
+    :param node_type: worker node type.
+    :param workers: worker count.
+    :param input_size: input size (None when the grid has no sizes).
+    :param rows: its repetitions, in file order.
+    """
+
+    node_type: str
+    workers: int
+    input_size: float | None
+    rows: tuple[GridRow, ...]
+
+    @property
+    def succeeded(self) -> bool:
+        """True when most of its rows succeeded."""
+        return 2 * sum(1 for r in self.rows if r.succeeded) > len(self.rows)
+
+    @property
+    def runtime_s(self) -> float:
+        """Median runtime of the successful rows (of all rows when none succeeded)."""
+        ok = [r.runtime_s for r in self.rows if r.succeeded] or [r.runtime_s for r in self.rows]
+        return float(statistics.median(ok))
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +147,8 @@ def _bool(v: str, where: str) -> bool:
 
 
 def load_grid_csv(path: str | Path) -> list[GridRow]:
-    """Read a grid CSV (columns ``node_type,workers,runtime_s,succeeded``; others ignored).
+    """Read a grid CSV (columns ``node_type,workers,runtime_s,succeeded``; optional ``failure_kind`` and
+    ``input_size``; others ignored). Every row is kept: repeated configurations are repetitions.
 
     :param path: CSV file.
     """
@@ -116,7 +157,7 @@ def load_grid_csv(path: str | Path) -> list[GridRow]:
         fh = p.open(newline="")
     except OSError as exc:
         raise GridError(f"{p}: cannot read grid CSV ({exc})") from exc
-    rows: dict[tuple[str, int], GridRow] = {}
+    rows: list[GridRow] = []
     with fh:
         reader = csv.DictReader(fh)
         need = {"node_type", "workers", "runtime_s", "succeeded"}
@@ -131,12 +172,30 @@ def load_grid_csv(path: str | Path) -> list[GridRow]:
                 raise GridError(f"{where}: workers/runtime_s not numeric") from exc
             ok = _bool(r["succeeded"], where)
             kind = (r.get("failure_kind") or "").strip().lower() or None
-            if not ok and kind not in ("oom", "spot", "timeout", "other"):
-                kind = "oom"
-            rows[(r["node_type"], workers)] = GridRow(r["node_type"], workers, runtime, ok, None if ok else kind)
+            if kind is not None and kind not in ("oom", "spot", "timeout", "other"):
+                raise GridError(f"{where}: failure_kind must be oom/spot/timeout/other or empty, got {kind!r}")
+            size_txt = (r.get("input_size") or "").strip()
+            try:
+                size = float(size_txt) if size_txt else None
+            except ValueError as exc:
+                raise GridError(f"{where}: input_size {size_txt!r} is not numeric") from exc
+            if workers < 0 or runtime < 0 or (size is not None and size < 0):
+                raise GridError(f"{where}: workers, runtime_s and input_size must be >= 0")
+            rows.append(GridRow(r["node_type"], workers, runtime, ok, None if ok else kind, size))
     if not rows:
         raise GridError(f"{p}: grid is empty")
-    return list(rows.values())
+    sized = {r.input_size is not None for r in rows}
+    if len(sized) > 1:
+        raise GridError(f"{p}: input_size is empty on some rows and set on others")
+    return rows
+
+
+def configs(rows: Sequence[GridRow]) -> dict[tuple[str, int, float | None], Config]:
+    """Group rows by ``(node_type, workers, input_size)`` (file order kept)."""
+    groups: dict[tuple[str, int, float | None], list[GridRow]] = {}
+    for r in rows:
+        groups.setdefault((r.node_type, r.workers, r.input_size), []).append(r)
+    return {k: Config(k[0], k[1], k[2], tuple(v)) for k, v in groups.items()}
 
 
 def grid_space(rows: list[GridRow], catalog: Catalog, region: str = "us-east-1") -> SearchSpace:
@@ -154,15 +213,24 @@ def grid_space(rows: list[GridRow], catalog: Catalog, region: str = "us-east-1")
     return SearchSpace(
         cloud="aws", region=region, node_types=tuple(used), dbu_usd=catalog.dbu_usd,
         min_workers=min(ws), max_workers=max(ws), allow_autoscale=False, allow_spot=False, allow_photon=False,
-        allowed_shapes=tuple((r.node_type, r.workers) for r in rows),
+        allowed_shapes=tuple(dict.fromkeys(r.key for r in rows)),
     )
 
 
-def oracle(rows: list[GridRow], catalog: Catalog, sla_s: float) -> tuple[GridRow, float] | None:
-    """Cheapest successful row within the SLA, with its cost (None when no row meets it)."""
-    feas = [(catalog.cost_usd(r.node_type, r.workers, r.runtime_s), r.node_type, r.workers, r)
-            for r in rows if r.succeeded and r.runtime_s <= sla_s]
+def oracle(rows: Sequence[GridRow], catalog: Catalog, sla_s: float,
+           input_size: float | None = None) -> tuple[Config, float] | None:
+    """Cheapest configuration (at ``input_size``) that succeeds with its median runtime within the SLA.
+
+    :param rows: grid rows.
+    :param catalog: prices.
+    :param sla_s: SLA in seconds.
+    :param input_size: the input size to judge at (None: the grid has no sizes).
+    :returns: the configuration and its cost at the median runtime, or None when none meets the SLA.
+    """
+    feas = [(catalog.cost_usd(c.node_type, c.workers, c.runtime_s), c.node_type, c.workers, c)
+            for c in configs(rows).values()
+            if c.input_size == input_size and c.succeeded and c.runtime_s <= sla_s]
     if not feas:
         return None
-    c, _, _, row = min(feas, key=lambda t: (t[0], t[1], t[2]))
-    return row, c
+    cost, _, _, cfg = min(feas, key=lambda t: (t[0], t[1], t[2]))
+    return cfg, cost

@@ -1,14 +1,15 @@
-"""Replay grids built from the simulator's job models: every (node type, workers) cell measured once, with noise.
+"""Replay grids built from the simulator's job models: every (node type, workers) cell measured several times.
 
-This mirrors how the real held-out grids were recorded (one measured run per configuration; noise,
-non-monotone runtimes and out-of-memory failures included), so the same replay harness scores both.
+Each cell holds ``reps`` noisy runs (repetitions, as in real measured grids such as C3O), so the replay draws one
+per run and judges the oracle and the SLA on the cell's median (noise-aware); out-of-memory failures and
+non-monotone runtimes included.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_provider_gradient.bench.grid import Catalog, GridRow
+from airflow_provider_gradient.bench.grid import Catalog, Config, GridRow
 from airflow_provider_gradient.core.optimizer.types import NodeOption
 
 #: Node types of the simulator grids (AWS, three families × three sizes).
@@ -39,11 +40,18 @@ class SimGrid:
     baseline: tuple[str, int]
 
     def row(self, node: str, workers: int) -> GridRow:
-        """The row of ``(node, workers)``."""
+        """The first row of ``(node, workers)``."""
         for r in self.rows:
             if (r.node_type, r.workers) == (node, workers):
                 return r
         raise KeyError(f"{workers}×{node} is not in the grid")
+
+    def config(self, node: str, workers: int) -> Config:
+        """All repetitions of ``(node, workers)`` (median runtime, majority outcome)."""
+        rows = tuple(r for r in self.rows if (r.node_type, r.workers) == (node, workers))
+        if not rows:
+            raise KeyError(f"{workers}×{node} is not in the grid")
+        return Config(node, workers, None, rows)
 
 
 def price_catalog(node_types: tuple[str, ...] = GRID_NODE_TYPES, region: str = "us-east-1") -> Catalog:
@@ -62,14 +70,15 @@ def price_catalog(node_types: tuple[str, ...] = GRID_NODE_TYPES, region: str = "
 
 
 def build_sim_grid(profile: str, seed: int, *, catalog: Catalog | None = None,
-                   workers: tuple[int, ...] = GRID_WORKERS, run_index: int = 0) -> SimGrid:
-    """Measure every cell of the grid once with the simulator (noise on, on-demand, no Photon).
+                   workers: tuple[int, ...] = GRID_WORKERS, run_index: int = 0, reps: int = 5) -> SimGrid:
+    """Measure every cell of the grid ``reps`` times with the simulator (noise on, on-demand, no Photon).
 
     :param profile: simulator profile name.
-    :param seed: seed (each cell gets its own noise draw).
+    :param seed: seed (each cell and repetition gets its own noise draw).
     :param catalog: prices (default :func:`price_catalog`).
     :param workers: worker counts.
     :param run_index: run index (input size) of every cell.
+    :param reps: repetitions per cell.
     """
     from airflow_provider_gradient.simulator.models import ClusterSpec, simulate
     from airflow_provider_gradient.simulator.profiles import load_profile
@@ -88,7 +97,9 @@ def build_sim_grid(profile: str, seed: int, *, catalog: Catalog | None = None,
             if node != base_node and w not in workers:
                 continue
             spec = ClusterSpec(node, num_workers=w)
-            r = simulate(p, spec, run_index=run_index, seed=seed * 100003 + ci * 1009 + w, noise=True)
-            rows.append(GridRow(node, w, float(r.runtime_s), bool(r.succeeded),
-                                None if r.succeeded else (r.failure_kind or "other")))
+            for k in range(reps):
+                r = simulate(p, spec, run_index=run_index, seed=seed * 100003 + ci * 1009 + w + k * 7_000_003,
+                             noise=True)
+                rows.append(GridRow(node, w, float(r.runtime_s), bool(r.succeeded),
+                                    None if r.succeeded else (r.failure_kind or "other")))
     return SimGrid(profile=p.name, seed=seed, rows=tuple(rows), catalog=cat, baseline=(base_node, base_w))

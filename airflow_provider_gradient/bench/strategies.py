@@ -86,7 +86,7 @@ class GradientStrategy:
     def _history(self, done: Sequence[GridRow]) -> list[Observation]:
         return [
             Observation(shape=ClusterShape(node_type_id=r.node_type, num_workers=r.workers), runtime_s=r.runtime_s,
-                        succeeded=r.succeeded, failure_kind=r.failure_kind, input_bytes=r.input_bytes,
+                        succeeded=r.succeeded, failure_kind=r.failure_kind, input_bytes=r.input_size,
                         started_ms=i)
             for i, r in enumerate(done)
         ]
@@ -113,15 +113,15 @@ class RandomStrategy:
     """
 
     def __init__(self, rows: Sequence[GridRow], catalog: Catalog, sla_s: float, seed: int) -> None:
-        self.rows, self.catalog, self.sla_s = list(rows), catalog, sla_s
+        self.keys, self.catalog, self.sla_s = list(dict.fromkeys(r.key for r in rows)), catalog, sla_s
         self.rng = np.random.default_rng(seed)
 
     def next(self, done: Sequence[GridRow]) -> tuple[str, int, str]:
-        """A random untried row."""
-        tried = {(r.node_type, r.workers) for r in done}
-        left = [r for r in self.rows if (r.node_type, r.workers) not in tried] or self.rows
-        r = left[int(self.rng.integers(len(left)))]
-        return r.node_type, r.workers, "random"
+        """A random untried configuration."""
+        tried = {r.key for r in done}
+        left = [k for k in self.keys if k not in tried] or self.keys
+        k = left[int(self.rng.integers(len(left)))]
+        return k[0], k[1], "random"
 
     def final(self, done: Sequence[GridRow]) -> tuple[str, int]:
         """Best observed row."""
@@ -145,34 +145,34 @@ class BOStrategy:
     N_STARTS = 3
 
     def __init__(self, rows: Sequence[GridRow], catalog: Catalog, sla_s: float, seed: int) -> None:
-        self.rows, self.catalog, self.sla_s, self.seed = list(rows), catalog, sla_s, seed
+        self.keys, self.catalog, self.sla_s, self.seed = list(dict.fromkeys(r.key for r in rows)), catalog, sla_s, seed
+        self.pos = {k: i for i, k in enumerate(self.keys)}
         feats = []
-        for r in self.rows:
-            n = catalog.nodes[r.node_type]
-            feats.append([math.log(max(r.workers, 1) * n.vcpus), math.log(n.memory_gb / n.vcpus), math.log(n.vcpus)])
+        for node, w in self.keys:
+            n = catalog.nodes[node]
+            feats.append([math.log(max(w, 1) * n.vcpus), math.log(n.memory_gb / n.vcpus), math.log(n.vcpus)])
         x = np.array(feats)
         lo, hi = x.min(0), x.max(0)
         self.x = (x - lo) / np.where(hi > lo, hi - lo, 1.0)
-        self.log_rate = np.log(np.array([max(r.workers, 1) * catalog.rate_usd(r.node_type) / 3600.0
-                                         for r in self.rows]))
+        self.log_rate = np.log(np.array([max(w, 1) * catalog.rate_usd(node) / 3600.0 for node, w in self.keys]))
         self.starts = halton(self.N_STARTS, 3, seed)
 
     def _idx(self, r: GridRow) -> int:
-        return next(i for i, q in enumerate(self.rows) if (q.node_type, q.workers) == (r.node_type, r.workers))
+        return self.pos[r.key]
 
     def next(self, done: Sequence[GridRow]) -> tuple[str, int, str]:
         """Quasi-random start, then constrained EI."""
         tried = {self._idx(r) for r in done}
-        untried = [i for i in range(len(self.rows)) if i not in tried]
+        untried = [i for i in range(len(self.keys)) if i not in tried]
         if not untried:
-            untried = list(range(len(self.rows)))
+            untried = list(range(len(self.keys)))
         k = len(done) - 1
         if k < self.N_STARTS:
             d = ((self.x[untried] - self.starts[k]) ** 2).sum(1)
             i = untried[int(np.argmin(d))]
-            return self.rows[i].node_type, self.rows[i].workers, "learning"
+            return self.keys[i][0], self.keys[i][1], "learning"
         i = self._ei_pick(done, untried)
-        return self.rows[i].node_type, self.rows[i].workers, "optimizing"
+        return self.keys[i][0], self.keys[i][1], "optimizing"
 
     def _ei_pick(self, done: Sequence[GridRow], untried: list[int]) -> int:
         from scipy.special import ndtr

@@ -32,6 +32,18 @@ def _parse_baseline(text: str) -> tuple[str, int]:
         raise ValueError(f"--baseline workers must be an integer, got {w!r}") from None
 
 
+def _parse_sizes(text: str) -> list[float] | None:
+    if not text.strip():
+        return None
+    try:
+        sizes = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"--input-sizes must be comma-separated numbers, got {text!r}") from None
+    if not sizes:
+        raise ValueError("--input-sizes is empty")
+    return sizes
+
+
 def _emit(data: Any, as_json: bool, text: str) -> None:
     if as_json:
         from airflow_provider_gradient.cli._common import write_json_text
@@ -50,9 +62,11 @@ def replay_cmd(
     budget: int = typer.Option(10, "--budget", help="total runs including the baseline"),
     seed: int = typer.Option(0, "--seed", help="seed (bo/random)"),
     strategy: str = typer.Option("gradient", "--strategy", help="gradient | random | bo"),
+    input_sizes: str = typer.Option("", "--input-sizes",
+                                    help="input size of run 1,2,… (the last repeats), from the grid's input_size"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
-    """Replay a strategy on a recorded grid of measured runs."""
+    """Replay a strategy on a recorded grid of measured runs (repetitions drawn by --seed)."""
     _single_thread_blas()
     from airflow_provider_gradient.bench.grid import GridError, load_catalog_json, load_grid_csv
     from airflow_provider_gradient.bench.replay import replay
@@ -62,7 +76,8 @@ def replay_cmd(
         base = _parse_baseline(baseline)
         rows = load_grid_csv(grid)
         cat = load_catalog_json(catalog)
-        out = replay(rows, cat, base, sla_minutes, budget, strategy=strategy, seed=seed)
+        sizes = _parse_sizes(input_sizes)
+        out = replay(rows, cat, base, sla_minutes, budget, strategy=strategy, seed=seed, input_sizes=sizes)
     except (GridError, OptimizerError, ValueError) as exc:
         _fail(exc)
         return
@@ -113,15 +128,20 @@ def simulate_cmd(
 def suite_cmd(
     seeds: int = typer.Option(5, "--seeds", help="seeds per profile and SLA"),
     budget: int = typer.Option(10, "--budget", help="runs per replay including the baseline"),
-    source: str = typer.Option("auto", "--source", help="simulator | synthetic | auto"),
+    source: str = typer.Option("simulator", "--source", help="simulator | c3o | scout | c3o-growing"),
+    data_dir: str = typer.Option("../shared/datasets", "--data-dir", help="folder with c3o/ and scout-hadoop/"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
 ) -> None:
-    """All profiles × seeds × SLA (1.0×, 1.5× baseline runtime) for gradient, bo and random: one table."""
+    """Jobs × baselines × seeds × SLA (1.0×, 1.5× baseline runtime) for gradient, bo and random: one table."""
     _single_thread_blas()
+    from airflow_provider_gradient.bench.grid import GridError
     from airflow_provider_gradient.bench.suite import format_table, run_suite
 
     try:
-        out = run_suite(seeds=seeds, budget=budget, source=source)
+        out = run_suite(seeds=seeds, budget=budget, source=source, data_dir=data_dir)
+    except GridError as exc:
+        _fail(exc)
+        return
     except ValueError as exc:
         _fail(exc)
         return

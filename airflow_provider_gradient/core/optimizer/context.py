@@ -68,7 +68,7 @@ REPLAY_RANGE = 4.0
 
 def _replay_points(
     ctx: _Ctx, sel: list[int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Virtual runs from replaying recent runs' per-stage task durations on other worker counts, same node type.
 
     Sparklens-style (``core.eventlog.replay.simulate_stage_times``): the measured runtime is scaled by the ratio
@@ -82,7 +82,7 @@ def _replay_points(
     from airflow_provider_gradient.core.eventlog.replay import simulate_stage_times
 
     c = ctx.cands
-    out: list[tuple[float, float, float, float, float]] = []
+    out: list[tuple[float, float, float, float, float, float]] = []
     for i in with_stages:
         o, k = ctx.runs[i], int(ctx.run_idx[i])
         stages = o.stages
@@ -103,13 +103,13 @@ def _replay_points(
             for j in same[:8]:
                 t = simulate_stage_times(summary, max(1, int(c.cores[j])))  # type: ignore[arg-type]
                 out.append((float(c.cores[j]), float(c.memory_gb[j]), float(max(c.workers[j], 1.0)),
-                            float(ctx.run_size[i]), o.runtime_s * t / base))
+                            float(ctx.run_size[i]), o.runtime_s * t / base, float(c.mem_per_core[j])))
         except (AttributeError, TypeError, ValueError):
             continue  # stage summaries of an unexpected shape: no replay
     if not out:
         return None
     arr = np.array(out)
-    return arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
+    return arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5]
 
 
 def _predict(ctx: _Ctx, model: RuntimeModel) -> Prediction:

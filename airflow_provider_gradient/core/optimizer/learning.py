@@ -107,29 +107,27 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
         if step is not None:
             return step, (f"runtime barely improves with more workers; measuring {fmt_shape(c, step)} "
                           f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    # 3) instance family (memory per core) and node size at the same cores (as the anchor)
+    # 3) instance family (memory per core): first the most memory per core at about the anchor's total memory on
+    #    fewer cores (cheaper per hour; real jobs often speed up super-linearly once the data fits in memory), then
+    #    the other direction at the same cores, then another node size
     fam_runs = [(o, int(i)) for o, i in zip(ctx.runs, ctx.run_idx, strict=True)
                 if i >= 0 and abs(c.mem_per_core[i] - c.mem_per_core[anchor]) > 1e-6]
-    if not fam_runs:
-        fam = _family_test(ctx, anchor, tried, None)
-        if fam is not None:
-            return fam, f"measuring another instance family at the same cores: {fmt_shape(c, fam)}"
-    else:
-        o1, i1 = fam_runs[0]
+    higher_tried = any(c.mem_per_core[i] > c.mem_per_core[anchor] + 1e-6 for _, i in fam_runs)
+    lower_tried = any(c.mem_per_core[i] < c.mem_per_core[anchor] - 1e-6 for _, i in fam_runs)
+    if not higher_tried:
+        pick = _memory_rich_test(ctx, anchor, tried)
+        if pick is not None:
+            return pick, (f"measuring more memory per core on fewer cores (about today's memory): "
+                          f"{fmt_shape(c, pick)}")
+    hurt = any((not o.succeeded) for o, _ in fam_runs)
+    if not lower_tried and not hurt:
+        pick = _family_test(ctx, anchor, tried, False)
+        if pick is not None:
+            return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
+    if fam_runs:
         anchor_t = next((o.runtime_s for o, i in zip(ctx.runs, ctx.run_idx, strict=True) if i == anchor and o.succeeded),
-                     None)
-        hurt = (not o1.succeeded) or (anchor_t is not None and c.mem_per_core[i1] < c.mem_per_core[anchor]
-                                      and c.rate_usd[i1] * o1.runtime_s > 1.05 * c.rate_usd[anchor] * anchor_t)
-        # then the most memory per core on bigger nodes (spill/GC-bound jobs), else the other direction / size
-        higher_tried = any(c.mem_per_core[i] > c.mem_per_core[anchor] + 1e-6 for _, i in fam_runs)
-        if not higher_tried:
-            pick = _family_test(ctx, anchor, tried, True, bigger=True)
-            if pick is not None:
-                return pick, f"measuring more memory per core on bigger nodes at the same cores: {fmt_shape(c, pick)}"
-        if not hurt:
-            pick = _family_test(ctx, anchor, tried, False)
-            if pick is not None:
-                return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
+                        None)
+        o1, i1 = fam_runs[0]
         better = i1 if (o1.succeeded and anchor_t is not None
                         and c.rate_usd[i1] * o1.runtime_s < c.rate_usd[anchor] * anchor_t) else anchor
         pick = _size_test(ctx, better, tried)
@@ -190,6 +188,21 @@ def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None, bigg
         if best is None or key < best:
             best = key
     return None if best is None else best[3]
+
+
+def _memory_rich_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
+    """The family with the most memory per core, at about ``ref``'s total memory and no more cores (so cheaper per
+    hour); the node size nearest ``ref``'s. None when no family has more memory per core than ``ref``."""
+    c = ctx.cands
+    ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & (c.mem_per_core > c.mem_per_core[ref] + 1e-6)
+    ok &= _cap_mask(ctx, ref) & (c.cores <= c.cores[ref] + 1e-9)
+    idx = [int(i) for i in np.nonzero(ok)[0] if int(i) not in tried]
+    if not idx:
+        return None
+    top = max(round(float(c.mem_per_core[i]), 3) for i in idx)
+    idx = [i for i in idx if round(float(c.mem_per_core[i]), 3) == top]
+    return min(idx, key=lambda i: (round(abs(math.log(c.memory_gb[i] / c.memory_gb[ref])), 2),
+                                   abs(math.log(c.vcpus[i] / c.vcpus[ref])), -float(c.cores[i]), i))
 
 
 def _size_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:

@@ -1,9 +1,14 @@
-"""Memory guardrails: shapes banned after out-of-memory failures, and a failure risk for untried shapes.
+"""Failure guardrails: shapes banned after failures, and a failure risk for untried shapes.
 
-A shape *dominated in memory* by a failed one (no more GB per core and no more total GB) is banned: the
-failed shape itself and every smaller-memory neighbour. Shapes not dominated by any successful run carry a
-risk that grows with how much less memory they have than the smallest success; event-log metrics (spill,
-peak execution memory per task) raise it further.
+- A shape that failed is never recommended again, whatever the cause; a spot interruption (transient) allows
+  one retry.
+- An out-of-memory failure also bans every shape *dominated in memory* by it (no more GB per core and no more
+  total GB).
+- A failure of unknown cause (or ``other``/``timeout``) is evidence against similar shapes without assuming it
+  was memory: shapes with no more memory *and* no more cores carry a high risk, shapes with no more memory per
+  core and total memory a moderate one, unless a success already covers them.
+- Shapes not dominated by any successful run carry a risk that grows with how much less memory they have than
+  the smallest success; event-log metrics (spill, peak execution memory per task) raise it further.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import numpy as np
 from airflow_provider_gradient.core.optimizer.space import Candidates, shape_features
 from airflow_provider_gradient.core.optimizer.types import Observation, SearchSpace
 
+#: Failure risk of a shape with no more memory and no more cores than a failure of unknown cause.
+UNKNOWN_FAILURE_RISK = 0.5
 #: Share of a node's memory that Spark execution can use per core (heap × unified-memory fraction).
 USABLE_MEMORY_FRACTION = 0.45
 _EPS = 1e-6
@@ -25,7 +32,7 @@ _EPS = 1e-6
 class MemoryRisk:
     """Per-candidate memory verdicts.
 
-    :param banned: never recommend (failed for memory, or a smaller-memory neighbour of such a shape).
+    :param banned: never recommend (failed, or a smaller-memory neighbour of an out-of-memory failure).
     :param p_fail: estimated probability of failing (memory or repeated other failure).
     :param oom_shapes: (node type, workers) of memory failures, for the reason text.
     """
@@ -59,13 +66,25 @@ def memory_risk(cands: Candidates, history: Sequence[Observation], space: Search
     oom_shapes: list[tuple[str, int]] = []
     peak_task_gb = 0.0
     spill_mem_gb: list[float] = []
+    unknown: list[tuple[float, float, float]] = []  # (total GB, GB per core, cores) of failures of other causes
+    spot_fails: dict[int, int] = {}
     for o in history:
         f = _features(space, o)
         if f is None:
             continue
+        hit = cands.index_of(o.shape.node_type_id, o.shape.effective_workers)
+        if not o.succeeded and hit is not None:
+            if o.failure_kind == "spot":
+                spot_fails[hit] = spot_fails.get(hit, 0) + 1
+                if spot_fails[hit] >= 2:
+                    banned[hit] = True
+            else:
+                banned[hit] = True
         if not o.succeeded and o.failure_kind == "oom":
             ooms.append(f)
             oom_shapes.append((o.shape.node_type_id, int(round(o.shape.effective_workers))))
+        elif not o.succeeded and o.failure_kind != "spot":
+            unknown.append((f[0], f[1], max(o.shape.effective_workers, 1.0) * space.node(o.shape.node_type_id).vcpus))
         elif o.succeeded:
             oks.append(f)
             peak = float(o.metrics.get("peak_execution_memory_max_bytes", 0.0) or 0.0)
@@ -75,11 +94,18 @@ def memory_risk(cands: Candidates, history: Sequence[Observation], space: Search
             )
             if spilled > 0:
                 spill_mem_gb.append(f[0])
-        elif o.failure_kind in ("other", "timeout"):
-            hit = cands.index_of(o.shape.node_type_id, o.shape.effective_workers)
-            if hit is not None:
-                risk[hit] = max(risk[hit], 0.5)
     mem, mpc = cands.memory_gb, cands.mem_per_core
+    if unknown:
+        # a success with no more memory per core and total memory than a candidate covers it (the failure was
+        # then not about memory there)
+        covered = np.zeros(n, dtype=bool)
+        for om, ompc in oks:
+            covered |= (mpc >= ompc - _EPS) & (mem >= om - _EPS)
+        for fm, fmpc, fc in unknown:
+            both = (mem <= fm + _EPS) & (cands.cores <= fc + _EPS)
+            memory_only = (mpc <= fmpc + _EPS) & (mem <= fm + _EPS)
+            risk = np.where(both & ~covered, np.maximum(risk, UNKNOWN_FAILURE_RISK), risk)
+            risk = np.where(memory_only & ~both & ~covered, np.maximum(risk, 0.5 * UNKNOWN_FAILURE_RISK), risk)
     for fm, fmpc in ooms:
         banned |= (mpc <= fmpc + _EPS) & (mem <= fm + _EPS)
         # partially dominated: as little memory per task, or as little total memory

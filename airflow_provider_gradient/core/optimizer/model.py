@@ -2,17 +2,24 @@
 
 Runtime of a shape with ``C`` worker cores, ``M`` GB worker memory, ``w`` workers and input-size ratio ``s``::
 
-    T = θ0 + θ1·s/C + θ2·s/M + θ3·w          (θ ≥ 0; least squares in relative error, ridge prior)
+    T = (θ0 + θ1·s/C + θ2·s/M + θ3·w) · (g/g0)^γ     (θ ≥ 0; least squares in relative error, ridge prior)
 
-(serial part, parallel work, memory pressure/spill, per-node coordination). The residual
-``log T_obs − log T_param`` is modelled by a GP (Matérn 5/2 over log cores, log GB-per-core, log node size)
-with fixed, conservative hyper-parameters, which gives the uncertainty used for ``P(runtime ≤ SLA)``.
+(serial part, parallel work, memory pressure/spill, per-node coordination; ``g`` is GB per core, so an
+instance family speeds the whole job up or down by one factor, with γ chosen from a grid). The residual
+``log T_obs − log T_param`` is modelled by a scikit-learn Gaussian process over (log cores, log GB-per-core,
+log node size): a Matérn 5/2 over all three plus a Matérn 5/2 over GB-per-core alone, so that an instance
+family's measured speed-up carries over to its other worker counts (families act multiplicatively on real
+jobs). Its amplitudes and length scales are fitted by marginal likelihood over a small grid of conservative
+values (few runs cannot support a free optimisation); the GP gives the uncertainty used for
+``P(runtime ≤ SLA)``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +27,18 @@ import numpy as np
 GP_AMPLITUDE = 0.3
 #: GP length scales for (log cores, log GB per core, log vCPUs per node).
 GP_LENGTH_SCALES = np.array([0.9, 0.7, 0.9])
+#: Prior std and length scale (log GB per core) of the family component (a per-family factor on runtime).
+GP_FAMILY_AMPLITUDE = 0.25
+GP_FAMILY_LENGTH_SCALE = 0.7
+#: Hyper-parameter grid searched by marginal likelihood: multipliers of (amplitude, length scales, family amplitude).
+_HYPER_GRID: tuple[tuple[float, float, float], ...] = tuple(
+    (a, ls, b) for a in (0.5, 1.0, 1.6) for ls in (0.7, 1.0, 1.6) for b in (0.4, 1.0)
+)
+#: Exponents γ tried for the family factor (GB per core)^γ, and the scale of their ridge prior.
+FAMILY_EXPONENTS: tuple[float, ...] = tuple(round(-1.0 + 0.1 * i, 2) for i in range(16))
+FAMILY_EXPONENT_SCALE = 0.5
+#: Fewest distinct shapes for which the hyper-parameters are fitted (fixed priors below).
+MIN_SHAPES_TO_FIT = 5
 #: Run-to-run noise (log runtime) assumed until repeated runs tell otherwise.
 DEFAULT_NOISE = 0.07
 MIN_NOISE = 0.02
@@ -57,13 +76,38 @@ def _design(cores: np.ndarray, mem: np.ndarray, workers: np.ndarray, size: np.nd
 
 
 def _x(cores: np.ndarray, mpc: np.ndarray, vcpus: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.log(cores), np.log(mpc), np.log(vcpus)]) / GP_LENGTH_SCALES
+    return np.column_stack([np.log(cores), np.log(mpc), np.log(vcpus)])
 
 
-def _matern52(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    d = np.sqrt(np.maximum(((a[:, None, :] - b[None, :, :]) ** 2).sum(-1), 0.0))
-    s5 = np.sqrt(5.0) * d
-    return (1.0 + s5 + 5.0 / 3.0 * d * d) * np.exp(-s5)
+def _kernel() -> Any:
+    """Matérn 5/2 over the three features plus a Matérn 5/2 over GB per core alone (scikit-learn kernels)."""
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern
+
+    far = 1e4  # a length scale that makes the family component constant along cores and node size
+    local = ConstantKernel(GP_AMPLITUDE**2, (1e-4, 4.0)) * Matern(
+        GP_LENGTH_SCALES.copy(), [(0.05, 50.0)] * 3, nu=2.5)
+    family = ConstantKernel(GP_FAMILY_AMPLITUDE**2, (1e-4, 4.0)) * Matern(
+        np.array([far, GP_FAMILY_LENGTH_SCALE, far]), "fixed", nu=2.5)
+    return local + family
+
+
+def _grid_optimizer(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
+    """scikit-learn ``optimizer`` callable: the best of a small grid of hyper-parameters by marginal likelihood.
+
+    ``theta`` is (log amplitude², 3 × log length scale, log family amplitude²).
+    """
+    best: tuple[np.ndarray, float] | None = None
+    for a, ls, b in _HYPER_GRID:
+        th = initial_theta.copy()
+        th[0] += 2.0 * math.log(a)
+        th[1:4] += math.log(ls)
+        th[4] += 2.0 * math.log(b)
+        th = np.clip(th, bounds[:, 0], bounds[:, 1])
+        val = float(obj_func(th, eval_gradient=False))
+        if best is None or val < best[1]:
+            best = (th, val)
+    assert best is not None
+    return best
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +144,7 @@ class RuntimeModel:
     :param workers: workers per run.
     :param size: input-size ratio per run (1.0 when unknown).
     :param runtime_s: observed runtimes.
-    :param virtual: (cores, mem, workers, size, runtime_s) predicted by replaying a run's tasks on other slot
+    :param virtual: (cores, mem, workers, size, runtime_s, mpc) predicted by replaying a run's tasks on other slot
         counts (event log); they shape the parametric fit at half weight and never enter the GP.
     """
 
@@ -113,7 +157,7 @@ class RuntimeModel:
         workers: np.ndarray,
         size: np.ndarray,
         runtime_s: np.ndarray,
-        virtual: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+        virtual: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
         if runtime_s.size == 0:
             raise ValueError("RuntimeModel needs at least one successful run")
@@ -140,18 +184,32 @@ class RuntimeModel:
         prior = np.array([0.2 * t0, 0.7 * t0 * c0 / s0, 0.0, 0.0])
         scale = np.array([1.0 * t0, 1.0 * t0 * c0 / s0, 0.1 * t0 * m0 / s0, 0.05 * t0 / max(w0, 1.0)])
         lam = 0.02
-        rows = a / t[:, None]
-        rhs = np.ones_like(t)
-        if virtual is not None and virtual[4].size:
-            vc, vm, vw, vs, vt = virtual
-            vt = np.maximum(vt, 1e-3)
-            rows = np.vstack([rows, 0.5 * _design(vc, vm, vw, vs) / vt[:, None]])
-            rhs = np.concatenate([rhs, np.full(vt.shape, 0.5)])
+        self.mpc_ref = float(mpc[ref])
         prows = np.diag(np.sqrt(lam) / scale)
         prhs = np.sqrt(lam) * prior / scale
-        self.theta = nonneg_lstsq(np.vstack([rows, prows]), np.concatenate([rhs, prhs]))
+        has_virtual = virtual is not None and virtual[4].size > 0
+        best: tuple[float, float, np.ndarray] | None = None
+        families = np.unique(np.round(mpc, 6)).size > 1
+        for gamma in (FAMILY_EXPONENTS if families else (0.0,)):
+            f = (mpc / self.mpc_ref) ** gamma
+            rows = a * (f / t)[:, None]
+            rhs = np.ones_like(t)
+            if has_virtual and virtual is not None:
+                vc, vm, vw, vs, vt, vg = virtual
+                vt = np.maximum(vt, 1e-3)
+                vf = (vg / self.mpc_ref) ** gamma
+                rows = np.vstack([rows, 0.5 * _design(vc, vm, vw, vs) * (vf / vt)[:, None]])
+                rhs = np.concatenate([rhs, np.full(vt.shape, 0.5)])
+            big_a, big_b = np.vstack([rows, prows]), np.concatenate([rhs, prhs])
+            th = nonneg_lstsq(big_a, big_b)
+            r = big_a @ th - big_b
+            err = float(r @ r) + lam * (gamma / FAMILY_EXPONENT_SCALE) ** 2
+            if best is None or err < best[0] - 1e-12:
+                best = (err, gamma, th)
+        assert best is not None
+        _, self.gamma, self.theta = best
         # GP on residuals of log runtime at unique shapes
-        tp = np.maximum(a @ self.theta, 1e-3)
+        tp = np.maximum(a @ self.theta, 1e-3) * (mpc / self.mpc_ref) ** self.gamma
         resid = logt - np.log(tp)
         r_mean = np.bincount(inv, weights=resid) / counts
         # smooth data (small parametric residuals across shapes) lowers the assumed noise; the residuals also
@@ -161,18 +219,23 @@ class RuntimeModel:
             fit_dof = n_u - 4
             pooled = np.sqrt(((dev**2).sum() + (r_mean**2).sum() + 4 * DEFAULT_NOISE**2) / (max(dof, 0) + fit_dof + 4))
             self.noise = float(np.clip(min(self.noise, pooled), MIN_NOISE, 0.3))
-        self._xu = _x(uniq[:, 0], uniq[:, 1], uniq[:, 2])
-        k = GP_AMPLITUDE**2 * _matern52(self._xu, self._xu)
-        k[np.diag_indices_from(k)] += self.noise**2 / counts + 1e-9
-        self._chol = np.linalg.cholesky(k)
-        self._alpha = np.linalg.solve(self._chol.T, np.linalg.solve(self._chol, r_mean))
+        from sklearn.gaussian_process import GaussianProcessRegressor
+
+        self._gp = GaussianProcessRegressor(
+            _kernel(), alpha=self.noise**2 / counts + 1e-9,
+            optimizer=_grid_optimizer if n_u >= MIN_SHAPES_TO_FIT else None, normalize_y=False, copy_X_train=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._gp.fit(_x(uniq[:, 0], uniq[:, 1], uniq[:, 2]), r_mean)
         self.max_observed_cores = float(cores.max())
         self.min_observed_cores = float(cores.min())
 
-    def param_runtime(self, cores: np.ndarray, mem: np.ndarray, workers: np.ndarray, size: float) -> np.ndarray:
-        """Parametric runtime only."""
+    def param_runtime(self, cores: np.ndarray, mem: np.ndarray, workers: np.ndarray, size: float,
+                      mpc: np.ndarray | None = None) -> np.ndarray:
+        """Parametric runtime only (``mpc``: GB per core, for the family factor; None: the reference family)."""
         s = np.full_like(cores, size, dtype=np.float64)
-        return np.maximum(_design(cores, mem, workers, s) @ self.theta, 1e-3)
+        t = np.maximum(_design(cores, mem, workers, s) @ self.theta, 1e-3)
+        return t if mpc is None else t * (np.asarray(mpc, dtype=float) / self.mpc_ref) ** self.gamma
 
     def predict(
         self,
@@ -184,12 +247,12 @@ class RuntimeModel:
         size: float = 1.0,
     ) -> Prediction:
         """Predict runtimes (log-normal) of candidates at input-size ratio ``size``."""
-        tp = self.param_runtime(cores, mem, workers, size)
-        xs = _x(cores, mpc, vcpus)
-        ks = GP_AMPLITUDE**2 * _matern52(xs, self._xu)
-        mu = np.log(tp) + ks @ self._alpha
-        v = np.linalg.solve(self._chol, ks.T)
-        var = np.maximum(GP_AMPLITUDE**2 - (v * v).sum(0), 0.0) + self.noise**2
+        tp = self.param_runtime(cores, mem, workers, size, mpc)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r_mu, r_sd = self._gp.predict(_x(cores, mpc, vcpus), return_std=True)
+        mu = np.log(tp) + r_mu
+        var = np.maximum(np.asarray(r_sd) ** 2, 0.0) + self.noise**2
         return Prediction(mu=mu, sigma=np.sqrt(var), param_runtime_s=tp)
 
     def scaling_summary(self) -> tuple[float, float]:
