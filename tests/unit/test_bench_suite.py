@@ -16,8 +16,11 @@ from airflow_provider_gradient.cli import app
 
 def test_sim_grid_has_every_cell_and_the_baseline() -> None:
     g = build_sim_grid("memory_agg", 0)
-    assert len(g.rows) == len({(r.node_type, r.workers) for r in g.rows}) >= 80
-    assert g.row(*g.baseline).succeeded
+    cells = {(r.node_type, r.workers) for r in g.rows}
+    assert len(cells) >= 80 and len(g.rows) == 5 * len(cells), "five noisy repetitions per cell"
+    assert g.config(*g.baseline).succeeded
+    reps = g.config(*g.baseline).rows
+    assert len({r.runtime_s for r in reps}) == 5, "repetitions are distinct noise draws"
     assert any(not r.succeeded and r.failure_kind == "oom" for r in g.rows), "memory_agg OOMs on small memory"
     again = build_sim_grid("memory_agg", 0)
     assert again.rows == g.rows, "grids are reproducible per seed"

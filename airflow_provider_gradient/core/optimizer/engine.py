@@ -24,7 +24,6 @@ from airflow_provider_gradient.core.optimizer.context import (
     _cap_mask,
     _Ctx,
     _fit,
-    _last_good,
     _observed,
     _p_sla,
     _predict,
@@ -68,6 +67,12 @@ GROWTH_SPEEDUP = 0.8
 #: Share of the space's largest total cores a measured run must reach before the SLA is declared out of reach.
 TOP_MEASURED_SHARE = 0.5
 _Z80 = 1.2816
+#: A measured shape's cost is weighted by 1 + MISS_WEIGHT × P(its typical runtime misses the SLA).
+MISS_WEIGHT = 1.0
+#: The shape of the last run is kept unless another measured one scores this much lower.
+KEEP_MARGIN = 0.03
+#: P(typical runtime meets the SLA) an untried shape needs to replace the measured incumbent without a probe.
+FINAL_CONFIDENCE = 0.95
 
 
 # ---------------------------------------------------------------- optimizing
@@ -109,6 +114,34 @@ class _Choice:
     model: RuntimeModel | None
 
 
+def _p_median(ctx: _Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
+    """P(the shape's *typical* runtime — its median, run-to-run noise removed — meets the SLA)."""
+    if ctx.sla_s is None:
+        return np.ones_like(pred.mu)
+    latent = np.sqrt(np.maximum(pred.sigma**2 - model.noise**2, 1e-6))
+    return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / latent))
+
+
+def _incumbent(ctx: _Ctx, pred: Prediction, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
+    """The measured shape to keep: the lowest observed cost weighted by its risk of missing the SLA.
+
+    Score = observed cost × (1 + MISS_WEIGHT × P(its median misses the SLA)), over measured, never-failed shapes
+    with P(median meets) ≥ 0.5. The shape of the last run is kept unless another one scores clearly lower
+    (:data:`KEEP_MARGIN`): production clusters do not flap on noise.
+    """
+    c = ctx.cands
+    t_obs, _, _ = _observed(ctx)
+    within = ctx.sla_s is None or (~np.isnan(t_obs) & (t_obs <= (ctx.sla_s or 0.0)))
+    ok = ~np.isnan(t_obs) & ~ctx.risk.banned & (p_med >= 0.5) & within
+    score = np.where(ok, c.rate_usd * t_obs / 3600.0 * (1.0 + MISS_WEIGHT * (1.0 - p_med)), np.inf)
+    if not ok.any():
+        return None, score
+    i = int(np.argmin(score))
+    if 0 <= last_i != i and ok[last_i] and score[i] > (1.0 - KEEP_MARGIN) * score[last_i]:
+        i = last_i
+    return i, score
+
+
 def _optimizing_choice(ctx: _Ctx) -> _Choice:
     c = ctx.cands
     model = _fit(ctx)
@@ -118,68 +151,71 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         return _Choice(i, None, False, (f"no successful run yet; {what}",), None)
     pred = _predict(ctx, model)
     p = _p_sla(ctx, pred)
+    p_med = _p_median(ctx, pred, model)
     t_obs, met, missed = _observed(ctx)
-    conf = ctx.settings.sla_confidence
     last = ctx.runs[-1] if ctx.runs else None
     last_i = int(ctx.run_idx[-1]) if ctx.runs else -1
-    ref = _best_ref(ctx)
-    # a learning run is a deliberate experiment: only a miss of an optimizing recommendation triggers the fallback
+    inc, _ = _incumbent(ctx, pred, p_med, last_i)
+    # a learning run is a deliberate experiment: only a miss of an optimizing recommendation is a fallback
     fallback = (last is not None and last_i >= 0 and (missed[last_i] or not last.succeeded)
                 and last.failure_kind != "spot" and len(ctx.runs) > ctx.settings.learning_runs)
-    if fallback and last is not None:
-        lg = _last_good(ctx)
-        if lg is not None:
-            ref = lg
-        what = "failed" if not last.succeeded else "missed the SLA"
-        notes.append(f"the last run on {fmt_shape(c, last_i)} {what}; falling back toward {fmt_shape(c, ref)}")
-        conf = max(conf, 0.95)
-    cap = _cap_mask(ctx, ref)
-    if not fallback:
-        # a confidently safe shape may move up to factor² in one step (e.g. a job that does not scale)
-        wide = _cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
+    if inc is not None:
+        if fallback and inc != last_i and last is not None:
+            what = "failed" if not last.succeeded else "missed the SLA"
+            notes.append(f"the last run on {fmt_shape(c, last_i)} {what}; falling back toward {fmt_shape(c, inc)}")
+        inc_cost = float(c.rate_usd[inc] * t_obs[inc] / 3600.0)
+        untried = np.isnan(t_obs) & ~missed & ~ctx.risk.banned
+        cap = _cap_mask(ctx, inc)
+        wide = _cap_mask(ctx, inc, ctx.settings.max_change_factor**2)
         cap = cap | (wide & (p >= WIDE_STEP_CONFIDENCE) & (ctx.risk.p_fail <= 0.05))
-        if not met.any():
-            # nothing has met the SLA yet: growing the cluster is the safe direction, so it may move factor² to
-            # a shape predicted clearly faster than any run so far (a job that stopped scaling does not escalate)
-            fastest = float(np.nanmin(t_obs)) if (~np.isnan(t_obs)).any() else math.inf
-            cap = cap | (wide & (c.cores >= c.cores[ref]) & (c.memory_gb >= c.memory_gb[ref])
-                         & (pred.median_s <= GROWTH_SPEEDUP * fastest))
-    observed_ok = met & ~np.isnan(t_obs)
-    base = ~ctx.risk.banned & (ctx.risk.p_fail <= MAX_P_FAIL) & ~missed & cap
-    feasible = base & ((p >= conf) | observed_ok)
-    exp_t = np.where(observed_ok, t_obs, pred.mean_s)
-    cost = c.rate_usd * exp_t / 3600.0 * (1.0 + ctx.risk.p_fail)
-    score = cost.copy()
-    unobserved = np.isnan(t_obs) & ~missed
-    if ctx.settings.explore and not fallback:
-        score = np.where(unobserved, cost * np.exp(-0.5 * pred.sigma), cost)
-    elif observed_ok[ref]:
-        # only leave the best observed shape for a confidently cheaper one
-        best_cost = cost[ref]
-        hi = c.rate_usd * np.exp(pred.mu + _Z80 * pred.sigma) / 3600.0
-        feasible &= ~unobserved | (hi < best_cost)
-    if feasible.any():
-        i = int(np.argmin(np.where(feasible, score, np.inf)))
-        if ctx.settings.explore and not fallback and not np.isnan(t_obs[i]):
-            # converged on a measured shape: keep learning with the untried shape of the largest expected saving
-            # within the SLA, net of the risk of missing it (each miss is charged PROBE_MISS_PENALTY of the
-            # incumbent's cost, so only a large possible saving justifies a coin-flip probe)
-            inc = max(float(cost[i]), 1e-12)
-            gain = sla_saving(inc, c.rate_usd / 3600.0, pred, ctx.sla_s) * (1.0 - ctx.risk.p_fail)
+        # an untried shape replaces the measured one only when the model is confident on both counts: it meets the
+        # SLA (P ≥ FINAL_CONFIDENCE, typical runtime) and costs less even at its pessimistic (90th pct) runtime
+        hi_cost = c.rate_usd * np.exp(pred.mu + _Z80 * pred.sigma) / 3600.0 * (1.0 + ctx.risk.p_fail)
+        sure = (untried & cap & (p_med >= FINAL_CONFIDENCE) & (p >= ctx.settings.sla_confidence)
+                & (ctx.risk.p_fail <= 0.05) & (hi_cost < inc_cost))
+        if sure.any():
+            j = int(np.argmin(np.where(sure, hi_cost, np.inf)))
+            notes.append(f"{fmt_shape(c, j)} replaces the measured {fmt_shape(c, inc)} "
+                         f"({money(inc_cost)}/run): it is predicted to meet the SLA with P ≥ {FINAL_CONFIDENCE:.0%} "
+                         f"and to cost less even at its 90th-percentile runtime")
+            return _Choice(j, pred, True, tuple(notes), model)
+        if ctx.settings.explore and not fallback:
+            # keep learning with the untried shape of the largest expected saving within the SLA, net of the risk
+            # of missing it (each miss is charged PROBE_MISS_PENALTY of the incumbent's cost): the cluster changes
+            # only for an expected gain beyond the model's uncertainty
+            gain = sla_saving(inc_cost, c.rate_usd / 3600.0, pred, ctx.sla_s) * (1.0 - ctx.risk.p_fail)
             p_miss = 1.0 - p * (1.0 - ctx.risk.p_fail)
-            net = gain / inc - PROBE_MISS_PENALTY * p_miss
-            score = np.where(base & unobserved & (p >= MIN_PROBE_CONFIDENCE), net, -np.inf)
+            net = gain / max(inc_cost, 1e-12) - PROBE_MISS_PENALTY * p_miss
+            ok = untried & cap & (ctx.risk.p_fail <= MAX_P_FAIL) & (p >= MIN_PROBE_CONFIDENCE)
+            score = np.where(ok, net, -np.inf)
             j = int(np.argmax(score))
             if score[j] >= MIN_PROBE_GAIN:
-                notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still")
+                notes.append(f"probing {fmt_shape(c, j)}, which may be cheaper still "
+                             f"(expected saving within the SLA {gain[j] / max(inc_cost, 1e-12):.0%}, "
+                             f"P(meets SLA) {p[j]:.0%})")
                 return _Choice(j, pred, True, tuple(notes), model)
-            # nothing worth the risk: a shape as safe as a recommendation that may still be a little cheaper
-            # teaches more than re-running the incumbent
-            safe = np.where(base & unobserved & (p >= conf), gain / max(float(cost[i]), 1e-12), 0.0)
-            j = int(np.argmax(safe))
-            if safe[j] >= MIN_SAFE_PROBE_GAIN:
-                notes.append(f"probing {fmt_shape(c, j)}, as safe and possibly a little cheaper")
-                return _Choice(j, pred, True, tuple(notes), model)
+        if ctx.settings.explore is False:
+            notes.append(f"keeping the cheapest measured shape likely to meet the SLA; an untried one replaces it "
+                         f"only at P(meets SLA) ≥ {FINAL_CONFIDENCE:.0%} and a lower cost at its 90th-percentile "
+                         f"runtime")
+        return _Choice(inc, pred, True, tuple(notes), model)
+    if fallback and last is not None:
+        what = "failed" if not last.succeeded else "missed the SLA"
+        notes.append(f"the last run on {fmt_shape(c, last_i)} {what}")
+    ref = _best_ref(ctx)
+    cap = _cap_mask(ctx, ref)
+    wide = _cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
+    if not met.any():
+        # nothing has met the SLA yet: growing the cluster is the safe direction, so it may move factor² to
+        # a shape predicted clearly faster than any run so far (a job that stopped scaling does not escalate)
+        fastest = float(np.nanmin(t_obs)) if (~np.isnan(t_obs)).any() else math.inf
+        cap = cap | (wide & (c.cores >= c.cores[ref]) & (c.memory_gb >= c.memory_gb[ref])
+                     & (pred.median_s <= GROWTH_SPEEDUP * fastest))
+    base = ~ctx.risk.banned & (ctx.risk.p_fail <= MAX_P_FAIL) & ~missed & cap
+    feasible = base & (p >= ctx.settings.sla_confidence)
+    if feasible.any():
+        cost = c.rate_usd * pred.mean_s / 3600.0 * (1.0 + ctx.risk.p_fail)
+        i = int(np.argmin(np.where(feasible, cost, np.inf)))
         return _Choice(i, pred, True, tuple(notes), model)
     # nothing is predicted to meet the SLA: be honest. Out of reach anywhere: keep the fastest measured shape
     # rather than escalating cost; reachable further away: step towards the most likely (fastest safe) shape

@@ -37,6 +37,8 @@ _HYPER_GRID: tuple[tuple[float, float, float], ...] = tuple(
 #: Exponents γ tried for the family factor (GB per core)^γ, and the scale of their ridge prior.
 FAMILY_EXPONENTS: tuple[float, ...] = tuple(round(-1.0 + 0.1 * i, 2) for i in range(16))
 FAMILY_EXPONENT_SCALE = 0.5
+#: Extra std of log runtime per unit of log distance outside the measured range of total cores.
+EXTRAPOLATION_SD = 0.3
 #: Fewest distinct shapes for which the hyper-parameters are fitted (fixed priors below).
 MIN_SHAPES_TO_FIT = 5
 #: Run-to-run noise (log runtime) assumed until repeated runs tell otherwise.
@@ -252,7 +254,10 @@ class RuntimeModel:
             warnings.simplefilter("ignore")
             r_mu, r_sd = self._gp.predict(_x(cores, mpc, vcpus), return_std=True)
         mu = np.log(tp) + r_mu
-        var = np.maximum(np.asarray(r_sd) ** 2, 0.0) + self.noise**2
+        # the parametric part is itself uncertain outside the measured range of cores: widen with the distance
+        out = np.maximum(np.log(np.asarray(cores, dtype=float) / self.max_observed_cores), 0.0) + np.maximum(
+            np.log(self.min_observed_cores / np.asarray(cores, dtype=float)), 0.0)
+        var = np.maximum(np.asarray(r_sd) ** 2, 0.0) + self.noise**2 + (EXTRAPOLATION_SD * out) ** 2
         return Prediction(mu=mu, sigma=np.sqrt(var), param_runtime_s=tp)
 
     def scaling_summary(self) -> tuple[float, float]:
