@@ -102,7 +102,8 @@ def c3o_cases(folder: str | Path, *, baseline_workers: Sequence[int] = (4, 8)) -
 
 def c3o_growing_cases(folder: str | Path, *, baseline_workers: Sequence[int] = (4, 8)) -> list[RealCase]:
     """Growing-input series of C3O: per job, the settings that differ only in the size-driving parameter
-    (the series with the most sizes), on the (machine type, nodes) measured at every size.
+    (the series with the most sizes), on the (machine type, nodes) measured at every size; ``input_size`` in
+    bytes (``data_size_MB`` × 10⁶).
 
     :param folder: the ``c3o`` folder.
     :param baseline_workers: baseline node counts (on the most-measured machine type).
@@ -118,16 +119,13 @@ def c3o_growing_cases(folder: str | Path, *, baseline_workers: Sequence[int] = (
         for r in raw:
             series[tuple(r[p] for p in fixed)].append(r)
 
-        def n_sizes(g: list[dict[str, str]]) -> int:
-            return len({r[vary] for r in g})
-
-        key = max(series, key=lambda k: (n_sizes(series[k]), len(series[k]), k))
+        key = max(series, key=lambda k: (len({r[vary] for r in series[k]}), len(series[k]), k))
         g = series[key]
         # input size of each value of the varying parameter (median: C3O has one known entry error)
         by_val: dict[str, list[float]] = defaultdict(list)
         for r in g:
             by_val[r[vary]].append(float(r["data_size_MB"]))
-        size_of = {v: float(statistics.median(s)) for v, s in by_val.items()}
+        size_of = {v: float(statistics.median(s)) * 1e6 for v, s in by_val.items()}  # MB -> bytes
         shapes_at: dict[float, set[tuple[str, int]]] = defaultdict(set)
         for r in g:
             shapes_at[size_of[r[vary]]].add((r["machine_type"], int(r["instance_count"])))

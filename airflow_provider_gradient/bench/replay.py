@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from airflow_provider_gradient.bench.grid import Catalog, Config, GridError, GridRow, configs, grid_space, oracle
+from airflow_provider_gradient.bench.grid import (
+    Catalog,
+    Config,
+    GridError,
+    GridRow,
+    configs,
+    grid_space,
+    oracle,
+)
 from airflow_provider_gradient.bench.strategies import (
     STRATEGIES,
     BOStrategy,
@@ -181,6 +189,12 @@ def replay(
     }
     if last is not None:
         out["final"]["input_size"] = last
+    # the model's P(meets SLA) of untried shapes at the end of learning, against what their medians do
+    out["calibration"] = [
+        [p, bool(cfg.succeeded and cfg.runtime_s <= sla_s)]
+        for (node, w), p in getattr(strat, "calibration", [])
+        if (cfg := cfgs.get((node, w, last))) is not None
+    ]
     if orc is not None:
         ocfg, ocost = orc
         out["oracle"] = {"node_type": ocfg.node_type, "workers": ocfg.workers, "cost_usd": ocost,

@@ -22,6 +22,7 @@ from airflow_provider_gradient.core.optimizer import (
     SearchSpace,
     recommend,
 )
+from airflow_provider_gradient.core.optimizer.engine import sla_outlook
 
 STRATEGIES: tuple[str, ...] = ("gradient", "bo", "random")
 
@@ -82,6 +83,7 @@ class GradientStrategy:
         self.baseline = ClusterShape(node_type_id=baseline[0], num_workers=baseline[1])
         base = settings or OptimizerSettings()
         self.settings = dataclasses.replace(base, sla_minutes=sla_s / 60.0)
+        self.calibration: list[tuple[tuple[str, int], float]] = []
 
     def _history(self, done: Sequence[GridRow]) -> list[Observation]:
         return [
@@ -92,7 +94,12 @@ class GradientStrategy:
         ]
 
     def next(self, done: Sequence[GridRow]) -> tuple[str, int, str]:
-        """Next run per :func:`recommend`."""
+        """Next run per :func:`recommend` (at the end of learning, also records the model's P(meets SLA) of every
+        untried shape in :attr:`calibration`)."""
+        if len(done) == self.settings.learning_runs:
+            tried = {r.key for r in done}
+            out = sla_outlook(self.space, self._history(done), self.settings, self.baseline)
+            self.calibration = [(k, p) for k, p in out.items() if k not in tried]
         rec = recommend(self.space, self._history(done), self.settings, self.baseline)
         return rec.shape.node_type_id, int(rec.shape.effective_workers), rec.phase
 

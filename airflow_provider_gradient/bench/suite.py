@@ -108,6 +108,35 @@ def _job_cases(source: str, seeds: int, budget: int, profiles: Sequence[str] | N
     return out
 
 
+#: Bins of predicted P(meets SLA) for the calibration table.
+CALIBRATION_BINS: tuple[float, ...] = (0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.97, 1.0001)
+
+
+def calibration(results: Sequence[dict[str, Any]]) -> list[dict[str, float]]:
+    """Predicted P(meets SLA) of untried shapes at the end of learning vs the observed rate, per bin."""
+    pts = [(float(p), bool(m)) for x in results for p, m in x.get("calibration", [])]
+    out = []
+    for lo, hi in zip(CALIBRATION_BINS[:-1], CALIBRATION_BINS[1:], strict=True):
+        sel = [(p, m) for p, m in pts if lo <= p < hi]
+        if sel:
+            out.append({"lo": lo, "hi": min(hi, 1.0), "n": float(len(sel)),
+                        "predicted": sum(p for p, _ in sel) / len(sel),
+                        "observed": sum(1 for _, m in sel if m) / len(sel)})
+    return out
+
+
+def format_calibration(out: dict[str, Any], strategy: str = "gradient") -> str:
+    """The calibration table of ``strategy`` (the model's P(meets SLA) against the observed rate)."""
+    rows = calibration([c for c in out["cases"] if c["strategy"] == strategy])
+    if not rows:
+        return ""
+    lines = [f"calibration of {strategy}'s P(typical runtime meets SLA) for untried shapes at the end of learning:",
+             f"{'P bin':>11} {'n':>6} {'predicted':>10} {'observed':>9}"]
+    lines += [f"{r['lo']:.2f}-{r['hi']:.2f} {int(r['n']):>6} {r['predicted']:>10.2f} {r['observed']:>9.2f}"
+              for r in rows]
+    return "\n".join(lines)
+
+
 def run_suite(
     *,
     seeds: int = 5,

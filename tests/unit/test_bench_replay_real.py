@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from airflow_provider_gradient.bench.grid import GridError, GridRow, configs, load_catalog_json, load_grid_csv, oracle
+from airflow_provider_gradient.bench.grid import (
+    GridError,
+    GridRow,
+    configs,
+    load_catalog_json,
+    load_grid_csv,
+    oracle,
+)
 from airflow_provider_gradient.bench.replay import replay, size_schedule
 from airflow_provider_gradient.cli import app
 

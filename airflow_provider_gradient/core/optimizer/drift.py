@@ -61,6 +61,8 @@ def expected_next_bytes(history: Sequence[Observation]) -> float | None:
         return None
     if len(sizes) < 3:
         return sizes[-1]
+    if abs(sizes[-1] - sizes[-2]) <= 0.01 * max(sizes[-1], 1e-9):
+        return sizes[-1]  # the input stopped growing: a plateau, not a trend
     x = np.arange(len(sizes), dtype=float)
     slope, intercept = np.polyfit(x, np.array(sizes), 1)
     nxt = float(intercept + slope * len(sizes))

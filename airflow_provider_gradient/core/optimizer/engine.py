@@ -36,7 +36,13 @@ from airflow_provider_gradient.core.optimizer.drift import (
 from airflow_provider_gradient.core.optimizer.learning import learning_choice
 from airflow_provider_gradient.core.optimizer.memory import memory_risk
 from airflow_provider_gradient.core.optimizer.model import Prediction, RuntimeModel, norm_cdf
-from airflow_provider_gradient.core.optimizer.reasons import describe_scaling, fmt_minutes, fmt_shape, money
+from airflow_provider_gradient.core.optimizer.reasons import (
+    describe_scaling,
+    fmt_minutes,
+    fmt_shape,
+    fmt_size,
+    money,
+)
 from airflow_provider_gradient.core.optimizer.space import Candidates, build_candidates
 from airflow_provider_gradient.core.optimizer.types import (
     ClusterShape,
@@ -59,7 +65,7 @@ MIN_PROBE_GAIN = 0.02
 #: (so a coin-flip probe needs a possible saving of ~20 % or more; a likely-safe one much less).
 PROBE_MISS_PENALTY = 0.2
 #: Smallest expected saving share for a probe that is as likely to meet the SLA as a recommendation.
-MIN_SAFE_PROBE_GAIN = 0.005
+MIN_SAFE_PROBE_GAIN = 0.01
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.93
 #: While no run met the SLA, a squared step up must be predicted at least this much faster than the fastest run.
@@ -67,8 +73,8 @@ GROWTH_SPEEDUP = 0.8
 #: Share of the space's largest total cores a measured run must reach before the SLA is declared out of reach.
 TOP_MEASURED_SHARE = 0.5
 _Z80 = 1.2816
-#: A measured shape's cost is weighted by 1 + MISS_WEIGHT × P(its typical runtime misses the SLA).
-MISS_WEIGHT = 1.0
+#: Smallest P(typical runtime meets the SLA) of a measured shape kept as the incumbent.
+INCUMBENT_MIN_P = 0.2
 #: The shape of the last run is kept unless another measured one scores this much lower.
 KEEP_MARGIN = 0.03
 #: P(typical runtime meets the SLA) an untried shape needs to replace the measured incumbent without a probe.
@@ -123,17 +129,19 @@ def _p_median(ctx: _Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
 
 
 def _incumbent(ctx: _Ctx, pred: Prediction, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
-    """The measured shape to keep: the lowest observed cost weighted by its risk of missing the SLA.
+    """The measured shape to keep: the cheapest measured, never-failed shape that met the SLA.
 
-    Score = observed cost × (1 + MISS_WEIGHT × P(its median misses the SLA)), over measured, never-failed shapes
-    with P(median meets) ≥ 0.5. The shape of the last run is kept unless another one scores clearly lower
-    (:data:`KEEP_MARGIN`): production clusters do not flap on noise.
+    "Met" means its measured runtime (mean of its runs, scaled to the next input) is within the SLA and the model
+    does not find its typical runtime confidently above it (P(median meets) ≥ :data:`INCUMBENT_MIN_P`), or the
+    model finds it likely within (P ≥ 0.5) though one run was slow. The shape of the last run is kept unless another
+    one costs clearly less (:data:`KEEP_MARGIN`): production clusters do not flap on noise.
     """
     c = ctx.cands
     t_obs, _, _ = _observed(ctx)
-    within = ctx.sla_s is None or (~np.isnan(t_obs) & (t_obs <= (ctx.sla_s or 0.0)))
-    ok = ~np.isnan(t_obs) & ~ctx.risk.banned & (p_med >= 0.5) & within
-    score = np.where(ok, c.rate_usd * t_obs / 3600.0 * (1.0 + MISS_WEIGHT * (1.0 - p_med)), np.inf)
+    measured = ~np.isnan(t_obs) & ~ctx.risk.banned
+    within = measured & (t_obs <= (ctx.sla_s if ctx.sla_s is not None else math.inf))
+    ok = (within & (p_med >= INCUMBENT_MIN_P)) | (measured & (p_med >= 0.5))
+    score = np.where(ok, c.rate_usd * t_obs / 3600.0, np.inf)
     if not ok.any():
         return None, score
     i = int(np.argmin(score))
@@ -194,10 +202,19 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
                              f"(expected saving within the SLA {gain[j] / max(inc_cost, 1e-12):.0%}, "
                              f"P(meets SLA) {p[j]:.0%})")
                 return _Choice(j, pred, True, tuple(notes), model)
+            # nothing worth the risk: a shape as safe as a recommendation that may still be cheaper teaches more
+            # than re-running the incumbent
+            safe = np.where(ok & (p >= ctx.settings.sla_confidence) & (ctx.risk.p_fail <= 0.05),
+                            gain / max(inc_cost, 1e-12), 0.0)
+            j = int(np.argmax(safe))
+            if safe[j] >= MIN_SAFE_PROBE_GAIN:
+                notes.append(f"probing {fmt_shape(c, j)}, as safe as a recommendation and possibly cheaper "
+                             f"(expected saving {safe[j]:.0%}, P(meets SLA) {p[j]:.0%})")
+                return _Choice(j, pred, True, tuple(notes), model)
         if ctx.settings.explore is False:
-            notes.append(f"keeping the cheapest measured shape likely to meet the SLA; an untried one replaces it "
-                         f"only at P(meets SLA) ≥ {FINAL_CONFIDENCE:.0%} and a lower cost at its 90th-percentile "
-                         f"runtime")
+            notes.append(f"keeping the cheapest measured shape that met the SLA (unless P(its typical runtime meets "
+                         f"the SLA) < {INCUMBENT_MIN_P:.0%}); an untried one replaces it only at P(meets SLA) ≥ "
+                         f"{FINAL_CONFIDENCE:.0%} and a lower cost at its 90th-percentile runtime")
         return _Choice(inc, pred, True, tuple(notes), model)
     if fallback and last is not None:
         what = "failed" if not last.succeeded else "missed the SLA"
@@ -333,6 +350,29 @@ def _today_cost(ctx: _Ctx) -> float | None:
     return float(ctx.cands.rate_usd[b] * float(np.median(ts)) / 3600.0)
 
 
+def sla_outlook(
+    space: SearchSpace,
+    history: Sequence[Observation],
+    settings: OptimizerSettings,
+    baseline: ClusterShape,
+) -> dict[tuple[str, int], float]:
+    """P(typical runtime meets the SLA) of every candidate shape, as the model fitted on ``history`` predicts it
+    for the next run (empty when no run succeeded yet or there is no SLA). Used to check calibration.
+
+    :param space: allowed node types and worker counts, with prices.
+    :param history: this project's runs, oldest first.
+    :param settings: project settings.
+    :param baseline: the user's own cluster.
+    """
+    ctx = _build_ctx(space, history, settings, baseline)
+    model = _fit(ctx)
+    if model is None or ctx.sla_s is None:
+        return {}
+    p_med = _p_median(ctx, _predict(ctx, model), model)
+    c = ctx.cands
+    return {(c.name(i), int(c.workers[i])): float(p_med[i]) for i in range(len(c))}
+
+
 def recommend(
     space: SearchSpace,
     history: Sequence[Observation],
@@ -358,7 +398,9 @@ def recommend(
         n, w = ctx.risk.oom_shapes[-1]
         notes.append(f"avoiding {w}×{n} and smaller-memory shapes (out of memory)")
     if ctx.size_next > 1.15 or ctx.size_next < 0.87:
-        notes.append(f"sized for the expected input ({ctx.size_next:.2f}× the usual)")
+        nxt = expected_next_bytes(ctx.runs)
+        what = f"{fmt_size(nxt)}, " if nxt else ""
+        notes.append(f"sized for the expected input of the next run ({what}{ctx.size_next:.2f}× the usual)")
     model: RuntimeModel | None = None
     pred: Prediction | None = None
     if k < big_k:

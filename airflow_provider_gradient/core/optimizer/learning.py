@@ -182,6 +182,10 @@ def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None, bigg
         if bigger:
             key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), -float(c.mem_per_core[i]),
                    abs(math.log(c.vcpus[i] / (2.0 * c.vcpus[ref]))), int(i))
+        elif higher is False:
+            # the least memory per core (the extreme design point: compute-optimised families)
+            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), float(c.mem_per_core[i]),
+                   abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
         else:
             key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), round(float(c.rate_usd[i] / c.cores[i]), 6),
                    abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))

@@ -37,6 +37,8 @@ _HYPER_GRID: tuple[tuple[float, float, float], ...] = tuple(
 #: Exponents γ tried for the family factor (GB per core)^γ, and the scale of their ridge prior.
 FAMILY_EXPONENTS: tuple[float, ...] = tuple(round(-1.0 + 0.1 * i, 2) for i in range(16))
 FAMILY_EXPONENT_SCALE = 0.5
+#: Smallest model std (log runtime, noise excluded) of a shape that was never run.
+UNTRIED_SD = 0.1
 #: Extra std of log runtime per unit of log distance outside the measured range of total cores.
 EXTRAPOLATION_SD = 0.3
 #: Fewest distinct shapes for which the hyper-parameters are fitted (fixed priors below).
@@ -228,7 +230,8 @@ class RuntimeModel:
             optimizer=_grid_optimizer if n_u >= MIN_SHAPES_TO_FIT else None, normalize_y=False, copy_X_train=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._gp.fit(_x(uniq[:, 0], uniq[:, 1], uniq[:, 2]), r_mean)
+            self._xu = _x(uniq[:, 0], uniq[:, 1], uniq[:, 2])
+            self._gp.fit(self._xu, r_mean)
         self.max_observed_cores = float(cores.max())
         self.min_observed_cores = float(cores.min())
 
@@ -254,6 +257,10 @@ class RuntimeModel:
             warnings.simplefilter("ignore")
             r_mu, r_sd = self._gp.predict(_x(cores, mpc, vcpus), return_std=True)
         mu = np.log(tp) + r_mu
+        # a shape never run is never known better than UNTRIED_SD (the GP alone can be over-confident between runs)
+        xs = _x(cores, mpc, vcpus)
+        d = np.abs(xs[:, None, :] - self._xu[None, :, :]).sum(-1).min(axis=1)
+        r_sd = np.where(d > 1e-9, np.maximum(np.asarray(r_sd), UNTRIED_SD), np.asarray(r_sd))
         # the parametric part is itself uncertain outside the measured range of cores: widen with the distance
         out = np.maximum(np.log(np.asarray(cores, dtype=float) / self.max_observed_cores), 0.0) + np.maximum(
             np.log(self.min_observed_cores / np.asarray(cores, dtype=float)), 0.0)

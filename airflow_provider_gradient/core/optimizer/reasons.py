@@ -23,6 +23,15 @@ def fmt_minutes(minutes: float) -> str:
     return f"{minutes:.1f}".removesuffix(".0")
 
 
+def fmt_size(n: float) -> str:
+    """An input size: ``12.5 GB`` for byte counts (≥ 1 MB), else the plain number (a replay's own unit)."""
+    if n >= 1e6:
+        for unit, div in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+            if n >= div:
+                return f"{n / div:.3g} {unit}"
+    return f"{n:.4g}"
+
+
 def money(usd: float) -> str:
     """``$1.92`` (or ``$0.0123`` for small amounts)."""
     return f"${usd:.2f}" if usd >= 0.1 else f"${usd:.4f}"

@@ -1,0 +1,134 @@
+"""Decisions that must hold on real measured data: failed shapes are never run again, the final never costs
+more than the best measured shape within the SLA, families are explored, the cluster does not flap."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from airflow_provider_gradient.core.optimizer import (
+    ClusterShape,
+    NodeOption,
+    Observation,
+    OptimizerSettings,
+    SearchSpace,
+    recommend,
+)
+from airflow_provider_gradient.core.optimizer.engine import sla_outlook
+
+# c4/m4/r4-like families (GB per core 1.875 / 4 / 7.6), like the real grids
+NODES = (
+    NodeOption("c4.xlarge", "c4", 4, 7.5, 0.199, 1.0),
+    NodeOption("m4.xlarge", "m4", 4, 16.0, 0.20, 0.75),
+    NodeOption("r4.xlarge", "r4", 4, 30.5, 0.266, 1.0),
+    NodeOption("m4.2xlarge", "m4", 8, 32.0, 0.40, 1.5),
+)
+VCPU = {n.name: n.vcpus for n in NODES}
+MEM = {n.name: n.memory_gb for n in NODES}
+WORKERS = (2, 4, 6, 8, 12, 16, 24)
+SPACE = SearchSpace(cloud="aws", region="us-east-1", node_types=NODES, dbu_usd=0.15, max_workers=24,
+                    allowed_shapes=tuple((n.name, w) for n in NODES for w in WORKERS))
+BASE = ClusterShape("m4.xlarge", num_workers=8)
+
+
+def _obs(node: str, w: int, t: float, ok: bool = True, kind: str | None = None, i: int = 0) -> Observation:
+    return Observation(ClusterShape(node, num_workers=w), t, ok, kind, started_ms=i)
+
+
+@pytest.mark.parametrize("kind", ["oom", "other", "timeout", None])
+@pytest.mark.parametrize("explore", [True, False])
+def test_a_failed_shape_is_never_recommended_again(kind: str | None, explore: bool) -> None:
+    # the cheapest-looking shape failed (any cause, or none given): it must never come back, even though the
+    # model, fitted on the successes, predicts it cheap and within the SLA
+    hist = [_obs("m4.xlarge", 8, 1000.0, i=0), _obs("m4.xlarge", 4, 1900.0, i=1),
+            _obs("r4.xlarge", 4, 1100.0, i=2), _obs("c4.xlarge", 8, 950.0, i=3),
+            _obs("r4.xlarge", 2, 7200.0, ok=False, kind=kind, i=4)]
+    settings = OptimizerSettings(sla_minutes=40.0, explore=explore)
+    shapes = set()
+    for j in range(6):
+        rec = recommend(SPACE, hist, settings, BASE)
+        key = (rec.shape.node_type_id, int(rec.shape.effective_workers))
+        shapes.add(key)
+        assert key != ("r4.xlarge", 2), rec.reason
+        hist.append(_obs(key[0], key[1], 1000.0 * 32 / (key[1] * VCPU[key[0]]), i=5 + j))
+    assert ("r4.xlarge", 2) not in shapes
+
+
+def test_an_unknown_failure_is_evidence_against_smaller_shapes_but_not_memory() -> None:
+    # 4 workers of the general family timed out: fewer/smaller shapes are risky, but the failure is not taken
+    # for an out-of-memory one (no "out of memory" in the reason, no ban of every smaller-memory shape)
+    hist = [_obs("m4.xlarge", 8, 1000.0, i=0), _obs("m4.xlarge", 4, 7200.0, ok=False, i=1)]
+    rec = recommend(SPACE, hist, OptimizerSettings(sla_minutes=30.0), BASE)
+    assert "out of memory" not in rec.reason
+    assert (rec.shape.node_type_id, rec.shape.effective_workers) != ("m4.xlarge", 4)
+
+
+def test_a_spot_loss_allows_one_retry_only() -> None:
+    hist = [_obs("m4.xlarge", 8, 1000.0, i=0), _obs("m4.xlarge", 4, 1950.0, i=1), _obs("m4.xlarge", 6, 1300.0, i=2),
+            _obs("r4.xlarge", 4, 900.0, ok=False, kind="spot", i=3)]
+    outlook = sla_outlook(SPACE, hist, OptimizerSettings(sla_minutes=40.0), BASE)
+    assert outlook, "the model is fitted on the successes"
+    again = recommend(SPACE, hist + [_obs("r4.xlarge", 4, 900.0, ok=False, kind="spot", i=4)],
+                      OptimizerSettings(sla_minutes=40.0), BASE)
+    assert (again.shape.node_type_id, again.shape.effective_workers) != ("r4.xlarge", 4)
+
+
+def test_the_final_never_costs_more_than_the_cheapest_measured_shape_within_the_sla() -> None:
+    # low-noise measurements (two runs each agree): 4×r4.xlarge met the SLA at the lowest cost; the final keeps it
+    runs = [("m4.xlarge", 8, 1000.0), ("m4.xlarge", 12, 700.0), ("r4.xlarge", 4, 1150.0), ("c4.xlarge", 8, 980.0),
+            ("r4.xlarge", 4, 1160.0), ("m4.xlarge", 8, 1010.0)]
+    hist = [_obs(n, w, t, i=i) for i, (n, w, t) in enumerate(runs)]
+    sla_min = 20.0
+    rec = recommend(SPACE, hist, OptimizerSettings(sla_minutes=sla_min, explore=False), BASE)
+
+    def rate(node: str, w: int) -> float:
+        n = next(x for x in NODES if x.name == node)
+        return w * (n.hourly_usd + n.dbu_per_hour * 0.15)
+
+    by_cfg: dict[tuple[str, int], list[float]] = {}
+    for n, w, t in runs:
+        by_cfg.setdefault((n, w), []).append(t)
+    measured = {k: sum(v) / len(v) for k, v in by_cfg.items()}
+    best = min(rate(*k) * t for k, t in measured.items() if t <= sla_min * 60)
+    key = (rec.shape.node_type_id, int(rec.shape.effective_workers))
+    if key in measured:
+        assert rate(*key) * measured[key] <= best * 1.0001, rec.reason
+    else:
+        assert "replaces the measured" in rec.reason and "90th-percentile" in rec.reason, rec.reason
+    assert "P(meets SLA)" in rec.reason, "the reason states the rule and its threshold"
+
+
+def test_learning_measures_the_memory_rich_family_on_fewer_cores() -> None:
+    # a job that scales: after the baseline and one worker step, learning tries the family with the most memory
+    # per core at about today's memory on fewer cores (cheaper per hour), not only worker counts
+    def runtime(node: str, w: int) -> float:
+        return 120.0 + 30000.0 / (w * VCPU[node]) * (0.6 if node.startswith("r4") else 1.0)
+
+    hist: list[Observation] = []
+    shape = BASE
+    settings = OptimizerSettings(sla_minutes=20.0)
+    for i in range(4):
+        hist.append(_obs(shape.node_type_id, int(shape.effective_workers),
+                         runtime(shape.node_type_id, int(shape.effective_workers)), i=i))
+        shape = recommend(SPACE, hist, settings, BASE).shape
+    families = {o.shape.node_type_id.split(".")[0] for o in hist}
+    assert "r4" in families, [(o.shape.node_type_id, o.shape.num_workers) for o in hist]
+    r4 = next(o for o in hist if o.shape.node_type_id.startswith("r4"))
+    assert (r4.shape.num_workers or 0) * VCPU["r4.xlarge"] < 8 * VCPU["m4.xlarge"], "fewer cores than today"
+
+
+def test_optimizing_does_not_flap_between_equally_good_shapes() -> None:
+    # two measured shapes within 2 % of each other in cost: once settled, the recommendation stays put
+    runs = [("m4.xlarge", 8, 1000.0), ("m4.xlarge", 4, 2080.0), ("r4.xlarge", 4, 1580.0), ("c4.xlarge", 8, 1005.0),
+            ("m4.xlarge", 6, 1340.0)]
+    hist = [_obs(n, w, t, i=i) for i, (n, w, t) in enumerate(runs)]
+    settings = dataclasses.replace(OptimizerSettings(sla_minutes=40.0), explore=False)
+    picks = []
+    for j in range(5):
+        rec = recommend(SPACE, hist, settings, BASE)
+        key = (rec.shape.node_type_id, int(rec.shape.effective_workers))
+        picks.append(key)
+        t = next(t for n, w, t in runs if (n, w) == key) if key in {(n, w) for n, w, _ in runs} else 1000.0
+        hist.append(_obs(key[0], key[1], t * (1.01 if j % 2 else 0.99), i=10 + j))
+    assert len(set(picks[1:])) == 1, picks
