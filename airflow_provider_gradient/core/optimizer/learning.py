@@ -63,7 +63,7 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
     tried = {int(i) for i in ctx.run_idx if i >= 0}
     first = ctx.runs[0]
     if not any(o.succeeded for o in ctx.runs):
-        if all(o.failure_kind == "spot" for o in ctx.runs):
+        if all(o.failure_kind == "spot" for o in ctx.runs) and not ctx.risk.banned[ref]:
             # lost to spot reclaims, not to the shape: measure it again (on on-demand workers, see _to_shape)
             return ref, f"{fmt_shape(c, ref)} lost its spot workers; measuring it again on on-demand workers"
         mask = ~ctx.risk.banned & _cap_mask(ctx, ref)
