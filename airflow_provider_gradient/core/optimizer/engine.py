@@ -132,15 +132,15 @@ def _incumbent(ctx: _Ctx, pred: Prediction, p_med: np.ndarray, last_i: int) -> t
     """The measured shape to keep: the cheapest measured, never-failed shape that met the SLA.
 
     "Met" means its measured runtime (mean of its runs, scaled to the next input) is within the SLA and the model
-    does not find its typical runtime confidently above it (P(median meets) ≥ :data:`INCUMBENT_MIN_P`), or the
-    model finds it likely within (P ≥ 0.5) though one run was slow. The shape of the last run is kept unless another
-    one costs clearly less (:data:`KEEP_MARGIN`): production clusters do not flap on noise.
+    does not find its typical runtime confidently above it (P(median meets) ≥ :data:`INCUMBENT_MIN_P`). The shape
+    of the last run is kept unless another one costs clearly less (:data:`KEEP_MARGIN`): production clusters do
+    not flap on noise.
     """
     c = ctx.cands
     t_obs, _, _ = _observed(ctx)
     measured = ~np.isnan(t_obs) & ~ctx.risk.banned
     within = measured & (t_obs <= (ctx.sla_s if ctx.sla_s is not None else math.inf))
-    ok = (within & (p_med >= INCUMBENT_MIN_P)) | (measured & (p_med >= 0.5))
+    ok = within & (p_med >= INCUMBENT_MIN_P)
     score = np.where(ok, c.rate_usd * t_obs / 3600.0, np.inf)
     if not ok.any():
         return None, score

@@ -41,6 +41,11 @@ FAMILY_EXPONENT_SCALE = 0.5
 UNTRIED_SD = 0.1
 #: Extra std of log runtime per unit of log distance outside the measured range of total cores.
 EXTRAPOLATION_SD = 0.3
+#: A shape whose parametric residual exceeds this many robust spreads (and OUTLIER_MIN_LOG in log runtime) is
+#: an outlier: weight OUTLIER_WEIGHT in the parametric fit, its squared residual added to its GP noise.
+OUTLIER_SIGMAS = 3.0
+OUTLIER_MIN_LOG = 0.3
+OUTLIER_WEIGHT = 0.1
 #: Fewest distinct shapes for which the hyper-parameters are fitted (fixed priors below).
 MIN_SHAPES_TO_FIT = 5
 #: Run-to-run noise (log runtime) assumed until repeated runs tell otherwise.
@@ -191,14 +196,58 @@ class RuntimeModel:
         self.mpc_ref = float(mpc[ref])
         prows = np.diag(np.sqrt(lam) / scale)
         prhs = np.sqrt(lam) * prior / scale
-        has_virtual = virtual is not None and virtual[4].size > 0
+        self.gamma, self.theta = self._fit_param(a, t, mpc, np.ones_like(t), prows, prhs, lam, virtual)
+        # GP on residuals of log runtime at unique shapes
+        resid = logt - np.log(self._param(a, mpc))
+        r_mean = np.bincount(inv, weights=resid) / counts
+        # one robust re-fit: a shape whose residual is far beyond the others' spread (real grids hold 2-5x
+        # outlier runs) is down-weighted in the parametric fit and counts as a very noisy point in the GP
+        outlier = np.zeros(uniq.shape[0], dtype=bool)
+        if uniq.shape[0] >= 4:
+            spread = max(self.noise, 1.4826 * float(np.median(np.abs(r_mean - np.median(r_mean)))))
+            outlier = np.abs(r_mean) > max(OUTLIER_SIGMAS * spread, OUTLIER_MIN_LOG)
+            if outlier.any() and not outlier.all():
+                w = np.where(outlier[inv], OUTLIER_WEIGHT, 1.0)
+                self.gamma, self.theta = self._fit_param(a, t, mpc, w, prows, prhs, lam, virtual)
+                resid = logt - np.log(self._param(a, mpc))
+                r_mean = np.bincount(inv, weights=resid) / counts
+            else:
+                outlier[:] = False
+        # smooth data (small parametric residuals across shapes) lowers the assumed noise; the residuals also
+        # hold model misfit, so this only ever tightens towards what the data support
+        n_u = uniq.shape[0]
+        if n_u >= 6:
+            fit_dof = n_u - 4
+            pooled = np.sqrt(((dev**2).sum() + (r_mean[~outlier] ** 2).sum() + 4 * DEFAULT_NOISE**2)
+                             / (max(dof, 0) + fit_dof - int(outlier.sum()) + 4))
+            self.noise = float(np.clip(min(self.noise, pooled), MIN_NOISE, 0.3))
+        from sklearn.gaussian_process import GaussianProcessRegressor
+
+        self._gp = GaussianProcessRegressor(
+            _kernel(), alpha=self.noise**2 / counts + np.where(outlier, r_mean**2, 0.0) + 1e-9,
+            optimizer=_grid_optimizer if n_u >= MIN_SHAPES_TO_FIT else None, normalize_y=False, copy_X_train=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self._xu = _x(uniq[:, 0], uniq[:, 1], uniq[:, 2])
+            self._gp.fit(self._xu, r_mean)
+        self.max_observed_cores = float(cores.max())
+        self.min_observed_cores = float(cores.min())
+
+    def _param(self, a: np.ndarray, mpc: np.ndarray) -> np.ndarray:
+        return np.asarray(np.maximum(a @ self.theta, 1e-3) * (mpc / self.mpc_ref) ** self.gamma)
+
+    def _fit_param(self, a: np.ndarray, t: np.ndarray, mpc: np.ndarray, w: np.ndarray, prows: np.ndarray,
+                   prhs: np.ndarray, lam: float,
+                   virtual: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+                   ) -> tuple[float, np.ndarray]:
+        """(γ, θ) of the parametric part: relative least squares with weights ``w``, γ from a grid."""
         best: tuple[float, float, np.ndarray] | None = None
         families = np.unique(np.round(mpc, 6)).size > 1
         for gamma in (FAMILY_EXPONENTS if families else (0.0,)):
             f = (mpc / self.mpc_ref) ** gamma
-            rows = a * (f / t)[:, None]
-            rhs = np.ones_like(t)
-            if has_virtual and virtual is not None:
+            rows = a * (w * f / t)[:, None]
+            rhs = w.copy()
+            if virtual is not None and virtual[4].size:
                 vc, vm, vw, vs, vt, vg = virtual
                 vt = np.maximum(vt, 1e-3)
                 vf = (vg / self.mpc_ref) ** gamma
@@ -211,29 +260,7 @@ class RuntimeModel:
             if best is None or err < best[0] - 1e-12:
                 best = (err, gamma, th)
         assert best is not None
-        _, self.gamma, self.theta = best
-        # GP on residuals of log runtime at unique shapes
-        tp = np.maximum(a @ self.theta, 1e-3) * (mpc / self.mpc_ref) ** self.gamma
-        resid = logt - np.log(tp)
-        r_mean = np.bincount(inv, weights=resid) / counts
-        # smooth data (small parametric residuals across shapes) lowers the assumed noise; the residuals also
-        # hold model misfit, so this only ever tightens towards what the data support
-        n_u = uniq.shape[0]
-        if n_u >= 6:
-            fit_dof = n_u - 4
-            pooled = np.sqrt(((dev**2).sum() + (r_mean**2).sum() + 4 * DEFAULT_NOISE**2) / (max(dof, 0) + fit_dof + 4))
-            self.noise = float(np.clip(min(self.noise, pooled), MIN_NOISE, 0.3))
-        from sklearn.gaussian_process import GaussianProcessRegressor
-
-        self._gp = GaussianProcessRegressor(
-            _kernel(), alpha=self.noise**2 / counts + 1e-9,
-            optimizer=_grid_optimizer if n_u >= MIN_SHAPES_TO_FIT else None, normalize_y=False, copy_X_train=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self._xu = _x(uniq[:, 0], uniq[:, 1], uniq[:, 2])
-            self._gp.fit(self._xu, r_mean)
-        self.max_observed_cores = float(cores.max())
-        self.min_observed_cores = float(cores.min())
+        return best[1], best[2]
 
     def param_runtime(self, cores: np.ndarray, mem: np.ndarray, workers: np.ndarray, size: float,
                       mpc: np.ndarray | None = None) -> np.ndarray:
