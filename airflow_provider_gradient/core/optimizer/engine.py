@@ -75,6 +75,8 @@ TOP_MEASURED_SHARE = 0.5
 _Z80 = 1.2816
 #: Smallest P(typical runtime meets the SLA) of a measured shape kept as the incumbent.
 INCUMBENT_MIN_P = 0.2
+#: P(typical runtime meets the SLA) from which a shape measured above the SLA may still be the incumbent.
+LIKELY_P = 0.4
 #: The shape of the last run is kept unless another measured one scores this much lower.
 KEEP_MARGIN = 0.03
 #: P(typical runtime meets the SLA) an untried shape needs to replace the measured incumbent without a probe.
@@ -129,25 +131,42 @@ def _p_median(ctx: _Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
 
 
 def _incumbent(ctx: _Ctx, pred: Prediction, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
-    """The measured shape to keep: the cheapest measured, never-failed shape that met the SLA.
+    """The measured shape to keep (or None), and every shape's measured cost (its median run; nan if unmeasured):
+    the cheapest measured, never-failed shape that met the SLA.
 
-    "Met" means its measured runtime (mean of its runs, scaled to the next input) is within the SLA and the model
-    does not find its typical runtime confidently above it (P(median meets) ≥ :data:`INCUMBENT_MIN_P`). The shape
+    "Met" means its median run (scaled to the next input) was within the SLA and the model
+    does not find its typical runtime confidently above it (P(median meets) ≥ :data:`INCUMBENT_MIN_P`). A shape
+    measured above the SLA whose typical runtime the model still finds as likely within as not
+    (P ≥ :data:`LIKELY_P`: runs straddling the SLA) competes at its cost × (2 − P). The shape
     of the last run is kept unless another one costs clearly less (:data:`KEEP_MARGIN`): production clusters do
     not flap on noise.
     """
     c = ctx.cands
-    t_obs, _, _ = _observed(ctx)
-    measured = ~np.isnan(t_obs) & ~ctx.risk.banned
-    within = measured & (t_obs <= (ctx.sla_s if ctx.sla_s is not None else math.inf))
-    ok = within & (p_med >= INCUMBENT_MIN_P)
-    score = np.where(ok, c.rate_usd * t_obs / 3600.0, np.inf)
+    n = len(c)
+    runs: dict[int, list[float]] = {}
+    for o, i, sz in zip(ctx.runs, ctx.run_idx, ctx.run_size, strict=True):
+        if o.succeeded and i >= 0:
+            runs.setdefault(int(i), []).append(o.runtime_s * ctx.size_next / max(sz, 1e-9))
+    t_typ = np.full(n, np.nan)
+    for i, ts in runs.items():
+        t_typ[i] = float(np.median(ts))
+    measured = ~np.isnan(t_typ) & ~ctx.risk.banned
+    # met the SLA: its median run did (at the expected input); its cost is that of its median run
+    within = measured & (t_typ <= (ctx.sla_s if ctx.sla_s is not None else math.inf))
+    t_obs = t_typ
+    cost = c.rate_usd * t_obs / 3600.0
+    met = within & (p_med >= INCUMBENT_MIN_P)
+    # measured above the SLA, yet the model (pooling every run) finds its typical runtime as likely within as not:
+    # a noisy job whose runs straddle the SLA. It competes at its cost weighted by its risk of missing
+    likely = measured & ~within & (p_med >= LIKELY_P)
+    ok = met | likely
+    score = np.where(met, cost, np.where(likely, cost * (2.0 - p_med), np.inf))
     if not ok.any():
-        return None, score
+        return None, cost
     i = int(np.argmin(score))
     if 0 <= last_i != i and ok[last_i] and score[i] > (1.0 - KEEP_MARGIN) * score[last_i]:
         i = last_i
-    return i, score
+    return i, cost
 
 
 def _optimizing_choice(ctx: _Ctx) -> _Choice:
@@ -163,7 +182,7 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     t_obs, met, missed = _observed(ctx)
     last = ctx.runs[-1] if ctx.runs else None
     last_i = int(ctx.run_idx[-1]) if ctx.runs else -1
-    inc, _ = _incumbent(ctx, pred, p_med, last_i)
+    inc, measured_cost = _incumbent(ctx, pred, p_med, last_i)
     # a learning run is a deliberate experiment: only a miss of an optimizing recommendation is a fallback
     fallback = (last is not None and last_i >= 0 and (missed[last_i] or not last.succeeded)
                 and last.failure_kind != "spot" and len(ctx.runs) > ctx.settings.learning_runs)
@@ -171,7 +190,7 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
         if fallback and inc != last_i and last is not None:
             what = "failed" if not last.succeeded else "missed the SLA"
             notes.append(f"the last run on {fmt_shape(c, last_i)} {what}; falling back toward {fmt_shape(c, inc)}")
-        inc_cost = float(c.rate_usd[inc] * t_obs[inc] / 3600.0)
+        inc_cost = float(measured_cost[inc])
         untried = np.isnan(t_obs) & ~missed & ~ctx.risk.banned
         cap = _cap_mask(ctx, inc)
         wide = _cap_mask(ctx, inc, ctx.settings.max_change_factor**2)

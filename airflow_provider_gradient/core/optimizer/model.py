@@ -84,6 +84,14 @@ def _design(cores: np.ndarray, mem: np.ndarray, workers: np.ndarray, size: np.nd
     return np.column_stack([np.ones_like(cores), size / cores, size / mem, workers])
 
 
+def _group_median(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
+    """Median of ``values`` per group (repeated runs of one shape: robust to a slow outlier run)."""
+    out = np.zeros(n)
+    for g in range(n):
+        out[g] = float(np.median(values[groups == g]))
+    return out
+
+
 def _x(cores: np.ndarray, mpc: np.ndarray, vcpus: np.ndarray) -> np.ndarray:
     return np.column_stack([np.log(cores), np.log(mpc), np.log(vcpus)])
 
@@ -199,7 +207,7 @@ class RuntimeModel:
         self.gamma, self.theta = self._fit_param(a, t, mpc, np.ones_like(t), prows, prhs, lam, virtual)
         # GP on residuals of log runtime at unique shapes
         resid = logt - np.log(self._param(a, mpc))
-        r_mean = np.bincount(inv, weights=resid) / counts
+        r_mean = _group_median(resid, inv, uniq.shape[0])
         # one robust re-fit: a shape whose residual is far beyond the others' spread (real grids hold 2-5x
         # outlier runs) is down-weighted in the parametric fit and counts as a very noisy point in the GP
         outlier = np.zeros(uniq.shape[0], dtype=bool)
@@ -210,7 +218,7 @@ class RuntimeModel:
                 w = np.where(outlier[inv], OUTLIER_WEIGHT, 1.0)
                 self.gamma, self.theta = self._fit_param(a, t, mpc, w, prows, prhs, lam, virtual)
                 resid = logt - np.log(self._param(a, mpc))
-                r_mean = np.bincount(inv, weights=resid) / counts
+                r_mean = _group_median(resid, inv, uniq.shape[0])
             else:
                 outlier[:] = False
         # smooth data (small parametric residuals across shapes) lowers the assumed noise; the residuals also
