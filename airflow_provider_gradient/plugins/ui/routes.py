@@ -56,7 +56,7 @@ PROJECT_COLUMNS = (
     ("runs", "Runs"),
     ("last_cost", "Last cost"),
     ("last_runtime", "Last runtime (min)"),
-    ("trend", "Cost trend"),
+    ("trend", "Cost, last 10 runs"),
     ("savings", "Savings"),
     ("insights", "Insights"),
 )
