@@ -132,3 +132,19 @@ def test_optimizing_does_not_flap_between_equally_good_shapes() -> None:
         t = next(t for n, w, t in runs if (n, w) == key) if key in {(n, w) for n, w, _ in runs} else 1000.0
         hist.append(_obs(key[0], key[1], t * (1.01 if j % 2 else 0.99), i=10 + j))
     assert len(set(picks[1:])) == 1, picks
+
+
+@pytest.mark.parametrize("kind", ["oom", "other", "timeout", None])
+def test_every_failure_bans_its_shape_and_a_spot_loss_only_at_the_second(kind: str | None) -> None:
+    from airflow_provider_gradient.core.optimizer.memory import memory_risk
+    from airflow_provider_gradient.core.optimizer.space import build_candidates
+
+    cands = build_candidates(SPACE, OptimizerSettings(), BASE)
+    hist = [_obs("m4.xlarge", 8, 1000.0, i=0), _obs("r4.xlarge", 12, 500.0, ok=False, kind=kind, i=1)]
+    risk = memory_risk(cands, hist, SPACE)
+    failed = cands.index_of("r4.xlarge", 12)
+    assert failed is not None and risk.banned[failed], f"a {kind or 'unknown'} failure must ban its shape"
+    spot = [_obs("m4.xlarge", 8, 1000.0, i=0), _obs("r4.xlarge", 12, 500.0, ok=False, kind="spot", i=1)]
+    assert not memory_risk(cands, spot, SPACE).banned[failed], "one spot loss allows a retry"
+    spot.append(_obs("r4.xlarge", 12, 500.0, ok=False, kind="spot", i=2))
+    assert memory_risk(cands, spot, SPACE).banned[failed], "a second spot loss bans it"
