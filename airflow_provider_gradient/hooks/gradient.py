@@ -63,7 +63,12 @@ def local_service_kwargs() -> dict[str, Any]:
         )
     except Exception as exc:  # noqa: BLE001 - bad deployment defaults must not break tasks
         log.warning("invalid [gradient] defaults (%s); using built-in defaults", exc)
-        defaults = ProjectSettings()
+        defaults = ProjectSettings(auto_apply=False)
+    if defaults.auto_apply:
+        log.warning(
+            "[gradient] default_auto_apply is on: new projects change their task's cluster at the next runs "
+            "without review (co-pilot mode, the default, waits for Apply)"
+        )
     return {
         "price_catalog": gradient_conf("price_catalog", "") or None,
         "default_settings": defaults,
