@@ -64,7 +64,9 @@ MIN_PROBE_GAIN = 0.02
 #: A probe's SLA miss (or failure) counts as this share of the incumbent's cost against its expected saving
 #: (so a coin-flip probe needs a possible saving of ~20 % or more; a likely-safe one much less).
 PROBE_MISS_PENALTY = 0.2
-#: Smallest expected saving share for a probe that is as likely to meet the SLA as a recommendation.
+#: P(meets SLA) of a "safe" probe: an untried shape this likely within the SLA is worth one run for a small saving.
+SAFE_PROBE_CONFIDENCE = 0.85
+#: Smallest expected saving share for a safe probe.
 MIN_SAFE_PROBE_GAIN = 0.01
 #: P(runtime ≤ SLA) that allows a step of max_change_factor² instead of max_change_factor.
 WIDE_STEP_CONFIDENCE = 0.93
@@ -223,7 +225,7 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
                 return _Choice(j, pred, True, tuple(notes), model)
             # nothing worth the risk: a shape as safe as a recommendation that may still be cheaper teaches more
             # than re-running the incumbent
-            safe = np.where(ok & (p >= ctx.settings.sla_confidence) & (ctx.risk.p_fail <= 0.05),
+            safe = np.where(ok & (p >= SAFE_PROBE_CONFIDENCE) & (ctx.risk.p_fail <= 0.05),
                             gain / max(inc_cost, 1e-12), 0.0)
             j = int(np.argmax(safe))
             if safe[j] >= MIN_SAFE_PROBE_GAIN:
