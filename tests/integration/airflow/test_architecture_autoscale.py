@@ -120,6 +120,12 @@ def test_architecture_is_kept_unless_allowed_and_families_may_exclude_the_baseli
     assert len(submitted) == 3
     assert [cat.node_type("aws", n).arch for n in submitted] == ["x86_64", "x86_64", ARM64], submitted
 
+    # and back off from the CLI
+    out = _cli(svc, "projects", "update", app_id, "--keep-architecture", "--json")
+    assert out.exit_code == 0 and _json(out)["settings"]["allow_arm"] is False, out.output
+    out = _cli(svc, "projects", "show", app_id)
+    assert "allow ARM" in out.output, out.output
+
 
 def test_autoscaled_cluster_recorded_at_its_average_and_min_max_explained(
     dag_files: Any, emulator: Any, gradient_store: Any
