@@ -91,10 +91,11 @@ class Scanned:
 class ChunkScanner:
     """Scans the chunks of one part; keeps one scratch buffer (no large allocation per chunk)."""
 
-    __slots__ = ("_newlines",)
+    __slots__ = ("_newlines", "_joined")
 
     def __init__(self) -> None:
         self._newlines = np.empty(0, np.bool_)
+        self._joined = bytearray()
 
     def _newline_offsets(self, a: np.ndarray) -> np.ndarray:
         """Offsets of the newlines in ``a``: 8-byte groups holding one first, then the bytes in those."""
@@ -108,6 +109,21 @@ class ChunkScanner:
         groups = np.flatnonzero(eq.view(np.uint64) != 0)
         rows, cols = np.nonzero(eq.reshape(-1, 8)[groups])
         return groups[rows] * 8 + cols
+
+    def _join(self, view: memoryview, starts: np.ndarray, ends: np.ndarray) -> memoryview:
+        """The given slices of ``view``, newline-separated, in a buffer kept from chunk to chunk: a fresh
+        bytes object per chunk made the allocator hand pages back and fault them in again each time."""
+        need = int((ends - starts).sum()) + starts.size
+        if len(self._joined) < need:
+            self._joined = bytearray(need + (need >> 2))
+        out = memoryview(self._joined)
+        pos = 0
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            end = pos + b - a
+            out[pos:end] = view[a:b]
+            out[end] = 10
+            pos = end + 1
+        return out[:pos]
 
     def scan(self, rest: bytes, chunk: bytes, first: int) -> Scanned | None:
         """Decode the complete lines of ``rest + chunk``, whose first line is number ``first``.
@@ -157,9 +173,10 @@ class ChunkScanner:
         view = memoryview(chunk)
         picked = np.flatnonzero(plain_ends)
         if picked.size:
-            bounds = zip((starts[picked] + base).tolist(), (ends[picked] + base).tolist(), strict=True)
             try:
-                got = TASK_END_DECODER.decode_lines(b"\n".join([view[s:e] for s, e in bounds]))
+                got = TASK_END_DECODER.decode_lines(
+                    self._join(view, starts[picked] + base, ends[picked] + base)
+                )
             except msgspec.DecodeError:
                 return None
             if len(got) != picked.size:
