@@ -45,8 +45,15 @@ def test_train_runs_until_optimizing(airflow_home: dict[str, Any], emulator: Any
 
 def test_train_unknown_project_is_bad_input(tmp_path: Any) -> None:
     from airflow_provider_gradient.cli import app
+    from airflow_provider_gradient.service import GradientService
 
     url = f"sqlite:///{tmp_path / 'gradient.db'}"
+    # read commands no longer create a store (52a20ff): a missing store is its own bad input, naming the store
+    result = CliRunner().invoke(app, ["train", "no.such.project", "--store-url", url])
+    assert result.exit_code == 2
+    assert "no Gradient store at" in result.stderr and "gradient.db" in result.stderr
+    # an existing store without that project: bad input naming the project
+    GradientService.from_url(url)
     result = CliRunner().invoke(app, ["train", "no.such.project", "--store-url", url])
     assert result.exit_code == 2
     assert "no.such.project" in result.stderr
