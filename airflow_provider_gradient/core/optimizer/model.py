@@ -240,6 +240,7 @@ class RuntimeModel:
             self._gp.fit(self._xu, r_mean)
         self.max_observed_cores = float(cores.max())
         self.min_observed_cores = float(cores.min())
+        self.mpc_range = (float(mpc.min()), float(mpc.max()))
 
     def _param(self, a: np.ndarray, mpc: np.ndarray) -> np.ndarray:
         return np.asarray(np.maximum(a @ self.theta, 1e-3) * (mpc / self.mpc_ref) ** self.gamma)
@@ -275,7 +276,12 @@ class RuntimeModel:
         """Parametric runtime only (``mpc``: GB per core, for the family factor; None: the reference family)."""
         s = np.full_like(cores, size, dtype=np.float64)
         t = np.maximum(_design(cores, mem, workers, s) @ self.theta, 1e-3)
-        return t if mpc is None else t * (np.asarray(mpc, dtype=float) / self.mpc_ref) ** self.gamma
+        if mpc is None:
+            return t
+        # the family factor is not extrapolated beyond the measured families (families differ in more than memory:
+        # a compute-optimised family may be faster, not slower, than memory per core suggests)
+        g = np.clip(np.asarray(mpc, dtype=float), *self.mpc_range)
+        return t * (g / self.mpc_ref) ** self.gamma
 
     def predict(
         self,
@@ -297,8 +303,10 @@ class RuntimeModel:
         d = np.abs(xs[:, None, :] - self._xu[None, :, :]).sum(-1).min(axis=1)
         r_sd = np.where(d > 1e-9, np.maximum(np.asarray(r_sd), UNTRIED_SD), np.asarray(r_sd))
         # the parametric part is itself uncertain outside the measured range of cores: widen with the distance
-        out = np.maximum(np.log(np.asarray(cores, dtype=float) / self.max_observed_cores), 0.0) + np.maximum(
-            np.log(self.min_observed_cores / np.asarray(cores, dtype=float)), 0.0)
+        g = np.asarray(mpc, dtype=float)
+        out = (np.maximum(np.log(np.asarray(cores, dtype=float) / self.max_observed_cores), 0.0)
+               + np.maximum(np.log(self.min_observed_cores / np.asarray(cores, dtype=float)), 0.0)
+               + np.maximum(np.log(g / self.mpc_range[1]), 0.0) + np.maximum(np.log(self.mpc_range[0] / g), 0.0))
         var = np.maximum(np.asarray(r_sd) ** 2, 0.0) + self.noise**2 + (EXTRAPOLATION_SD * out) ** 2
         return Prediction(mu=mu, sigma=np.sqrt(var), param_runtime_s=tp)
 
