@@ -93,6 +93,20 @@ def _nullable(value: str | None, cast: type) -> Any:
         fail(2, f"invalid value {value!r}")
 
 
+AUTO_APPLY_WARNING = (
+    "warning: auto-apply is on: Gradient changes this task's cluster at its next runs without review "
+    "(off, recommendations wait for `gradient recommendations apply`)\n"
+)
+
+
+def _warn_auto_apply(auto_apply: bool | None) -> None:
+    """Gradient makes auto-apply opt-in with a warning (on stderr: ``--json`` output stays clean)."""
+    if auto_apply:
+        import sys
+
+        sys.stderr.write(AUTO_APPLY_WARNING)
+
+
 def _check_minutes(value: float | None, option: str = "--sla-minutes") -> None:
     """A finite, positive number of minutes (``nan``/``inf`` are not an SLA)."""
     if value is not None and (not math.isfinite(value) or value <= 0):
@@ -167,6 +181,7 @@ def create(
     """Create a project (exit code 1 when APP_ID exists already: use ``projects update`` to change it)."""
     _check_minutes(sla_minutes)
     _check_place(cloud, region)
+    _warn_auto_apply(auto_apply)
     cluster = _cluster_arg(baseline_cluster)
     settings = {k: v for k, v in (("sla_minutes", sla_minutes), ("auto_apply", auto_apply),
                                   ("max_workers", max_workers)) if v is not None}
@@ -235,6 +250,7 @@ def update(
         if value is not None:
             patch[key] = value
     cluster = _cluster_arg(baseline_cluster)
+    _warn_auto_apply(auto_apply)
     if not patch and name is None and cluster is None:
         fail(2, "nothing to update (see --help)")
     with errors():

@@ -99,3 +99,12 @@ def test_version_and_help_text_keep_config_sections(run) -> None:  # type: ignor
     assert version.exit_code == 0 and __version__ in version.output
     assert "[gradient] store_url" in " ".join(run("db", "upgrade", "--help").output.split())
     assert "[core] dags_folder" in " ".join(run("train", "--help").output.split())
+
+
+def test_turning_auto_apply_on_warns(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = f"sqlite:///{tmp_path / 'g.db'}"
+    off = run("projects", "create", "a.b", "--store-url", store)
+    assert off.exit_code == 0 and "warning: auto-apply" not in off.output
+    assert json.loads(run("projects", "show", "a.b", "--store-url", store, "--json").output)["settings"]["auto_apply"] is False
+    on = run("projects", "update", "a.b", "--store-url", store, "--auto-apply")
+    assert on.exit_code == 0 and "warning: auto-apply is on" in on.output
