@@ -37,25 +37,6 @@ class FileNotifier(BaseNotifier):
 notifier = FileNotifier("{path}", "[{{{{ gradient_alert.kind }}}}] {{{{ gradient_alert.message }}}}")
 '''
 
-DAG = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("{dag_id}", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="t",
-        new_cluster={{"spark_version": "15.4.x-scala2.12", "node_type_id": "{node}", "num_workers": 4}},
-        notebook_task={{"notebook_path": "/Shared/jobs/{profile}"}},
-        gradient_sla_minutes={sla},
-        gradient_auto_apply=False,
-        gradient_log_tries=6,
-        gradient_log_backoff_s=0.5,
-        polling_period_seconds=1,
-    )
-'''
-
-
 class RecordingStats:
     """A StatsLogger (Airflow's backend interface) that keeps what it was sent."""
 
@@ -101,17 +82,20 @@ def alerts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Pa
         sys.modules.pop("gradient_it_alerts", None)
 
 
+def _dag(one_task_dag: Any, dag_id: str, node: str, profile: str, sla: float) -> Any:
+    return one_task_dag(dag_id, {"node_type_id": node, "num_workers": 4}, task_id="t", notebook=profile,
+                        gradient_sla_minutes=sla, gradient_auto_apply=False)
+
+
 def _alerts(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_oom_waiting_recommendation_and_sla_miss_reach_the_notifier(
-    dag_files: Any, emulator: Any, gradient_store: Any, alerts: tuple[Path, RecordingStats]
+    one_task_dag: Any, gradient_store: Any, alerts: tuple[Path, RecordingStats]
 ) -> None:
     out, stats = alerts
-    oom = dag_files.write("it_alert_oom.py", DAG.format(dag_id="it_alert_oom", node="c5.xlarge",
-                                                        profile="memory_agg", sla=600))
-    dag_files.load("it_alert_oom", oom).test()
+    _dag(one_task_dag, "it_alert_oom", "c5.xlarge", "memory_agg", 600).test()
     sent = _alerts(out)
     assert [a["kind"] for a in sent] == ["oom", "recommendation_waiting"], sent
     assert sent[0]["text"].startswith("[oom] Gradient project it_alert_oom.t: Databricks run ")
@@ -119,9 +103,7 @@ def test_oom_waiting_recommendation_and_sla_miss_reach_the_notifier(
     rec = gradient_store.latest_recommendation("it_alert_oom.t")
     assert f"recommendation {rec.id} is waiting for Apply" in sent[1]["text"]
 
-    slow = dag_files.write("it_alert_sla.py", DAG.format(dag_id="it_alert_sla", node="m5.xlarge",
-                                                         profile="small_startup", sla=0.1))
-    assert dag_files.load("it_alert_sla", slow).test().state == "success"
+    assert _dag(one_task_dag, "it_alert_sla", "m5.xlarge", "small_startup", 0.1).test().state == "success"
     kinds = [a["kind"] for a in _alerts(out)[2:]]
     assert kinds[0] == "sla_miss" and "over its 0.1-min SLA" in _alerts(out)[2]["text"]
 
@@ -134,8 +116,7 @@ def test_oom_waiting_recommendation_and_sla_miss_reach_the_notifier(
 
 
 def test_alert_on_filters_and_a_broken_notifier_never_breaks_the_task(
-    dag_files: Any, emulator: Any, gradient_store: Any, alerts: tuple[Path, RecordingStats],
-    monkeypatch: pytest.MonkeyPatch,
+    one_task_dag: Any, gradient_store: Any, alerts: tuple[Path, RecordingStats], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from airflow.configuration import conf
 
@@ -145,9 +126,7 @@ def test_alert_on_filters_and_a_broken_notifier_never_breaks_the_task(
     conf.set("gradient", "alert_notifiers", "gradient_it_alerts.notifier,no_such_module.notifier")
     conf.set("gradient", "alert_on", "sla_miss")
     try:
-        path = dag_files.write("it_alert_only_sla.py", DAG.format(dag_id="it_alert_only_sla", node="m5.xlarge",
-                                                                  profile="small_startup", sla=0.1))
-        assert dag_files.load("it_alert_only_sla", path).test().state == "success"
+        assert _dag(one_task_dag, "it_alert_only_sla", "m5.xlarge", "small_startup", 0.1).test().state == "success"
     finally:
         conf.remove_option("gradient", "alert_on")
     assert [a["kind"] for a in _alerts(out)] == ["sla_miss"]  # no recommendation_waiting alert

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,32 +17,9 @@ from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow
 
-DAG_SRC = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("DAG_ID", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="etl",
-        new_cluster=CLUSTER,
-        notebook_task={"notebook_path": "/Shared/jobs/PROFILE"},
-        gradient_sla_minutes=120,
-        gradient_auto_apply=True,
-        gradient_log_tries=4,
-        gradient_log_backoff_s=0.3,
-        polling_period_seconds=1,
-    )
-'''
-
-
-def _dag(dag_files: Any, dag_id: str, cluster: dict[str, Any], profile: str) -> Any:
-    src = DAG_SRC.replace("DAG_ID", dag_id).replace("CLUSTER", repr(cluster)).replace("PROFILE", profile)
-    return dag_files.load(dag_id, dag_files.write(f"{dag_id}.py", src))
-
-
-def _submits(emulator: Any) -> list[dict[str, Any]]:
-    return [s["body"] for s in emulator.submissions() if s["path"].endswith("/jobs/runs/submit")]
+def _dag(one_task_dag: Any, dag_id: str, cluster: dict[str, Any], profile: str) -> Any:
+    return one_task_dag(dag_id, cluster, notebook=profile, gradient_sla_minutes=120, gradient_auto_apply=True,
+                        gradient_log_tries=4, gradient_log_backoff_s=0.3)
 
 
 def _cli(svc: Any, *args: str) -> Any:
@@ -56,37 +32,17 @@ def _json(out: Any) -> Any:
     return json.loads(out.stdout[out.stdout.index("{"):])
 
 
-@pytest.fixture
-def api(gradient_store: Any) -> Iterator[Any]:
-    """The plugin's app over the test store, as a logged-in admin (REST API + pages)."""
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi.testclient import TestClient
-
-    from airflow_provider_gradient.plugins.app import create_app
-    from airflow_provider_gradient.plugins.ui import auth
-
-    app = create_app(gradient_store)
-    user = SimpleAuthManagerUser(username="admin", role="admin")
-    for dep in (auth.page_user, auth.api_user, get_user):
-        app.dependency_overrides[dep] = lambda: user
-    with TestClient(app, follow_redirects=False) as c:
-        c.cookies.set("_token", "session-jwt")
-        yield c
-    app.dependency_overrides.clear()
-
-
 def test_architecture_is_kept_unless_allowed_and_families_may_exclude_the_baseline(
-    dag_files: Any, emulator: Any, gradient_store: Any, api: Any
+    one_task_dag: Any, submits: Any, gradient_store: Any, api: Any
 ) -> None:
     from airflow_provider_gradient.core.pricing import ARM64, load_catalog
 
     cat = load_catalog()
     svc = gradient_store
     app_id = "it_arch.etl"
-    dag = _dag(dag_files, "it_arch", {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge",
+    dag = _dag(one_task_dag, "it_arch", {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge",
                                       "num_workers": 4}, "small_startup")
-    before = len(_submits(emulator))
+    before = len(submits())
     assert dag.test().state == "success"
     assert svc.get_project(app_id).settings.allow_arm is False  # the default keeps the architecture
 
@@ -97,7 +53,7 @@ def test_architecture_is_kept_unless_allowed_and_families_may_exclude_the_baseli
     assert out.exit_code == 0, out.output
     assert _json(out)["cluster"]["node_type_id"].startswith("r5."), out.output
     assert dag.test().state == "success"
-    assert _submits(emulator)[-1]["new_cluster"]["node_type_id"].startswith("r5.")
+    assert submits()[-1]["new_cluster"]["node_type_id"].startswith("r5.")
     rec = svc.latest_recommendation(app_id)
     assert rec is not None and rec.cluster["node_type_id"].startswith("r5."), rec
 
@@ -116,7 +72,7 @@ def test_architecture_is_kept_unless_allowed_and_families_may_exclude_the_baseli
     out = _cli(svc, "recommendations", "generate", app_id, "--json")
     assert out.exit_code == 0, out.output
     assert dag.test().state == "success"
-    submitted = [b["new_cluster"]["node_type_id"] for b in _submits(emulator)[before:]]
+    submitted = [b["new_cluster"]["node_type_id"] for b in submits()[before:]]
     assert len(submitted) == 3
     assert [cat.node_type("aws", n).arch for n in submitted] == ["x86_64", "x86_64", ARM64], submitted
 
@@ -128,13 +84,13 @@ def test_architecture_is_kept_unless_allowed_and_families_may_exclude_the_baseli
 
 
 def test_autoscaled_cluster_recorded_at_its_average_and_min_max_explained(
-    dag_files: Any, emulator: Any, gradient_store: Any
+    one_task_dag: Any, submits: Any, gradient_store: Any
 ) -> None:
     svc = gradient_store
     app_id = "it_autoscale.etl"
-    dag = _dag(dag_files, "it_autoscale", {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge",
+    dag = _dag(one_task_dag, "it_autoscale", {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge",
                                            "autoscale": {"min_workers": 2, "max_workers": 8}}, "driver_bound")
-    before = len(_submits(emulator))
+    before = len(submits())
     assert dag.test().state == "success"
     (run,) = svc.list_runs(app_id)
     m = run.metrics or {}
@@ -146,6 +102,6 @@ def test_autoscaled_cluster_recorded_at_its_average_and_min_max_explained(
     assert "priced at that average" in rec.reason
     auto = rec.cluster["autoscale"]
     assert dag.test().state == "success"
-    second = _submits(emulator)[before:][1]["new_cluster"]
+    second = submits()[before:][1]["new_cluster"]
     # (the Databricks provider sends numbers as strings)
     assert {k: int(v) for k, v in second["autoscale"].items()} == auto and "num_workers" not in second

@@ -25,44 +25,7 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]
 SUB, RG, TENANT = "00000000-0000-0000-0000-0000000000aa", "databricks-rg-emulated", "tenant-1"
 
-AWS_DAG = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("it_aws_default", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="etl",
-        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2,
-                     "aws_attributes": {"ebs_volume_count": 1, "ebs_volume_size": 200}},
-        notebook_task={"notebook_path": "/Shared/jobs/small_startup"},
-        gradient_auto_apply=False,
-        gradient_log_tries=6,
-        gradient_log_backoff_s=0.5,
-        polling_period_seconds=1,
-    )
-'''
-AZURE_DAG = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("it_azure", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="etl",
-        databricks_conn_id="databricks_azure",
-        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_D4s_v5", "num_workers": 3,
-                     "azure_attributes": {"availability": "ON_DEMAND_AZURE"}},
-        notebook_task={"notebook_path": "/Shared/jobs/small_startup"},
-        gradient_auto_apply=False,
-        gradient_log_tries=6,
-        gradient_log_backoff_s=0.5,
-        polling_period_seconds=1,
-    )
-'''
-
-
-def test_aws_default_is_enough(dag_files: Any, emulator: Any, gradient_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_aws_default_is_enough(one_task_dag: Any, emulator: Any, gradient_store: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """No [gradient] aws_conn_id and no task argument: the documented aws_default gives the EC2/EBS facts."""
     from airflow.configuration import conf
 
@@ -81,7 +44,8 @@ def test_aws_default_is_enough(dag_files: Any, emulator: Any, gradient_store: An
         return real(self, cluster_id, **kw)
 
     monkeypatch.setattr(AwsClusterCollector, "collect", spy)
-    dag = dag_files.load("it_aws_default", dag_files.write("it_aws_default.py", AWS_DAG))
+    dag = one_task_dag("it_aws_default", {"node_type_id": "m5.xlarge", "num_workers": 2, "aws_attributes": {
+        "ebs_volume_count": 1, "ebs_volume_size": 200}}, gradient_auto_apply=False)
     dag.test()
     (run,) = gradient_store.list_runs("it_aws_default.etl")
     assert calls == [run.cluster_id]  # EC2 was asked about this run's cluster
@@ -163,8 +127,11 @@ def azure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
             yield {"emulator": emu, "seen": seen}
 
 
-def test_azure_vms_collected_behind_the_same_switch(dag_files: Any, gradient_store: Any, azure: dict[str, Any]) -> None:
-    dag = dag_files.load("it_azure", dag_files.write("it_azure.py", AZURE_DAG))
+def test_azure_vms_collected_behind_the_same_switch(
+    one_task_dag: Any, gradient_store: Any, azure: dict[str, Any]
+) -> None:
+    dag = one_task_dag("it_azure", {"node_type_id": "Standard_D4s_v5", "num_workers": 3, "azure_attributes": {
+        "availability": "ON_DEMAND_AZURE"}}, databricks_conn_id="databricks_azure", gradient_auto_apply=False)
     dag.test()
     (run,) = gradient_store.list_runs("it_azure.etl")
     project = gradient_store.get_project("it_azure.etl")

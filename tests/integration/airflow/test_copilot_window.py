@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,27 +20,6 @@ from airflow_provider_gradient.core.cluster_merge import TAG_RECOMMENDATION_ID
 pytestmark = pytest.mark.slow
 
 APP_ID = "it_copilot.etl"
-DAG_SRC = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("it_copilot", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="etl",
-        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 8},
-        notebook_task={"notebook_path": "/Shared/jobs/small_startup"},
-        gradient_sla_minutes=120,
-        gradient_auto_apply=False,
-        gradient_log_tries=4,
-        gradient_log_backoff_s=0.3,
-        polling_period_seconds=1,
-    )
-'''
-
-
-def _submits(emulator: Any) -> list[dict[str, Any]]:
-    return [s["body"] for s in emulator.submissions() if s["path"].endswith("/jobs/runs/submit")]
 
 
 def _rec_tag(body: dict[str, Any]) -> str:
@@ -53,47 +31,28 @@ def _shape(cluster: dict[str, Any]) -> tuple[str, str]:
 
 
 @pytest.fixture
-def dag(dag_files: Any) -> Any:
-    return dag_files.load("it_copilot", dag_files.write("it_copilot.py", DAG_SRC))
+def dag(one_task_dag: Any) -> Any:
+    return one_task_dag("it_copilot", {"node_type_id": "m5.xlarge", "num_workers": 8}, gradient_sla_minutes=120,
+                        gradient_auto_apply=False, gradient_log_tries=4, gradient_log_backoff_s=0.3)
 
 
-@pytest.fixture
-def api(gradient_store: Any) -> Iterator[Any]:
-    """The plugin's app over the test store, as a logged-in admin (REST API + pages)."""
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi.testclient import TestClient
-
-    from airflow_provider_gradient.plugins.app import create_app
-    from airflow_provider_gradient.plugins.ui import auth
-
-    app = create_app(gradient_store)
-    user = SimpleAuthManagerUser(username="admin", role="admin")
-    for dep in (auth.page_user, auth.api_user, get_user):
-        app.dependency_overrides[dep] = lambda: user
-    with TestClient(app, follow_redirects=False) as c:
-        c.cookies.set("_token", "session-jwt")
-        yield c
-    app.dependency_overrides.clear()
-
-
-def _run(dag: Any, emulator: Any, capfd: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
+def _run(dag: Any, submits: Any, capfd: pytest.CaptureFixture[str]) -> tuple[dict[str, Any], str]:
     """One dag.test(): the body the emulator received and the task log (Airflow logs the task to stdout)."""
-    before = len(_submits(emulator))
+    before = len(submits())
     capfd.readouterr()
     dag.test()
-    submits = _submits(emulator)[before:]
-    assert len(submits) == 1
-    return submits[0], "".join(capfd.readouterr())
+    bodies = submits()[before:]
+    assert len(bodies) == 1
+    return bodies[0], "".join(capfd.readouterr())
 
 
 def test_copilot_apply_from_cli_api_and_page(
-    dag: Any, emulator: Any, gradient_store: Any, api: Any, capfd: pytest.CaptureFixture[str]
+    dag: Any, submits: Any, gradient_store: Any, api: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     from airflow_provider_gradient.cli import app as cli
 
     svc = gradient_store
-    body, _ = _run(dag, emulator, capfd)  # run 1: the task's own cluster, recommendation 1 generated
+    body, _ = _run(dag, submits, capfd)  # run 1: the task's own cluster, recommendation 1 generated
     assert _rec_tag(body) == "none"
     project = svc.get_project(APP_ID)
     assert not project.settings.auto_apply
@@ -103,7 +62,7 @@ def test_copilot_apply_from_cli_api_and_page(
     # (a) auto-apply off, Apply from the CLI: the next run submits the approved recommendation
     out = CliRunner().invoke(cli, ["recommendations", "apply", APP_ID, "--store-url", str(svc.url)])
     assert out.exit_code == 0, out.output
-    body, log = _run(dag, emulator, capfd)
+    body, log = _run(dag, submits, capfd)
     assert _rec_tag(body) == str(first.id), log
     assert _shape(body["new_cluster"]) == _shape(first.cluster)
     assert f"recommendation {first.id} applied" in log
@@ -113,7 +72,7 @@ def test_copilot_apply_from_cli_api_and_page(
     # the next ready one is only shown (auto-apply off): the run keeps the approved cluster
     second = svc.latest_recommendation(project.id)
     assert second is not None and second.id != first.id
-    body, _ = _run(dag, emulator, capfd)
+    body, _ = _run(dag, submits, capfd)
     assert _rec_tag(body) == str(first.id)
 
     # Apply from the REST API
@@ -122,7 +81,7 @@ def test_copilot_apply_from_cli_api_and_page(
     r = api.post(f"/api/v1/recommendations/{second.id}/apply", json={},
                  headers={"Authorization": "Bearer test"})
     assert r.status_code == 200, r.text
-    body, _ = _run(dag, emulator, capfd)
+    body, _ = _run(dag, submits, capfd)
     assert _rec_tag(body) == str(second.id) and _shape(body["new_cluster"]) == _shape(second.cluster)
 
     # Apply with the page's button
@@ -133,7 +92,7 @@ def test_copilot_apply_from_cli_api_and_page(
     assert token, "the page carries the CSRF token"
     r = api.post(f"/ui/actions/projects/{project.id}/apply", json={}, headers={"X-Gradient-CSRF": token.group(1)})
     assert r.status_code == 200, r.text
-    body, _ = _run(dag, emulator, capfd)
+    body, _ = _run(dag, submits, capfd)
     assert _rec_tag(body) == str(third.id) and _shape(body["new_cluster"]) == _shape(third.cluster)
 
     # (b) auto-apply on: generate, apply (no ready one left), run -> the applied one, not the original
@@ -146,7 +105,7 @@ def test_copilot_apply_from_cli_api_and_page(
                                    "--store-url", str(svc.url)])
     assert out.exit_code == 0, out.output
     assert svc.latest_recommendation(project.id, state="ready") is None
-    body, _ = _run(dag, emulator, capfd)
+    body, _ = _run(dag, submits, capfd)
     assert _rec_tag(body) == str(fourth.id) and _shape(body["new_cluster"]) == _shape(fourth.cluster)
 
 
@@ -160,7 +119,7 @@ def test_copilot_apply_from_cli_api_and_page(
     ],
 )
 def test_optimisation_window_enforced(
-    dag: Any, emulator: Any, gradient_store: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    dag: Any, submits: Any, gradient_store: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
     window: tuple[str, str], now: str, inside: bool,
 ) -> None:
     from airflow_provider_gradient.operators import _apply
@@ -180,7 +139,7 @@ def test_optimisation_window_enforced(
     hh, mm = (int(x) for x in now.split(":"))
     monkeypatch.setattr(_apply, "utcnow", lambda: dt.datetime(2026, 3, 1, hh, mm, 30, tzinfo=dt.UTC))
 
-    body, log = _run(dag, emulator, capfd)
+    body, log = _run(dag, submits, capfd)
     if inside:
         assert _rec_tag(body) == str(new.id) and body["new_cluster"]["num_workers"] in (4, "4")
         assert f"recommendation {new.id} applied" in log

@@ -11,35 +11,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 APP_ID = "it_ebs.etl"
-DAG_SRC = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("it_ebs", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="etl",
-        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 4,
-                     "aws_attributes": {"availability": "ON_DEMAND", "ebs_volume_count": 3, "ebs_volume_size": 500,
-                                        "ebs_volume_type": "GENERAL_PURPOSE_SSD"}},
-        notebook_task={"notebook_path": "/Shared/jobs/small_startup"},
-        gradient_auto_apply=False,
-        gradient_aws_conn_id="aws_default",
-        gradient_log_tries=6,
-        gradient_log_backoff_s=0.5,
-        polling_period_seconds=1,
-    )
-'''
-
-
-def test_ebs_cost_from_tagged_volumes_and_ebs_recommendation(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
+def test_ebs_cost_from_tagged_volumes_and_ebs_recommendation(one_task_dag: Any, emulator: Any, gradient_store: Any) -> None:
     import boto3
 
     from airflow_provider_gradient.hooks.collectors.cloud import AwsClusterCollector
 
     if not emulator.aws_endpoint:
         pytest.skip("emulator without moto")
-    dag = dag_files.load("it_ebs", dag_files.write("it_ebs.py", DAG_SRC))
+    dag = one_task_dag("it_ebs", {"node_type_id": "m5.xlarge", "num_workers": 4, "aws_attributes": {
+        "availability": "ON_DEMAND", "ebs_volume_count": 3, "ebs_volume_size": 500,
+        "ebs_volume_type": "GENERAL_PURPOSE_SSD"}}, gradient_auto_apply=False, gradient_aws_conn_id="aws_default")
     dag.test()
     svc = gradient_store
     (run,) = svc.list_runs(APP_ID)

@@ -49,10 +49,6 @@ def _norm(value: Any) -> Any:
     return str(value)
 
 
-def _submits(emulator: Any) -> list[dict[str, Any]]:
-    return [s["body"] for s in emulator.submissions() if s["path"].endswith("/jobs/runs/submit")]
-
-
 def _xcom(dag_id: str, task_id: str, key: str) -> list[Any]:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -63,14 +59,14 @@ def _xcom(dag_id: str, task_id: str, key: str) -> list[Any]:
 
 
 def test_operator_six_runs_apply_record_recommend(
-    dag_files: Any, emulator: Any, gradient_store: Any, capfd: pytest.CaptureFixture[str]
+    dag_files: Any, emulator: Any, submits: Any, gradient_store: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     dag = dag_files.load("it_gradient_loop", dag_files.write("it_gradient_loop.py", LOOP_DAG))
-    before = len(_submits(emulator))
+    before = len(submits())
     for _ in range(6):
         dag.test()
-    submits = _submits(emulator)[before:]
-    assert len(submits) == 6
+    bodies = submits()[before:]
+    assert len(bodies) == 6
 
     svc = gradient_store
     project = svc.get_project("it_gradient_loop.agg")
@@ -83,7 +79,7 @@ def test_operator_six_runs_apply_record_recommend(
         assert run.log_status == "complete", (run.databricks_run_id, run.log_reason)
 
     # run 1 used the user's cluster; it ran out of memory and is recorded as failed, with its cost
-    first = submits[0]["new_cluster"]
+    first = bodies[0]["new_cluster"]
     assert first["node_type_id"] == "c5.xlarge" and first["custom_tags"][TAG_RECOMMENDATION_ID] == "none"
     assert first["custom_tags"]["team"] == "it" and first["custom_tags"][TAG_PROJECT_ID] == str(project.id)
     assert runs[0].outcome == "oom" and runs[0].recommendation_id is None
@@ -94,7 +90,7 @@ def test_operator_six_runs_apply_record_recommend(
     for k in range(1, 6):
         rec = recs[k - 1]
         assert runs[k].recommendation_id == rec.id
-        submitted = submits[k]["new_cluster"]
+        submitted = bodies[k]["new_cluster"]
         for key, value in rec.cluster.items():
             if key == "custom_tags":
                 continue
@@ -106,7 +102,7 @@ def test_operator_six_runs_apply_record_recommend(
     # a configuration that ran out of memory is never submitted again
     oom_shapes = []
     for k in range(6):
-        shape = _norm(cluster_fields(submits[k]["new_cluster"]))
+        shape = _norm(cluster_fields(bodies[k]["new_cluster"]))
         assert shape not in oom_shapes, (k, shape)
         if runs[k].outcome == "oom":
             oom_shapes.append(shape)
@@ -127,13 +123,13 @@ def test_operator_six_runs_apply_record_recommend(
     assert set(_xcom("it_gradient_loop", "agg", "gradient_project_id")) == {project.id}
 
 
-def test_multi_task_payload_one_project_per_cluster(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
+def test_multi_task_payload_one_project_per_cluster(dag_files: Any, submits: Any, gradient_store: Any) -> None:
     dag = dag_files.load("example_gradient_multi_task", dag_files.home["dags"] / "example_gradient_multi_task.py")
-    before = len(_submits(emulator))
+    before = len(submits())
     dag.test()
-    submits = _submits(emulator)[before:]
-    assert len(submits) == 1
-    body = submits[0]
+    bodies = submits()[before:]
+    assert len(bodies) == 1
+    body = bodies[0]
     svc = gradient_store
     shared = svc.get_project("example_gradient_multi_task.pipeline.shared")
     report = svc.get_project("example_gradient_multi_task.pipeline.report")

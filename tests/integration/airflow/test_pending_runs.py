@@ -15,25 +15,6 @@ from typer.testing import CliRunner
 pytestmark = pytest.mark.slow
 
 APP_ID = "it_pending.etl"
-DAG_SRC = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("it_pending", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="etl",
-        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 2,
-                     "cluster_log_conf": {"dbfs": {"destination": "dbfs:/cluster-logs/it_pending"}}},
-        notebook_task={"notebook_path": "/Shared/jobs/small_startup"},
-        gradient_auto_apply=False,
-        gradient_log_tries=4,
-        gradient_log_backoff_s=0.3,
-        polling_period_seconds=1,
-    )
-'''
-
-
 @pytest.fixture
 def hung_optimiser() -> Iterator[str]:
     """An http-mode gradient connection to a server that accepts connections and never answers."""
@@ -46,11 +27,6 @@ def hung_optimiser() -> Iterator[str]:
     sock.close()
 
 
-def _submitted_run_ids(emulator: Any, before: int) -> list[int]:
-    subs = [s for s in emulator.submissions() if s["path"].endswith("/jobs/runs/submit")][before:]
-    return [int(s["response"]["run_id"]) if "response" in s else -1 for s in subs]
-
-
 def _dag_run(dag: Any, capfd: pytest.CaptureFixture[str]) -> str:
     capfd.readouterr()
     dag.test()
@@ -58,7 +34,7 @@ def _dag_run(dag: Any, capfd: pytest.CaptureFixture[str]) -> str:
 
 
 def test_unrecorded_run_is_queued_and_recorded_later_once(
-    dag_files: Any, emulator: Any, gradient_store: Any, hung_optimiser: str, tmp_path: Path,
+    one_task_dag: Any, gradient_store: Any, hung_optimiser: str, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
 ) -> None:
     from airflow_provider_gradient.cli import app as cli
@@ -67,7 +43,9 @@ def test_unrecorded_run_is_queued_and_recorded_later_once(
     svc = gradient_store
     queue = tmp_path / "pending"
     monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(queue))
-    dag = dag_files.load("it_pending", dag_files.write("it_pending.py", DAG_SRC))
+    dag = one_task_dag("it_pending", {"node_type_id": "m5.xlarge", "num_workers": 2,
+                                      "cluster_log_conf": {"dbfs": {"destination": "dbfs:/cluster-logs/it_pending"}}},
+                       gradient_auto_apply=False, gradient_log_tries=4, gradient_log_backoff_s=0.3)
 
     # 1. the optimiser hangs: the task still succeeds, the run is not recorded but queued with its log place
     monkeypatch.setenv("AIRFLOW_CONN_GRADIENT_DEFAULT", hung_optimiser)

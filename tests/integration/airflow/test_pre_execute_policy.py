@@ -36,51 +36,30 @@ for dag_id, tags in (("it_onboard_tagged", ["gradient"]), ("it_onboard_untagged"
         )
 '''
 
-DEFERRABLE_DAG = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("it_gradient_deferrable", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="etl",
-        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 4},
-        notebook_task={"notebook_path": "/Shared/jobs/small_startup"},
-        deferrable=True,
-        gradient_log_tries=6,
-        gradient_log_backoff_s=0.5,
-        polling_period_seconds=1,
-    )
-'''
-
-
-def _submits(emulator: Any) -> list[dict[str, Any]]:
-    return [s["body"] for s in emulator.submissions() if s["path"].endswith("/jobs/runs/submit")]
-
-
 def _str(d: dict[str, Any]) -> dict[str, str]:
     return {k: str(v) for k, v in d.items()}
 
 
-def test_pre_execute_hook_on_unmodified_operator(dag_files: Any, emulator: Any, gradient_store: Any) -> None:
+def test_pre_execute_hook_on_unmodified_operator(dag_files: Any, submits: Any, gradient_store: Any) -> None:
     dag = dag_files.load("example_gradient_pre_execute", dag_files.home["dags"] / "example_gradient_pre_execute.py")
-    before = len(_submits(emulator))
+    before = len(submits())
     for _ in range(3):
-        assert dag.test(run_conf={"profile": "etl_scaling"}).state == "success"
-    submits = _submits(emulator)[before:]
+        # small_startup: a short job (etl_scaling runs ~2.6 h of emulated time, ~20 s a run here)
+        assert dag.test(run_conf={"profile": "small_startup"}).state == "success"
+    bodies = submits()[before:]
     svc = gradient_store
     project = svc.get_project("example_gradient_pre_execute.nightly_etl")
     runs = sorted(svc.list_runs(project.id), key=lambda r: r.databricks_run_id)
-    assert len(runs) == 3 and len(submits) == 3  # recorded once each, by the listener
+    assert len(runs) == 3 and len(bodies) == 3  # recorded once each, by the listener
     assert all(r.cost is not None and r.cost.total_usd > 0 and r.outcome == "success" for r in runs)
     recs = sorted(svc.list_recommendations(project.id, limit=None), key=lambda r: r.id)
-    assert submits[0]["new_cluster"]["custom_tags"][TAG_RECOMMENDATION_ID] == "none"
+    assert bodies[0]["new_cluster"]["custom_tags"][TAG_RECOMMENDATION_ID] == "none"
     for k in (1, 2):
         assert runs[k].recommendation_id == recs[k - 1].id
         for key in ("node_type_id", "driver_node_type_id", "num_workers", "autoscale"):
             if key in recs[k - 1].cluster:
                 want = recs[k - 1].cluster[key]
-                got = submits[k]["new_cluster"][key]
+                got = bodies[k]["new_cluster"][key]
                 assert (_str(got) if isinstance(got, dict) else str(got)) == (
                     _str(want) if isinstance(want, dict) else str(want)
                 )
@@ -88,25 +67,24 @@ def test_pre_execute_hook_on_unmodified_operator(dag_files: Any, emulator: Any, 
 
 @pytest.mark.parametrize("variant", ["deferrable", "collect_defer"])
 def test_deferrable_operator_applies_and_records_once(
-    variant: str, dag_files: Any, emulator: Any, gradient_store: Any
+    variant: str, one_task_dag: Any, submits: Any, gradient_store: Any
 ) -> None:
-    src = DEFERRABLE_DAG
-    if variant == "collect_defer":  # sync run, then the event-log wait is deferred to the triggerer
-        src = src.replace("deferrable=True,", 'collect="defer",')
-    dag = dag_files.load("it_gradient_deferrable", dag_files.write("it_gradient_deferrable.py", src))
-    before = len(_submits(emulator))
+    # deferrable: the whole run is deferred; collect_defer: a sync run, then the event-log wait is deferred
+    mode: dict[str, Any] = {"deferrable": True} if variant == "deferrable" else {"collect": "defer"}
+    dag = one_task_dag("it_gradient_deferrable", {"node_type_id": "m5.xlarge", "num_workers": 4}, **mode)
+    before = len(submits())
     assert dag.test().state == "success"
-    submits = _submits(emulator)[before:]
-    assert len(submits) == 1
+    bodies = submits()[before:]
+    assert len(bodies) == 1
     project = gradient_store.get_project("it_gradient_deferrable.etl")
-    assert submits[0]["new_cluster"]["custom_tags"][TAG_PROJECT_ID] == str(project.id)
+    assert bodies[0]["new_cluster"]["custom_tags"][TAG_PROJECT_ID] == str(project.id)
     runs = gradient_store.list_runs(project.id)
     assert len(runs) == 1 and runs[0].cost is not None and runs[0].cost.total_usd > 0
     assert len(gradient_store.list_recommendations(project.id, limit=None)) == 1
 
 
 def test_policy_and_listener_onboard_untouched_dag(
-    dag_files: Any, emulator: Any, gradient_store: Any, monkeypatch: pytest.MonkeyPatch
+    dag_files: Any, submits: Any, gradient_store: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from airflow.configuration import conf
 
@@ -116,17 +94,17 @@ def test_policy_and_listener_onboard_untouched_dag(
         path = dag_files.write("it_onboard.py", ONBOARD_DAG)
         tagged = dag_files.load("it_onboard_tagged", path)
         untagged = dag_files.load("it_onboard_untagged", path)
-        before = len(_submits(emulator))
+        before = len(submits())
         assert tagged.test().state == "success"
         assert untagged.test().state == "success"
     finally:
         conf.set("gradient", "onboard", "none")
-    submits = _submits(emulator)[before:]
+    bodies = submits()[before:]
     svc = gradient_store
     project = svc.get_project("it_onboard_tagged.etl")
     assert [p.app_id for p in svc.list_projects()] == ["it_onboard_tagged.etl"]  # untagged DAG untouched
-    assert submits[0]["new_cluster"]["custom_tags"][TAG_PROJECT_ID] == str(project.id)
-    assert "custom_tags" not in submits[1]["new_cluster"]
+    assert bodies[0]["new_cluster"]["custom_tags"][TAG_PROJECT_ID] == str(project.id)
+    assert "custom_tags" not in bodies[1]["new_cluster"]
     runs = svc.list_runs(project.id)
     assert len(runs) == 1 and runs[0].cost is not None and runs[0].cost.total_usd > 0
 
@@ -163,7 +141,7 @@ def broken_api() -> Iterator[http.server.ThreadingHTTPServer]:
 def test_fail_open(
     fault: str,
     dag_files: Any,
-    emulator: Any,
+    submits: Any,
     gradient_store: Any,
     broken_api: Any,
     monkeypatch: pytest.MonkeyPatch,
@@ -184,13 +162,13 @@ def test_fail_open(
     if fault != "http_hang":
         monkeypatch.setenv("AIRFLOW__GRADIENT__PRE_EXECUTE_TIMEOUT_SECONDS", str(budget))
     dag = dag_files.load("example_gradient_pre_execute", dag_files.home["dags"] / "example_gradient_pre_execute.py")
-    before = len(_submits(emulator))
+    before = len(submits())
     capfd.readouterr()
     assert dag.test(run_conf={"profile": "small_startup"}).state == "success"
     out = "".join(capfd.readouterr())
-    submits = _submits(emulator)[before:]
-    assert len(submits) == 1
-    cluster = submits[0]["new_cluster"]
+    bodies = submits()[before:]
+    assert len(bodies) == 1
+    cluster = bodies[0]["new_cluster"]
     assert {k: str(v) for k, v in cluster.items() if k != "custom_tags"} == USER_CLUSTER  # the original cluster
     assert not any(k.startswith("gradient:") for k in cluster.get("custom_tags") or {})
     match = re.search(r"running on the original cluster \(fail-open after ([0-9.]+) s\): ([^\n]*)", out)

@@ -33,33 +33,8 @@ PROFILE = {
          "shuffle_read_share": 1.0, "job": 0},
     ],
 }
-DAG_SRC = '''
-import pendulum
-from airflow.sdk import DAG
-from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
-
-with DAG("it_spot", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False):
-    GradientDatabricksOperator(
-        task_id="batch",
-        new_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "r5.xlarge", "num_workers": 8,
-                     "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1},
-                     "custom_tags": {"emulator_profile": PROFILE_PATH}},
-        notebook_task={"notebook_path": "/Shared/jobs/batch"},
-        gradient_sla_minutes=60,
-        gradient_auto_apply=True,
-        gradient_log_tries=6,
-        gradient_log_backoff_s=0.5,
-        polling_period_seconds=1,
-    )
-'''
-
-
-def _submits(emulator: Any) -> list[dict[str, Any]]:
-    return [s["body"] for s in emulator.submissions() if s["path"].endswith("/jobs/runs/submit")]
-
-
 def test_spot_loss_is_recorded_as_spot_and_not_answered_with_memory(
-    dag_files: Any, emulator: Any, gradient_store: Any, tmp_path: Path
+    dag_files: Any, one_task_dag: Any, emulator: Any, submits: Any, gradient_store: Any, tmp_path: Path
 ) -> None:
     from airflow_provider_gradient.cli import app as cli
 
@@ -67,9 +42,13 @@ def test_spot_loss_is_recorded_as_spot_and_not_answered_with_memory(
         pytest.skip("emulator without moto")
     profile = Path(dag_files.home["root"]) / "it_spot_prone.json"
     profile.write_text(json.dumps(PROFILE))
-    dag = dag_files.load("it_spot", dag_files.write("it_spot.py", DAG_SRC.replace("PROFILE_PATH", repr(str(profile)))))
+    dag = one_task_dag("it_spot", {
+        "node_type_id": "r5.xlarge", "num_workers": 8,
+        "aws_attributes": {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1},
+        "custom_tags": {"emulator_profile": str(profile)}}, task_id="batch", notebook="batch",
+        gradient_sla_minutes=60, gradient_auto_apply=True)
     svc = gradient_store
-    before = len(_submits(emulator))
+    before = len(submits())
     dag.test()  # the Databricks run fails: the task fails, the run is recorded all the same
 
     (run,) = svc.list_runs(APP_ID)
@@ -97,7 +76,7 @@ def test_spot_loss_is_recorded_as_spot_and_not_answered_with_memory(
 
     # the next run (auto-apply) submits on-demand workers and succeeds
     dag.test()
-    submitted = _submits(emulator)[before:]
+    submitted = submits()[before:]
     assert len(submitted) == 2
     assert submitted[1]["new_cluster"]["aws_attributes"]["availability"] == "ON_DEMAND"
     latest = max(svc.list_runs(APP_ID), key=lambda r: r.databricks_run_id)
