@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_gradient.operators._apply import STATE_ATTR, GradientTaskState, guarded_apply
@@ -51,6 +52,16 @@ def gradient_pre_execute_hook(
         default_auto_apply``, off unless the deployment turns it on).
     :param conn_id: Gradient connection (default ``gradient_default``).
     """
+    run_hook(context, app_id=app_id, sla_minutes=sla_minutes, auto_apply=auto_apply, conn_id=conn_id)
+
+
+def run_hook(context: Any, *, apply_fn: Callable[..., GradientTaskState] | None = None, **settings: Any) -> None:
+    """The body of Gradient's pre_execute hooks: mark the task, adopt its settings, apply (never raises).
+
+    :param context: the Airflow task context.
+    :param apply_fn: how recommendations reach the task (default: its ``json`` payload; see ``guarded_apply``).
+    :param settings: ``app_id``, ``sla_minutes``, ``auto_apply``, ``conn_id`` as the hooks take them.
+    """
     task = context.get("task") if hasattr(context, "get") else None
     if task is None:
         return
@@ -59,10 +70,10 @@ def gradient_pre_execute_hook(
     except Exception:  # pragma: no cover
         pass
     try:
-        adopt_settings(task, context, app_id=app_id, sla_minutes=sla_minutes, auto_apply=auto_apply, conn_id=conn_id)
+        adopt_settings(task, context, **settings)
     except Exception:  # noqa: BLE001 - fail-open: settings problems never break the task
         logging.getLogger(__name__).warning("Gradient: could not read the task's Gradient settings", exc_info=True)
-    guarded_apply(task, context)
+    guarded_apply(task, context, apply_fn=apply_fn)
 
 
 def is_gradient_hook(fn: Any) -> bool:

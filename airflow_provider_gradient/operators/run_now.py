@@ -18,13 +18,11 @@ from airflow_provider_gradient.operators._apply import (
     GradientTaskState,
     coerce_json,
     gradient_conf,
-    guarded_apply,
     plan_patches,
     project_settings,
     resolve_app_id,
 )
-from airflow_provider_gradient.operators._params import adopt_settings
-from airflow_provider_gradient.operators.pre_execute import HOOK_MARKER
+from airflow_provider_gradient.operators.pre_execute import run_hook
 
 
 def cluster_update(settings: Mapping[str, Any], merged: Mapping[str, Any]) -> dict[str, Any]:
@@ -102,17 +100,5 @@ def gradient_run_now_pre_execute_hook(
     Settings as for :func:`~airflow_provider_gradient.operators.pre_execute.gradient_pre_execute_hook`
     (bind them with ``functools.partial``; they never reach the job's parameters).
     """
-    task = context.get("task") if hasattr(context, "get") else None
-    if task is None:
-        return
-    try:
-        object.__setattr__(task, HOOK_MARKER, True)
-    except Exception:  # pragma: no cover
-        pass
-    try:
-        adopt_settings(task, context, app_id=app_id, sla_minutes=sla_minutes, auto_apply=auto_apply, conn_id=conn_id)
-    except Exception:  # noqa: BLE001 - fail-open
-        import logging
-
-        logging.getLogger(__name__).warning("Gradient: could not read the task's Gradient settings", exc_info=True)
-    guarded_apply(task, context, apply_fn=apply_to_job)
+    run_hook(context, apply_fn=apply_to_job, app_id=app_id, sla_minutes=sla_minutes, auto_apply=auto_apply,
+             conn_id=conn_id)
