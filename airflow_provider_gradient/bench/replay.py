@@ -56,6 +56,25 @@ def _dominated(a: GridRow, b: GridRow, catalog: Catalog) -> bool:
             and a.workers * na.memory_gb <= b.workers * nb.memory_gb + 1e-9)
 
 
+def repeated_failures(done: Sequence[GridRow], catalog: Catalog) -> tuple[int, int]:
+    """(runs of a shape that had already failed — a spot loss allows one retry —, memory failures on a shape
+    dominated in memory by an earlier one)."""
+    repeated = repeated_mem = 0
+    ooms: list[GridRow] = []
+    failed: dict[tuple[str, int], int] = {}
+    for r in done:
+        prior = failed.get(r.key, 0)
+        if prior and not (prior == 1 and r.failure_kind == "spot"):
+            repeated += 1
+        if not r.succeeded:
+            if r.failure_kind == "oom":
+                if any(_dominated(r, f, catalog) for f in ooms):
+                    repeated_mem += 1
+                ooms.append(r)
+            failed[r.key] = prior + 1
+    return repeated, repeated_mem
+
+
 def size_schedule(rows: Sequence[GridRow], input_sizes: Sequence[float] | None, budget: int) -> list[float | None]:
     """Input size of each run: ``input_sizes`` (the last repeating), or None for a grid without sizes.
 
@@ -147,20 +166,7 @@ def replay(
     # noise-aware: a run after learning violates the SLA when it failed or its configuration's median misses it
     violations = sum(1 for r, cfg in after if (not r.succeeded) or (not cfg.succeeded) or cfg.runtime_s > sla_s)
     observed = sum(1 for r, _ in after if (not r.succeeded) or r.runtime_s > sla_s)
-    repeated_mem = 0
-    repeated = 0
-    ooms: list[GridRow] = []
-    failed: dict[tuple[str, int], int] = {}
-    for r in done:
-        prior = failed.get(r.key, 0)
-        if prior and not (prior == 1 and r.failure_kind == "spot"):
-            repeated += 1
-        if not r.succeeded:
-            if r.failure_kind == "oom":
-                if any(_dominated(r, f, catalog) for f in ooms):
-                    repeated_mem += 1
-                ooms.append(r)
-            failed[r.key] = prior + 1
+    repeated, repeated_mem = repeated_failures(done, catalog)
     f_cost = catalog.cost_usd(fcfg.node_type, fcfg.workers, fcfg.runtime_s)
     meets = fcfg.succeeded and fcfg.runtime_s <= sla_s
     orc = oracle(list(rows), catalog, sla_s, last)

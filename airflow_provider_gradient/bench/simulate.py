@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_gradient.bench.grid import GridError, GridRow
-from airflow_provider_gradient.bench.replay import DEFAULT_LEARNING_RUNS, make_strategy
+from airflow_provider_gradient.bench.replay import DEFAULT_LEARNING_RUNS, make_strategy, repeated_failures
 from airflow_provider_gradient.bench.suite import summarize
 
 
@@ -89,22 +89,10 @@ def simulate_bench(profile: str, *, runs: int, sla_minutes: float, seeds: int,
                 "cost_usd": float(orc.cost_usd), "runtime_s": float(orc.runtime_s)},
             "regret": None if orc is None else f_cost / float(orc.cost_usd) - 1.0,
             "failures": sum(1 for d in done if not d.succeeded),
-            "repeated_memory_failures": _repeated_oom(done, cat),
+            "repeated_memory_failures": repeated_failures(done, cat)[1],
             "sla_violations_after_learning": sum(1 for d in after if not d.succeeded or d.runtime_s > sla_s),
             "runs_after_learning": len(after),
             "search_cost_usd": sum(costs),
         })
     return {"profile": p.name, "strategy": strategy, "runs": runs, "sla_minutes": sla_minutes, "seeds": seeds,
             "cases": cases, "summary": summarize(cases)}
-
-
-def _repeated_oom(done: list[GridRow], cat: Any) -> int:
-    from airflow_provider_gradient.bench.replay import _dominated
-
-    ooms: list[GridRow] = []
-    n = 0
-    for r in done:
-        if not r.succeeded and r.failure_kind == "oom":
-            n += any(_dominated(r, f, cat) for f in ooms)
-            ooms.append(r)
-    return n

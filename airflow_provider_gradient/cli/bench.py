@@ -134,15 +134,11 @@ def suite_cmd(
 ) -> None:
     """Jobs × baselines × seeds × SLA (1.0×, 1.5× baseline runtime) for gradient, bo and random: one table."""
     _single_thread_blas()
-    from airflow_provider_gradient.bench.grid import GridError
     from airflow_provider_gradient.bench.suite import format_table, run_suite
 
     try:
         out = run_suite(seeds=seeds, budget=budget, source=source, data_dir=data_dir)
-    except GridError as exc:
-        _fail(exc)
-        return
-    except ValueError as exc:
+    except ValueError as exc:  # GridError included
         _fail(exc)
         return
     _emit(out, as_json, format_table(out))

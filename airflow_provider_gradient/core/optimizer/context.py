@@ -34,6 +34,7 @@ class _Ctx:
     risk: MemoryRisk
     sla_s: float | None
     ref_idx: int
+    next_bytes: float | None = None  # expected input of the next run (None when no run reports its input)
     observed_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
@@ -156,11 +157,3 @@ def _best_ref(ctx: _Ctx) -> int:
         if o.succeeded and i >= 0 and not ctx.risk.banned[i]:
             return int(i)
     return ctx.ref_idx
-
-
-def _last_good(ctx: _Ctx) -> int | None:
-    _, met, _ = _observed(ctx)
-    for o, i in zip(reversed(ctx.runs), reversed(ctx.run_idx.tolist()), strict=True):
-        if o.succeeded and i >= 0 and met[i] and not ctx.risk.banned[i]:
-            return int(i)
-    return None

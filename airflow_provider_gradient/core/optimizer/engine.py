@@ -132,7 +132,7 @@ def _p_median(ctx: _Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
     return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / latent))
 
 
-def _incumbent(ctx: _Ctx, pred: Prediction, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
+def _incumbent(ctx: _Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
     """The measured shape to keep (or None), and every shape's measured cost (its median run; nan if unmeasured):
     the cheapest measured, never-failed shape that met the SLA.
 
@@ -155,8 +155,7 @@ def _incumbent(ctx: _Ctx, pred: Prediction, p_med: np.ndarray, last_i: int) -> t
     measured = ~np.isnan(t_typ) & ~ctx.risk.banned
     # met the SLA: its median run did (at the expected input); its cost is that of its median run
     within = measured & (t_typ <= (ctx.sla_s if ctx.sla_s is not None else math.inf))
-    t_obs = t_typ
-    cost = c.rate_usd * t_obs / 3600.0
+    cost = c.rate_usd * t_typ / 3600.0
     met = within & (p_med >= INCUMBENT_MIN_P)
     # measured above the SLA, yet the model (pooling every run) finds its typical runtime as likely within as not:
     # a noisy job whose runs straddle the SLA. It competes at its cost weighted by its risk of missing
@@ -184,7 +183,7 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     t_obs, met, missed = _observed(ctx)
     last = ctx.runs[-1] if ctx.runs else None
     last_i = int(ctx.run_idx[-1]) if ctx.runs else -1
-    inc, measured_cost = _incumbent(ctx, pred, p_med, last_i)
+    inc, measured_cost = _incumbent(ctx, p_med, last_i)
     # a learning run is a deliberate experiment: only a miss of an optimizing recommendation is a fallback
     fallback = (last is not None and last_i >= 0 and (missed[last_i] or not last.succeeded)
                 and last.failure_kind != "spot" and len(ctx.runs) > ctx.settings.learning_runs)
@@ -344,7 +343,7 @@ def _build_ctx(space: SearchSpace, history: Sequence[Observation], settings: Opt
             ref_idx = _index_of_shape(space, cands, baseline)
     sla_s = settings.sla_minutes * 60.0 if settings.sla_minutes else None
     ctx = _Ctx(space, settings, baseline, cands, hist, epoch, runs, run_idx, run_size, size_next, risk, sla_s,
-               ref_idx)
+               ref_idx, next_bytes=nxt)
     if sla_s is None:
         # no SLA: do not get slower than the reference run (+10 %)
         for o, i, s in zip(runs, run_idx, run_size, strict=True):
@@ -419,8 +418,7 @@ def recommend(
         n, w = ctx.risk.oom_shapes[-1]
         notes.append(f"avoiding {w}×{n} and smaller-memory shapes (out of memory)")
     if ctx.size_next > 1.15 or ctx.size_next < 0.87:
-        nxt = expected_next_bytes(ctx.runs)
-        what = f"{fmt_size(nxt)}, " if nxt else ""
+        what = f"{fmt_size(ctx.next_bytes)}, " if ctx.next_bytes else ""
         notes.append(f"sized for the expected input of the next run ({what}{ctx.size_next:.2f}× the usual)")
     model: RuntimeModel | None = None
     pred: Prediction | None = None

@@ -1,8 +1,9 @@
 """Learning phase: an Ernest-style experiment design around the reference shape.
 
 Scale workers by the step cap on the same node type (towards the SLA if it is tight), keep stepping down for jobs
-that scale poorly, then measure instance families (memory per core: the cheaper one, then the most memory on
-bigger nodes) and node sizes at the same cores; beyond the design, the model's most promising untried shape.
+that scale poorly, then measure instance families (memory per core: the most memory at about today's total memory
+on fewer cores, then the least memory at the same cores) and node sizes; beyond the design, the model's most
+promising untried shape.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
                           f"{fmt_shape(c, pick)}")
     hurt = any((not o.succeeded) for o, _ in fam_runs)
     if not lower_tried and not hurt:
-        pick = _family_test(ctx, anchor, tried, False)
+        pick = _family_test(ctx, anchor, tried)
         if pick is not None:
             return pick, f"measuring another instance family at the same cores: {fmt_shape(c, pick)}"
     if fam_runs:
@@ -163,32 +164,19 @@ def _poor_scaling(ctx: _Ctx, ref: int, threshold: float = POOR_SCALING_EFFICIENC
     return (t_lo / t_hi) / (c_hi / c_lo) < threshold
 
 
-def _family_test(ctx: _Ctx, ref: int, tried: set[int], higher: bool | None, bigger: bool = False) -> int | None:
-    """An untried memory-per-core class (instance family) at the reference's cores, cheapest per core first.
-
-    :param higher: only more (True) / less (False) memory per core than the reference; None: either.
-    :param bigger: prefer the most memory per core on nodes twice the reference's size (an extreme design point).
-    """
+def _family_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
+    """An untried family with less memory per core than the reference, at the reference's cores: the least memory
+    per core first (the extreme design point: compute-optimised families), then the nearest node size."""
     c = ctx.cands
     tried_mpc = {round(float(c.mem_per_core[i]), 3) for i in tried}
     ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & _cap_mask(ctx, ref)
-    if higher is not None:
-        ok &= (c.mem_per_core > c.mem_per_core[ref] + 1e-6) if higher else (c.mem_per_core < c.mem_per_core[ref] - 1e-6)
+    ok &= c.mem_per_core < c.mem_per_core[ref] - 1e-6
     best: tuple[float, float, float, int] | None = None
     for i in np.nonzero(ok)[0]:
-        m = round(float(c.mem_per_core[i]), 3)
-        if m in tried_mpc or int(i) in tried:
+        if round(float(c.mem_per_core[i]), 3) in tried_mpc or int(i) in tried:
             continue
-        if bigger:
-            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), -float(c.mem_per_core[i]),
-                   abs(math.log(c.vcpus[i] / (2.0 * c.vcpus[ref]))), int(i))
-        elif higher is False:
-            # the least memory per core (the extreme design point: compute-optimised families)
-            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), float(c.mem_per_core[i]),
-                   abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
-        else:
-            key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), round(float(c.rate_usd[i] / c.cores[i]), 6),
-                   abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
+        key = (round(abs(math.log(c.cores[i] / c.cores[ref])), 2), float(c.mem_per_core[i]),
+               abs(math.log(c.vcpus[i] / c.vcpus[ref])), int(i))
         if best is None or key < best:
             best = key
     return None if best is None else best[3]

@@ -180,7 +180,8 @@ class RuntimeModel:
             raise ValueError("RuntimeModel needs at least one successful run")
         self.n_runs = int(runtime_s.size)
         t = np.maximum(runtime_s, 1e-3)
-        # aggregate repeated shapes (same cores, mpc, vcpus) -> mean log runtime and count
+        # repeated shapes (same cores, mpc, vcpus): the noise estimate uses their mean log runtime, the fits their
+        # median residual (robust to a slow outlier run)
         key = np.round(np.column_stack([cores, mpc, vcpus]), 6)
         uniq, inv, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
         inv = inv.ravel()
