@@ -26,6 +26,7 @@ ui: venv
 
 lint: venv
 	$(VENV)/bin/ruff check airflow_provider_gradient tests benchmarks example_dags
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
 	$(VENV)/bin/mypy airflow_provider_gradient

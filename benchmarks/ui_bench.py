@@ -22,8 +22,8 @@ def seed(svc: Any, projects: int, runs: int) -> None:
     """``projects`` projects with ``runs`` runs each (first quarter baseline, the rest on a recommendation)."""
     from sqlalchemy import insert
 
-    from airflow_provider_gradient.plugins.ui.seed import _metrics
     from airflow_provider_gradient.simulator import ClusterSpec, price, simulate
+    from airflow_provider_gradient.simulator.seed import _metrics
     from airflow_provider_gradient.store.models import RecommendationRow, RunRow
 
     pool = []

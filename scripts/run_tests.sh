@@ -16,6 +16,10 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${GRADIENT_SKIP_BROWSER:-}" ];
     || echo "warning: chromium could not be installed" >&2
 fi
 mkdir -p test-artifacts
+# the import contracts (layers, pure core, dev tools off the runtime path: pyproject.toml [tool.importlinter])
+if ! .venv/bin/lint-imports --no-cache; then
+  echo "import contracts broken (see above)" >&2; exit 1
+fi
 $PY -m pytest --durations=15 "$@"
 rc=$?
 exit $rc

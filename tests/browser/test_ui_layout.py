@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_gradient.plugins.app import create_app
 from airflow_provider_gradient.plugins.ui import auth
-from airflow_provider_gradient.plugins.ui.seed import SeedProject, seed_project
 from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.simulator.seed import SeedProject, seed_project
 
 pytestmark = pytest.mark.browser
 

@@ -105,8 +105,8 @@ class AirflowServer:
 
 
 def _seed_store(store_url: str) -> dict[str, int]:
-    from airflow_provider_gradient.plugins.ui.seed import SeedProject, seed_default, seed_project
     from airflow_provider_gradient.service import GradientService
+    from airflow_provider_gradient.simulator.seed import SeedProject, seed_default, seed_project
 
     svc = GradientService.from_url(store_url)
     projects = seed_default(svc, runs=14)

@@ -21,13 +21,13 @@ from fastapi.testclient import TestClient
 from airflow_provider_gradient.core import roi as roi_mod
 from airflow_provider_gradient.plugins.app import create_app
 from airflow_provider_gradient.plugins.ui import auth, views
-from airflow_provider_gradient.plugins.ui.seed import (
+from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.simulator.seed import (
     DEFAULT_PROJECTS,
     SeedProject,
     seed_default,
     seed_project,
 )
-from airflow_provider_gradient.service import GradientService
 
 XSS = "<script>alert(1)</script>"
 RUNS = 12

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_gradient.plugins.app import create_app
 from airflow_provider_gradient.plugins.ui import auth, data, views
-from airflow_provider_gradient.plugins.ui.seed import seed_default
 from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.simulator.seed import seed_default
 
 
 @pytest.fixture(scope="module")

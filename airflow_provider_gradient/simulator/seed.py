@@ -1,8 +1,8 @@
-"""Seed a store with projects built from simulated runs (browser tests, screenshots and the UI benchmark).
+"""Seed a Gradient store with projects built from emulated runs (browser tests, screenshots, the UI benchmark).
 
 Each project gets ``learning`` baseline runs on its original cluster, then a recommendation (stored, applied)
 and runs on the recommended, smaller cluster; runs are simulated by ``simulator.simulate`` and priced by
-``simulator.price``. Not used at runtime by the provider.
+``simulator.price``. A dev tool like the rest of ``simulator/``: never imported at runtime.
 """
 
 from __future__ import annotations
@@ -11,6 +11,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from airflow_provider_gradient.simulator.models import ClusterSpec, simulate
+from airflow_provider_gradient.simulator.oracle import price
 
 DAY_MS = 86_400_000
 
@@ -77,8 +80,6 @@ def seed_project(
     :param start_ms: first run's start (default: daily runs ending today)
     :param results: pre-simulated ``(baseline_result, recommended_result)`` pairs to reuse (benchmarks)
     """
-    from airflow_provider_gradient.simulator import ClusterSpec, price, simulate
-
     project = svc.get_or_create_project(
         spec.app_id,
         name=spec.app_id,

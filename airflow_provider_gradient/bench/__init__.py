@@ -1,0 +1,1 @@
+"""Benchmark harness of the optimiser (replay, suite, the emulator's oracle): a dev tool, never imported at runtime."""
