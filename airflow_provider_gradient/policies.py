@@ -20,11 +20,14 @@ ONBOARD_TAG = "gradient"
 
 
 def onboard_mode() -> str:
-    """``[gradient] onboard`` normalised to none / tagged / all (unknown values mean none)."""
-    from airflow_provider_gradient.operators._apply import gradient_conf
+    """``[gradient] onboard``: none / tagged / all (a bad ``[gradient]`` section is logged and means none)."""
+    from airflow_provider_gradient.settings import GradientConfigError, get_settings
 
-    mode = gradient_conf("onboard", "none").strip().lower()
-    return mode if mode in ("none", "tagged", "all") else "none"
+    try:
+        return get_settings().onboard
+    except GradientConfigError as exc:
+        log.error("Gradient: no-code onboarding off: %s", exc)
+        return "none"
 
 
 def _chain(first: Any) -> Any:

@@ -19,9 +19,9 @@ def _group() -> None:
 def _url(store_url: str | None) -> str:
     if store_url:
         return store_url
-    from airflow_provider_gradient.hooks.gradient import store_url_from_conf
+    from airflow_provider_gradient.settings import get_settings
 
-    return store_url_from_conf()
+    return get_settings().resolved_store_url()
 
 
 def _safe(url: str) -> str:

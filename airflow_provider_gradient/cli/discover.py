@@ -37,16 +37,9 @@ def command(
 
     url = store_url
     if url is None:
-        try:
-            from airflow.configuration import conf
+        from airflow_provider_gradient.settings import get_settings
 
-            url = conf.get("gradient", "store_url", fallback="") or None
-        except Exception:
-            url = None
-        if url is None:
-            from airflow_provider_gradient.store import default_store_url
-
-            url = default_store_url()
+        url = get_settings().resolved_store_url()
     try:
         report = discover(list(databricks_conn_id), days=days, store_url=url)
     except (DiscoverError, ValueError) as exc:

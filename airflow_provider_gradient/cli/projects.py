@@ -118,10 +118,11 @@ def _check_place(cloud: str | None, region: str | None) -> None:
     if cloud is None and region is None:
         return
     from airflow_provider_gradient.core.pricing import load_catalog
-    from airflow_provider_gradient.hooks.gradient import gradient_conf
+    from airflow_provider_gradient.settings import get_settings
 
-    catalog = load_catalog(gradient_conf("price_catalog", "") or None)
-    c = (cloud or gradient_conf("cloud", "aws") or "aws").lower()
+    settings = get_settings()
+    catalog = load_catalog(settings.price_catalog)
+    c = (cloud or settings.cloud).lower()
     if c not in catalog.clouds:
         fail(2, f"--cloud {cloud}: not supported; choose one of {', '.join(catalog.clouds)}")
     if region is not None and region not in catalog.regions(c):

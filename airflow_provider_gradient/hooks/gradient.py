@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_gradient.settings import GradientSettings, get_settings
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.service import GradientService
 
 try:
     from airflow.sdk import BaseHook
@@ -25,17 +30,6 @@ except ImportError:  # pragma: no cover - Airflow 2 layout
     from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 log = logging.getLogger(__name__)
-
-
-def gradient_conf(key: str, fallback: str = "") -> str:
-    """``[gradient] <key>`` of airflow.cfg (env ``AIRFLOW__GRADIENT__<KEY>``), ``fallback`` when unset."""
-    try:
-        from airflow.configuration import conf
-
-        value = conf.get("gradient", key, fallback=fallback)
-    except Exception:  # noqa: BLE001 - config not loadable: defaults
-        value = fallback
-    return fallback if value is None else str(value)
 
 
 def _as_bool(value: Any, default: bool) -> bool:
@@ -46,66 +40,22 @@ def _as_bool(value: Any, default: bool) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def local_service_kwargs() -> dict[str, Any]:
-    """GradientService constructor arguments from the ``[gradient]`` section."""
-    from airflow_provider_gradient.service.schemas import ProjectSettings
-
-    sla = gradient_conf("default_sla_minutes", "").strip()
-    try:
-        learning_runs = int(gradient_conf("learning_runs", "4") or 4)
-    except ValueError:
-        learning_runs = 4
-    try:
-        defaults = ProjectSettings(
-            sla_minutes=float(sla) if sla else None,
-            auto_apply=_as_bool(gradient_conf("default_auto_apply", "False"), False),
-            learning_runs=learning_runs,
-        )
-    except Exception as exc:  # noqa: BLE001 - bad deployment defaults must not break tasks
-        log.warning("invalid [gradient] defaults (%s); using built-in defaults", exc)
-        defaults = ProjectSettings(auto_apply=False)
-    if defaults.auto_apply:
-        log.warning(
-            "[gradient] default_auto_apply is on: new projects change their task's cluster at the next runs "
-            "without review (co-pilot mode, the default, waits for Apply)"
-        )
-    return {
-        "price_catalog": gradient_conf("price_catalog", "") or None,
-        "default_settings": defaults,
-        "default_cloud": gradient_conf("cloud", "aws") or "aws",
-        "default_region": gradient_conf("region", "us-east-1") or "us-east-1",
-        "default_plan_type": gradient_conf("plan_type", "Premium") or "Premium",
-    }
-
-
 def store_url_from_conf() -> str:
     """``[gradient] store_url``, or ``sqlite:///$AIRFLOW_HOME/gradient.db``."""
-    from airflow_provider_gradient.store.engine import default_store_url
-
-    url = gradient_conf("store_url", "").strip()
-    if url:
-        return url
-    try:
-        from airflow.configuration import AIRFLOW_HOME
-
-        return default_store_url(AIRFLOW_HOME)
-    except Exception:  # noqa: BLE001
-        return default_store_url()
+    return get_settings().resolved_store_url()
 
 
 @functools.lru_cache(maxsize=8)
-def _cached_service(url: str, price_catalog: str | None) -> Any:
+def _cached_service(url: str, settings: GradientSettings) -> GradientService:
     from airflow_provider_gradient.service import GradientService
 
-    kw = local_service_kwargs()
-    kw["price_catalog"] = price_catalog
-    return GradientService.from_url(url, **kw)
+    return GradientService.from_settings(settings, url)
 
 
-def local_service(store_url: str | None = None) -> Any:
+def local_service(store_url: str | None = None) -> GradientService:
     """The process-wide GradientService of ``store_url`` (default: from ``[gradient]``)."""
-    url = store_url or store_url_from_conf()
-    return _cached_service(url, gradient_conf("price_catalog", "") or None)
+    settings = get_settings()
+    return _cached_service(store_url or settings.resolved_store_url(), settings)
 
 
 class GradientHook(BaseHook):

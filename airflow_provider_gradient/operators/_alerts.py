@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_provider_gradient.settings import get_settings
+
 log = logging.getLogger(__name__)
 
 KINDS = ("sla_miss", "oom", "recommendation_waiting")
@@ -87,24 +89,15 @@ def alerts_for(project: Any, run: Any, waiting_recommendation: Any | None = None
     return out
 
 
-def _conf(option: str, fallback: str) -> str:
-    from airflow_provider_gradient.operators._apply import gradient_conf
-
-    return gradient_conf(option, fallback)
-
-
 def enabled_kinds() -> set[str]:
-    """``[gradient] alert_on`` as a set (unknown names are ignored)."""
-    raw = _conf("alert_on", ",".join(KINDS))
-    return {k.strip() for k in raw.split(",") if k.strip() in KINDS}
+    """``[gradient] alert_on`` as a set."""
+    return set(get_settings().alert_on)
 
 
 def load_notifiers() -> list[Any]:
     """The objects named by ``[gradient] alert_notifiers`` (a bad path is logged and skipped)."""
     out = []
-    for path in (p.strip() for p in _conf("alert_notifiers", "").split(",")):
-        if not path:
-            continue
+    for path in get_settings().alert_notifiers:
         module, _, name = path.rpartition(".")
         try:
             out.append(getattr(importlib.import_module(module), name))

@@ -28,6 +28,12 @@ from airflow_provider_gradient.core.cluster_merge import (
     gradient_tags,
 )
 from airflow_provider_gradient.core.window import describe_window, in_window
+from airflow_provider_gradient.settings import (
+    GradientConfigError,
+    GradientSettings,
+    declared_defaults,
+    get_settings,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,22 +74,17 @@ class GradientTaskState:
 
 
 # -- configuration ---------------------------------------------------------------------------------
-def gradient_conf(option: str, fallback: str) -> str:
-    """Read ``[gradient] <option>`` (env ``AIRFLOW__GRADIENT__<OPTION>``), ``fallback`` when unset."""
-    try:
-        from airflow.sdk.configuration import conf
-    except ImportError:  # pragma: no cover - older SDK layout
-        from airflow.configuration import conf  # type: ignore[no-redef]
-    value = conf.get("gradient", option, fallback=fallback)
-    return fallback if value is None or value == "" else str(value)
+def pre_execute_timeout_s(settings: GradientSettings | None = None) -> float:
+    """``[gradient] pre_execute_timeout_seconds`` (at least 0.05 s).
 
-
-def pre_execute_timeout_s() -> float:
-    """``[gradient] pre_execute_timeout_seconds`` (default 2 s)."""
+    A bad ``[gradient]`` section gives the declared default here (the apply step then fails open with the
+    error naming the option).
+    """
     try:
-        return max(0.05, float(gradient_conf("pre_execute_timeout_seconds", "2.0")))
-    except ValueError:
-        return 2.0
+        seconds = (settings or get_settings()).pre_execute_timeout_seconds
+    except GradientConfigError:
+        seconds = float(declared_defaults()["pre_execute_timeout_seconds"])
+    return max(0.05, seconds)
 
 
 def incr(metric: str) -> None:
@@ -210,11 +211,11 @@ def project_auto_apply(project: Any) -> bool:
     return True if value is None else bool(value)
 
 
-def cluster_log_url_for(project: Any) -> str:
+def cluster_log_url_for(project: Any, default_template: str | None = None) -> str:
     """Log destination for a project: its ``cluster_log_url`` setting, else ``[gradient] cluster_log_url``."""
     settings = _attr(project, "settings")
     url = _attr(settings, "cluster_log_url") if settings is not None else None
-    template = url or gradient_conf("cluster_log_url", "dbfs:/cluster-logs/gradient/{project_id}")
+    template = url or default_template or get_settings().cluster_log_url
     return str(template).replace("{project_id}", str(_attr(project, "id")))
 
 
@@ -301,7 +302,7 @@ def settings_model(settings: Mapping[str, Any]) -> Any:
 def apply_to_task(task: Any, context: Mapping[str, Any] | None, client: Any) -> GradientTaskState:
     """Merge recommendations into ``task`` in place (no timeout, raises on error)."""
     payload = effective_payload(task)
-    region = gradient_conf("region", "us-east-1")
+    region = get_settings().region
     patches, applied = plan_patches(
         payload,
         resolve_app_id(task, context),

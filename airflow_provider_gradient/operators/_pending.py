@@ -79,13 +79,9 @@ class SyncResult:
 
 def pending_dir() -> Path:
     """``[gradient] pending_dir``, default ``$AIRFLOW_HOME/gradient/pending``."""
-    from airflow_provider_gradient.operators._apply import gradient_conf
+    from airflow_provider_gradient.settings import get_settings
 
-    configured = gradient_conf("pending_dir", "")
-    if configured:
-        return Path(configured).expanduser()
-    home = os.environ.get("AIRFLOW_HOME") or str(Path("~/airflow").expanduser())
-    return Path(home) / "gradient" / "pending"
+    return get_settings().resolved_pending_dir()
 
 
 def _path(folder: Path, run_id: int) -> Path:

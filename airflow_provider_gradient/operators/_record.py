@@ -30,12 +30,12 @@ from airflow_provider_gradient.operators._apply import (
     GradientTaskState,
     effective_payload,
     get_client,
-    gradient_conf,
     incr,
     pre_execute_timeout_s,
     resolve_app_id,
     run_bounded,
 )
+from airflow_provider_gradient.settings import get_settings
 
 log = logging.getLogger(__name__)
 RECORD_FAILED_METRIC = "gradient.record.failed"
@@ -174,20 +174,23 @@ def record_task_run(
         "try_number": getattr(ti, "try_number", None),
         "logical_ms": logical_ms(context, ti),
     }
+    settings = get_settings()
     return record_collected(
         client,
         collected,
         project_ids,
-        cloud=gradient_conf("cloud", "aws"),
-        region=gradient_conf("region", "us-east-1"),
-        plan=gradient_conf("plan_type", "Premium"),
+        cloud=settings.cloud,
+        region=settings.region,
+        plan=settings.plan_type,
+        price_catalog=settings.price_catalog,
         extra={k: v for k, v in extra.items() if v is not None},
     )
 
 
 def collect_options(task: Any, context: Mapping[str, Any] | None) -> CollectOptions:
     """Collection knobs from the task (``gradient_aws_conn_id``, ``gradient_log_tries``) and config."""
-    timeout = float(gradient_conf("log_collection_timeout_seconds", "300"))
+    settings = get_settings()
+    timeout = settings.log_collection_timeout_seconds
     tries = getattr(task, "gradient_log_tries", None)
     backoff = getattr(task, "gradient_log_backoff_s", None)
     if tries is None:
@@ -198,17 +201,17 @@ def collect_options(task: Any, context: Mapping[str, Any] | None) -> CollectOpti
             tries += 1
     from airflow_provider_gradient.hooks.collectors.cloud import connection_exists
 
-    cloud = gradient_conf("cloud", "aws").lower()
+    cloud = settings.cloud
     # the task's connection, else [gradient] aws_conn_id / azure_conn_id (default aws_default / azure_default),
     # used when that connection is defined; AWS credentials also read S3 log deliveries
-    aws = getattr(task, "gradient_aws_conn_id", None) or gradient_conf("aws_conn_id", "aws_default")
-    azure = getattr(task, "gradient_azure_conn_id", None) or gradient_conf("azure_conn_id", "azure_default")
+    aws = getattr(task, "gradient_aws_conn_id", None) or settings.aws_conn_id
+    azure = getattr(task, "gradient_azure_conn_id", None) or settings.azure_conn_id
     return CollectOptions(
         log_tries=int(tries),
         log_backoff_s=float(backoff if backoff is not None else 1.0),
         aws_conn_id=aws if connection_exists(aws) else None,
         azure_conn_id=azure if cloud == "azure" and connection_exists(azure) else None,
-        region=gradient_conf("region", "us-east-1"),
+        region=settings.region,
         cloud=cloud,
     )
 

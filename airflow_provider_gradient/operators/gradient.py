@@ -163,9 +163,9 @@ def _xcom(context: Any, key: str, value: Any) -> None:
 
 
 def _log_timeout_s() -> float:
-    from airflow_provider_gradient.operators._apply import gradient_conf
+    from airflow_provider_gradient.settings import GradientConfigError, declared_defaults, get_settings
 
     try:
-        return float(gradient_conf("log_collection_timeout_seconds", "300"))
-    except ValueError:
-        return 300.0
+        return get_settings().log_collection_timeout_seconds
+    except GradientConfigError:  # the record step fails open and says why
+        return float(declared_defaults()["log_collection_timeout_seconds"])

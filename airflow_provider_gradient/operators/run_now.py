@@ -17,12 +17,12 @@ from airflow_provider_gradient.core.cluster_merge import apply_patches, find_clu
 from airflow_provider_gradient.operators._apply import (
     GradientTaskState,
     coerce_json,
-    gradient_conf,
     plan_patches,
     project_settings,
     resolve_app_id,
 )
 from airflow_provider_gradient.operators.pre_execute import run_hook
+from airflow_provider_gradient.settings import get_settings
 
 
 def cluster_update(settings: Mapping[str, Any], merged: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def apply_to_job(task: Any, context: Mapping[str, Any] | None, client: Any) -> G
         resolve_app_id(task, context),
         client,
         project_settings(task, context),
-        region=gradient_conf("region", "us-east-1"),
+        region=get_settings().region,
         dag_id=task.dag_id,
         task_id=task.task_id,
     )

@@ -24,6 +24,8 @@ from typing import Any, Literal, TypeVar
 
 from fastapi import HTTPException, status
 
+from airflow_provider_gradient.settings import GradientConfigError, GradientSettings, get_settings
+
 log = logging.getLogger(__name__)
 
 Method = Literal["GET", "PUT", "POST", "DELETE"]
@@ -32,24 +34,24 @@ _NO_MANAGER = object()
 UNOWNED_MODES = ("admin", "all_dags")
 
 
-def _option(name: str, fallback: str) -> str:
+def _settings() -> GradientSettings | None:
     try:
-        from airflow.configuration import conf
-
-        return str(conf.get("gradient", name, fallback=fallback) or fallback).strip()
-    except Exception:  # noqa: BLE001 - no Airflow configuration: the documented default
-        return fallback
+        return get_settings()
+    except GradientConfigError as exc:
+        log.error("Gradient: %s; access falls back to the most restrictive rules", exc)
+        return None
 
 
 def unowned_mode() -> str:
-    """``[gradient] projects_without_dag`` (``admin`` or ``all_dags``; anything else means ``admin``)."""
-    mode = _option("projects_without_dag", "admin").lower()
-    return mode if mode in UNOWNED_MODES else "admin"
+    """``[gradient] projects_without_dag`` (``admin`` or ``all_dags``; a bad section means ``admin``)."""
+    settings = _settings()
+    return settings.projects_without_dag if settings is not None else "admin"
 
 
 def discover_allow_list() -> frozenset[str]:
     """``[gradient] discover_conn_ids``: connections every page user may scan with Discover."""
-    return frozenset(c.strip() for c in _option("discover_conn_ids", "").split(",") if c.strip())
+    settings = _settings()
+    return frozenset(settings.discover_conn_ids) if settings is not None else frozenset()
 
 
 def _auth_manager() -> Any:

@@ -39,6 +39,7 @@ from airflow_provider_gradient.service.schemas import (
     Workspace,
     WorkspaceIn,
 )
+from airflow_provider_gradient.settings import GradientSettings, declared_defaults
 from airflow_provider_gradient.store import migrate
 from airflow_provider_gradient.store.engine import Engines, get_engines
 from airflow_provider_gradient.store.models import ProjectRow, RunRow
@@ -76,9 +77,10 @@ class GradientService:
     :param url: SQLAlchemy URL of the store (SQLite or PostgreSQL).
     :param price_catalog: optional price catalog override path (``[gradient] price_catalog``).
     :param default_settings: settings of new projects where the caller gives none.
-    :param default_cloud: cloud of new projects where the caller gives none.
-    :param default_region: region of new projects where the caller gives none.
-    :param default_plan_type: Databricks plan of new projects where the caller gives none.
+    :param default_cloud: cloud of new projects where the caller gives none (default: the declared
+        ``[gradient] cloud`` default).
+    :param default_region: region of new projects where the caller gives none (same).
+    :param default_plan_type: Databricks plan of new projects where the caller gives none (same).
     :param migrate_on_start: apply Alembic migrations on first use (default True).
     """
 
@@ -88,18 +90,19 @@ class GradientService:
         *,
         price_catalog: str | None = None,
         default_settings: ProjectSettings | None = None,
-        default_cloud: str = "aws",
-        default_region: str = "us-east-1",
-        default_plan_type: str = "Premium",
+        default_cloud: str | None = None,
+        default_region: str | None = None,
+        default_plan_type: str | None = None,
         migrate_on_start: bool = True,
     ) -> None:
+        declared = declared_defaults()
         self.engines: Engines = get_engines(url)
         self.url = self.engines.url
         self.price_catalog = price_catalog or None
         self.default_settings = default_settings or ProjectSettings()
-        self.default_cloud = default_cloud
-        self.default_region = default_region
-        self.default_plan_type = default_plan_type
+        self.default_cloud = default_cloud or declared["cloud"]
+        self.default_region = default_region or declared["region"]
+        self.default_plan_type = default_plan_type or declared["plan_type"]
         if migrate_on_start:
             migrate.ensure_schema(self.engines)
 
@@ -107,6 +110,27 @@ class GradientService:
     def from_url(cls, url: str, **kwargs: Any) -> GradientService:
         """The service over ``url``; applies Alembic migrations on first use."""
         return cls(url, **kwargs)
+
+    @classmethod
+    def from_settings(cls, settings: GradientSettings, url: str | None = None, **kwargs: Any) -> GradientService:
+        """The service the ``[gradient]`` settings describe (store URL, catalog, defaults of new projects).
+
+        :param url: another store URL than ``settings.store_url``.
+        """
+        defaults = ProjectSettings(
+            sla_minutes=settings.default_sla_minutes,
+            auto_apply=settings.default_auto_apply,
+            learning_runs=settings.learning_runs,
+        )
+        return cls(
+            url or settings.resolved_store_url(),
+            price_catalog=settings.price_catalog,
+            default_settings=defaults,
+            default_cloud=settings.cloud,
+            default_region=settings.region,
+            default_plan_type=settings.plan_type,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------ transactions
     @contextmanager

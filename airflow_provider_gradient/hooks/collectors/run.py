@@ -254,16 +254,19 @@ def record_collected(
     cloud: str,
     region: str,
     plan: str = "Premium",
+    price_catalog: str | None = None,
     extra: Mapping[str, Any] | None = None,
     recommend: bool = True,
 ) -> list[RecordResult]:
     """Price and record each collected run with its project, then generate the next recommendation.
 
+    :param price_catalog: the ``[gradient] price_catalog`` override (None: the shipped catalog).
+
     Never raises: a failure is returned in :attr:`RecordResult.error`.
     """
     from airflow_provider_gradient.core.pricing import load_catalog
 
-    catalog = load_catalog(_catalog_override())
+    catalog = load_catalog(price_catalog)
     results = []
     for slot_id, run in collected.items():
         pid = project_ids.get(slot_id)
@@ -284,15 +287,6 @@ def record_collected(
         except (IngestError, Exception) as e:  # noqa: BLE001
             results.append(RecordResult(slot_id, pid, None, None, f"{type(e).__name__}: {e}"))
     return results
-
-
-def _catalog_override() -> str | None:
-    try:
-        from airflow_provider_gradient.operators._apply import gradient_conf
-
-        return gradient_conf("price_catalog", "") or None
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, str]:
