@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -53,12 +53,6 @@ def chromium_or_skip() -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing under CI (scripts/run_tests.sh installs chromium)")
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); browser tests need it")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _http(
@@ -181,7 +175,7 @@ def start_server(root: Path, *, with_emulator: bool = True) -> Iterator[AirflowS
     passwords = root / "passwords.json"
     passwords.write_text(json.dumps({name: pw for name, pw in USERS.values()}))
     store_url = f"sqlite:///{root / 'gradient.db'}"
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
         "AIRFLOW_HOME": str(root),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from ports import free_port
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SUPPORT = Path(__file__).resolve().parent / "support"
@@ -81,12 +81,6 @@ class LiveServer:
         return httpx.Client(base_url=self.url, headers=self.h(role) if role else {}, timeout=30, **kw)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _kill(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -126,7 +120,7 @@ def start(home: Path) -> Iterator[LiveServer]:
         mig = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True,
                              stdin=subprocess.DEVNULL)
         assert mig.returncode == 0, mig.stdout[-2000:] + mig.stderr[-2000:]
-        port = _free_port()
+        port = free_port()
         env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{port}"
         log = open(home / "api-server.log", "w")  # noqa: SIM115 - closed below
         server = subprocess.Popen(

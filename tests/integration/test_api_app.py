@@ -14,21 +14,6 @@ from fastapi.testclient import TestClient
 from airflow_provider_gradient.service import GradientService
 
 
-@pytest.fixture(autouse=True)
-def _close_pools() -> Iterator[None]:
-    """Each test uses its own database: close its connection pools afterwards (PostgreSQL max_connections)."""
-    from airflow_provider_gradient.store.engine import cached_engine_keys, dispose_engines_except
-
-    before = cached_engine_keys()
-    yield
-    dispose_engines_except(before)
-
-
-@pytest.fixture
-def svc(store_url: str) -> GradientService:
-    return GradientService.from_url(store_url)
-
-
 @pytest.fixture
 def app(svc: GradientService) -> Any:
     from airflow_provider_gradient.plugins.app import create_app

@@ -21,6 +21,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ports import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 GRADIENT = str(Path(sys.executable).with_name("gradient"))
 DATASETS = REPO.parent / "shared" / "datasets"
@@ -39,12 +41,6 @@ def readme_commands() -> list[str]:
             if line:
                 lines.append(line)
     return lines
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_readme_has_the_commands_it_promises() -> None:
@@ -131,7 +127,7 @@ def test_every_gradient_command_runs(tmp_path: Path) -> None:
                     continue  # the real data sets live beside the repository, not in it
                 argv = [str(DATASETS) if a == "../shared/datasets" else a for a in argv]
             if argv[1:3] == ["simulator", "serve"]:
-                argv = [a.replace("8999", str(_free_port())).replace("/tmp/emulator", str(tmp_path / "served"))
+                argv = [a.replace("8999", str(free_port())).replace("/tmp/emulator", str(tmp_path / "served"))
                         for a in argv]
                 proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from live_server import LiveServer
+from ports import free_port
 
 #: The server process: the plugin app mounted at /gradient beside the auth manager's own app (/auth),
 #: exactly as ``airflow api-server`` mounts plugin ``fastapi_apps``; prints admin/viewer JWTs on start.
@@ -71,12 +71,6 @@ class ApiServer:
         return httpx.Client(base_url=self.url, headers=self.headers(role) if role else {}, timeout=30, **kw)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def server_env(home: Path, store_url: str) -> dict[str, str]:
     """Environment of a process that serves or talks to the app like an Airflow deployment would."""
     return {
@@ -96,7 +90,7 @@ def server_env(home: Path, store_url: str) -> dict[str, str]:
 def api_server(home: Path, store_url: str, timeout: float = 90.0) -> Iterator[ApiServer]:
     """Serve the plugin app on a free port until the block ends (the process is always stopped)."""
     home.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     log = open(home / "server.log", "w+")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(port)], env=server_env(home, store_url), stdout=subprocess.PIPE,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 
 from airflow_provider_gradient.operators._apply import choose_recommendation
 from airflow_provider_gradient.service import GradientService
+
+pytestmark = pytest.mark.sqlite_only
 
 NOON = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -16,11 +17,6 @@ NOON = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 def _rec(svc: GradientService, pid: int, workers: int) -> int:
     cluster = {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": workers}
     return svc.store_recommendation(pid, {"cluster": cluster, "phase": "learning", "reason": str(workers)}).id
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> GradientService:
-    return GradientService.from_url(f"sqlite:///{tmp_path / 'g.db'}")
 
 
 def test_copilot_uses_only_what_a_user_applied(svc: GradientService) -> None:

@@ -14,6 +14,8 @@ from airflow_provider_gradient.cli import app
 from airflow_provider_gradient.cli.recommendations import to_terraform
 from airflow_provider_gradient.service import GradientService, RecommendationIn, RunIn
 
+pytestmark = pytest.mark.sqlite_only
+
 BASELINE = {
     "spark_version": "15.4.x-scala2.12",
     "node_type_id": "m5.xlarge",
@@ -60,11 +62,6 @@ def cli(sqlite_url: str, monkeypatch: pytest.MonkeyPatch):
         return runner.invoke(app, list(args), input=input, catch_exceptions=False)
 
     return run
-
-
-@pytest.fixture
-def svc(sqlite_url: str) -> GradientService:
-    return GradientService.from_url(sqlite_url)
 
 
 def _project_with_history(svc: GradientService) -> int:

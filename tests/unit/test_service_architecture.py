@@ -9,12 +9,9 @@ import pytest
 from airflow_provider_gradient.core.pricing import ARM64, load_catalog
 from airflow_provider_gradient.service import ConflictError, GradientService, RunIn
 
+pytestmark = pytest.mark.sqlite_only
+
 BASE = {"node_type_id": "m5.xlarge", "num_workers": 4, "spark_version": "15.4.x-scala2.12"}
-
-
-@pytest.fixture
-def svc(sqlite_url: str) -> GradientService:
-    return GradientService.from_url(sqlite_url)
 
 
 def _record(svc: GradientService, pid: int, i: int, cluster: dict, runtime_s: float = 1800.0) -> None:

@@ -6,22 +6,12 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from airflow_provider_gradient.service import GradientService, RecommendationIn, RunIn
-
-
-@pytest.fixture(autouse=True)
-def _close_pools() -> Iterator[None]:
-    """Each test uses its own database: close its connection pools afterwards (PostgreSQL max_connections)."""
-    from airflow_provider_gradient.store.engine import cached_engine_keys, dispose_engines_except
-
-    before = cached_engine_keys()
-    yield
-    dispose_engines_except(before)
 
 N = 8
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from airflow_provider_gradient.service import (
@@ -16,21 +14,6 @@ from airflow_provider_gradient.service import (
     RecommendationIn,
     RunIn,
 )
-
-
-@pytest.fixture(autouse=True)
-def _close_pools() -> Iterator[None]:
-    """Each test uses its own database: close its connection pools afterwards (PostgreSQL max_connections)."""
-    from airflow_provider_gradient.store.engine import cached_engine_keys, dispose_engines_except
-
-    before = cached_engine_keys()
-    yield
-    dispose_engines_except(before)
-
-
-@pytest.fixture
-def svc(store_url: str) -> GradientService:
-    return GradientService.from_url(store_url)
 
 
 def test_get_or_create_returns_same_project(svc: GradientService) -> None:

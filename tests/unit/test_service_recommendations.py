@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from airflow_provider_gradient.service import (
@@ -16,27 +14,12 @@ from airflow_provider_gradient.service import (
 )
 from airflow_provider_gradient.service.recommend import build_inputs
 
-
-@pytest.fixture(autouse=True)
-def _close_pools() -> Iterator[None]:
-    """Each test uses its own database: close its connection pools afterwards (PostgreSQL max_connections)."""
-    from airflow_provider_gradient.store.engine import cached_engine_keys, dispose_engines_except
-
-    before = cached_engine_keys()
-    yield
-    dispose_engines_except(before)
-
 BASELINE = {
     "node_type_id": "m5.xlarge",
     "driver_node_type_id": "m5.xlarge",
     "num_workers": 4,
     "aws_attributes": {"availability": "ON_DEMAND", "first_on_demand": 1},
 }
-
-
-@pytest.fixture
-def svc(store_url: str) -> GradientService:
-    return GradientService.from_url(store_url)
 
 
 def _rec(n: int, phase: str = "learning") -> RecommendationIn:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,21 +15,6 @@ from airflow_provider_gradient.service import (
     RunCost,
     RunIn,
 )
-
-
-@pytest.fixture(autouse=True)
-def _close_pools() -> Iterator[None]:
-    """Each test uses its own database: close its connection pools afterwards (PostgreSQL max_connections)."""
-    from airflow_provider_gradient.store.engine import cached_engine_keys, dispose_engines_except
-
-    before = cached_engine_keys()
-    yield
-    dispose_engines_except(before)
-
-
-@pytest.fixture
-def svc(store_url: str) -> GradientService:
-    return GradientService.from_url(store_url)
 
 
 def test_record_same_run_three_times_one_row(svc: GradientService) -> None:

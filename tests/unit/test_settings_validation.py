@@ -20,12 +20,9 @@ from airflow_provider_gradient.service import (
 )
 from airflow_provider_gradient.service.schemas import MAX_WORKERS_LIMIT
 
+pytestmark = pytest.mark.sqlite_only
+
 BASE = {"node_type_id": "m5.xlarge", "num_workers": 4, "spark_version": "13.3.x-scala2.12"}
-
-
-@pytest.fixture
-def svc(sqlite_url: str) -> GradientService:
-    return GradientService.from_url(sqlite_url)
 
 
 @pytest.mark.parametrize(

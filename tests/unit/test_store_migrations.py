@@ -3,8 +3,6 @@ SQLite pragmas, constraints the service relies on."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -19,16 +17,6 @@ from airflow_provider_gradient.store.migrate import (
     forget_schema_cache,
     revisions,
 )
-
-
-@pytest.fixture(autouse=True)
-def _close_pools() -> Iterator[None]:
-    """Each test uses its own database: close its connection pools afterwards (PostgreSQL max_connections)."""
-    from airflow_provider_gradient.store.engine import cached_engine_keys, dispose_engines_except
-
-    before = cached_engine_keys()
-    yield
-    dispose_engines_except(before)
 
 TABLES = {"gradient_workspaces", "gradient_projects", "gradient_runs", "gradient_recommendations"}
 

@@ -17,15 +17,12 @@ from airflow_provider_gradient.plugins.ui import auth, charts, views
 from airflow_provider_gradient.plugins.ui.rendering import project_rows
 from airflow_provider_gradient.service import GradientService
 
+pytestmark = pytest.mark.sqlite_only
+
 DAY = 86_400_000
 T0 = 1_767_600_000_000  # 2026-01-05
 NS = "{http://www.w3.org/2000/svg}"
 CLUSTER = {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 4}
-
-
-@pytest.fixture
-def svc(tmp_path: Any) -> GradientService:
-    return GradientService.from_url(f"sqlite:///{tmp_path / 'gradient.db'}")
 
 
 @pytest.fixture

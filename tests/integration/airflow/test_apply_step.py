@@ -4,7 +4,6 @@ run-now hook sends only the changed cluster entries."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -14,15 +13,10 @@ from airflow_provider_gradient.core.cluster_merge import TAG_RECOMMENDATION_ID
 from airflow_provider_gradient.operators._apply import STATE_ATTR, guarded_apply
 from airflow_provider_gradient.operators.run_now import cluster_update
 
+pytestmark = pytest.mark.sqlite_only
+
 USER = {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "num_workers": 4}
 REC = {"node_type_id": "r5.xlarge", "driver_node_type_id": "r5.xlarge", "num_workers": 6}
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> Any:
-    from airflow_provider_gradient.service import GradientService
-
-    return GradientService.from_url(f"sqlite:///{tmp_path / 'g.db'}")
 
 
 def _operator(**kwargs: Any) -> Any:

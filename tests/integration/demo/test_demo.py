@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts"
@@ -27,12 +27,6 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "GRADIENT"))}
     env["COLUMNS"] = "200"
     return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _processes_mentioning(text: str) -> list[str]:
@@ -127,7 +121,7 @@ def test_demo_report_renders_in_chromium(demo: tuple[Path, str]) -> None:
 
 def test_make_ui_serves_the_demo_projects(demo: tuple[Path, str]) -> None:
     home, _ = demo
-    port = _free_port()
+    port = free_port()
     banner = home.parent / "make-ui.out"
     with banner.open("w") as out:
         proc = subprocess.Popen(
