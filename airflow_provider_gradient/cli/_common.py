@@ -181,15 +181,19 @@ def fmt_ms(ms: int | None) -> str | None:
 
 
 def shape(cluster: dict[str, Any] | None) -> str:
-    """A short description of a cluster: ``m5.xlarge x 4 (spot)``."""
+    """A short description of a cluster: ``m5.xlarge x 4 (spot)`` (read as a ``core.cluster.Cluster``; an
+    invalid one names its bad field)."""
     if not cluster:
         return "-"
-    node = cluster.get("node_type_id") or cluster.get("instance_pool_id") or "?"
-    if isinstance(cluster.get("autoscale"), dict):
-        a = cluster["autoscale"]
-        workers = f"{a.get('min_workers')}-{a.get('max_workers')}"
+    from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+
+    try:
+        c = Cluster.from_databricks(cluster, strict=False)
+    except ClusterError as exc:
+        return f"{cluster.get('node_type_id') or '?'} (invalid {exc.field})"
+    node = c.node_type_id or c.instance_pool_id or "?"
+    if c.is_autoscale:
+        workers = f"{c.autoscale_min}-{c.autoscale_max}"
     else:
-        workers = str(cluster.get("num_workers", "?"))
-    attrs = cluster.get("aws_attributes") or cluster.get("azure_attributes") or {}
-    market = " (spot)" if "SPOT" in str(attrs.get("availability", "")).upper() else ""
-    return f"{node} x {workers}{market}"
+        workers = "?" if c.num_workers is None else str(c.num_workers)
+    return f"{node} x {workers}" + (" (spot)" if c.spot else "")

@@ -9,6 +9,7 @@ Rules of the merge (:func:`merge_cluster`):
 
 * dicts merge recursively, the recommendation wins on scalar conflicts, user keys it does not name stay;
 * ``num_workers`` and ``autoscale`` replace each other (Databricks rejects a cluster having both);
+* a recommended ``runtime_engine`` takes ``-photon-`` out of a legacy Spark version (Databricks rejects both);
 * lists (``init_scripts``, ``ssh_public_keys`` ...) are unioned keeping the user's order, never duplicated;
 * user ``custom_tags`` are kept, Gradient's tags overwrite only their own keys;
 * clusters backed by an instance pool keep their pool: only the worker count is applied;
@@ -27,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_provider_gradient.core.cluster import plain_spark_version
 from airflow_provider_gradient.core.redact import REDACTED
 
 TAG_PROJECT_ID = "gradient:project-id"
@@ -197,6 +199,9 @@ def merge_cluster(
                 raise ClusterMergeError("recommended autoscale must be an object with min_workers/max_workers")
             out["autoscale"] = dict(rec.pop("autoscale"))
         _deep_merge(out, rec)
+        if "runtime_engine" in rec and isinstance(out.get("spark_version"), str):
+            # the engine is now explicit: a legacy "-photon-" version would contradict it (Databricks rejects both)
+            out["spark_version"] = plain_spark_version(out["spark_version"])
         rec_tags = recommended.get("custom_tags")
         if isinstance(rec_tags, Mapping):
             out["custom_tags"] = {**dict(out.get("custom_tags") or {}), **rec_tags}

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.csv_cell import csv_text
 
 DAY_MS = 86_400_000
@@ -155,40 +156,6 @@ def job_dict(j: JobSummary) -> dict[str, Any]:
     }
 
 
-def cloud_of(cluster: Mapping[str, Any]) -> str:
-    """Cloud of a cluster spec (attributes block, else node type naming; default ``aws``)."""
-    if cluster.get("azure_attributes") or str(cluster.get("node_type_id", "")).startswith("Standard_"):
-        return "azure"
-    if cluster.get("gcp_attributes") or str(cluster.get("node_type_id", "")).startswith(("n1-", "n2-")):
-        return "gcp"
-    return "aws"
-
-
-def _workers(cluster: Mapping[str, Any]) -> tuple[float, bool]:
-    auto = cluster.get("autoscale")
-    if isinstance(auto, Mapping) and auto.get("max_workers") is not None:
-        lo = float(auto.get("min_workers") or 0)
-        hi = float(auto.get("max_workers") or lo)
-        return (lo + hi) / 2.0, True
-    return float(cluster.get("num_workers") or 0), False
-
-
-def _spot(cluster: Mapping[str, Any]) -> bool:
-    for key in ("aws_attributes", "azure_attributes", "gcp_attributes"):
-        attrs = cluster.get(key)
-        if isinstance(attrs, Mapping) and "SPOT" in str(attrs.get("availability", "")).upper():
-            return True
-        if isinstance(attrs, Mapping) and "PREEMPTIBLE" in str(attrs.get("availability", "")).upper():
-            return True
-    return False
-
-
-def _is_photon(cluster: Mapping[str, Any]) -> bool:
-    return str(cluster.get("runtime_engine", "")).upper() == "PHOTON" or "photon" in str(
-        cluster.get("spark_version", "")
-    )
-
-
 def _managed(cluster: Mapping[str, Any], managed_app_ids: frozenset[str]) -> bool:
     tags = cluster.get("custom_tags") or {}
     if not isinstance(tags, Mapping):
@@ -217,7 +184,11 @@ def task_usages(
     :param catalog: a ``core.pricing.PriceCatalog``
     :param managed_app_ids: app ids of the provider's store (a tagged cluster is managed too)
     """
-    from airflow_provider_gradient.core.pricing import PricingError, estimate_run_cost
+    from airflow_provider_gradient.core.pricing import (
+        PricingError,
+        dbu_usd_per_node_dbu,
+        estimate_cluster_cost,
+    )
 
     managed_ids = frozenset(managed_app_ids)
     job_names = {}
@@ -255,24 +226,25 @@ def task_usages(
                 cluster.get("cluster_source", "JOB")
             ).upper() not in ("JOB", "PIPELINE")
             shape: Mapping[str, Any] = {**spec, **cluster} if cluster else spec
-            if not shape.get("node_type_id"):
+            try:
+                c = Cluster.from_databricks(shape, strict=False)
+            except ClusterError:
+                continue  # a cluster Databricks would not run: nothing to count
+            if not c.node_type_id:
                 continue
             t0 = _run_ms(task, "start_time") or start
             t1 = _run_ms(task, "end_time") or _run_ms(run, "end_time")
             if t1 <= t0:
                 continue
             runtime_s = (t1 - t0) / 1000.0
-            cloud = cloud_of(shape)
+            cloud = c.cloud
             region = scan.region or _DEFAULT_REGION.get(cloud, "us-east-1")
-            node = str(shape["node_type_id"])
-            driver = str(shape.get("driver_node_type_id") or node)
-            workers, autoscaling = _workers(shape)
-            photon = _is_photon(shape)
+            node, workers = c.node_type_id, c.mean_workers
             findings = {
                 f
                 for f, on in (
-                    ("photon", photon),
-                    ("autoscaling", autoscaling),
+                    ("photon", c.photon),
+                    ("autoscaling", c.is_autoscale),
                     ("all_purpose", all_purpose),
                     ("submitted", submitted),
                     ("managed", _managed(shape, managed_ids)),
@@ -283,25 +255,16 @@ def task_usages(
             dbu = ap_saving = 0.0
             try:
                 nt = catalog.node_type(cloud, node)
-                dt = catalog.node_type(cloud, driver)
+                dt = catalog.node_type(cloud, c.driver_type)
                 cores = nt.vcpus * workers + dt.vcpus
                 compute = "all_purpose" if all_purpose else "jobs"
-                est = estimate_run_cost(
-                    catalog=catalog,
-                    cloud=cloud,
-                    region=region,
-                    node_type=node,
-                    driver_node_type=driver,
-                    workers=workers,
-                    runtime_s=runtime_s,
-                    spot=_spot(shape),
-                    photon=photon,
-                    compute_type=compute,
+                est = estimate_cluster_cost(
+                    c, catalog=catalog, region=region, runtime_s=runtime_s, compute_type=compute
                 )
                 cost, dbu = est.total_usd, est.dbu_usd
                 if all_purpose:
-                    jobs_rate = catalog.dbu_rate_usd(cloud, "Premium", "jobs_photon" if photon else "jobs")
-                    ap_rate = catalog.dbu_rate_usd(cloud, "Premium", "all_purpose")
+                    jobs_rate = dbu_usd_per_node_dbu(catalog, cloud, "Premium", "jobs", c.photon)
+                    ap_rate = dbu_usd_per_node_dbu(catalog, cloud, "Premium", "all_purpose", c.photon)
                     if ap_rate > 0:
                         ap_saving = max(dbu * (1 - jobs_rate / ap_rate), 0.0)
             except (PricingError, KeyError, ValueError):

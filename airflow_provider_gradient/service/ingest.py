@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.pricing import (
     ClusterTimeline,
     NodeInterval,
@@ -20,6 +21,7 @@ from airflow_provider_gradient.core.pricing import (
     RunCost,
     VolumeInterval,
     compute_run_cost,
+    ebs_volume_type,
 )
 
 Outcome = Literal["success", "failed", "oom", "cancelled"]
@@ -146,15 +148,27 @@ def classify_outcome(
     return "success" if state.result_state == "SUCCESS" else "failed"
 
 
-def _market(cluster: Mapping[str, Any]) -> tuple[str, int]:
-    """(worker market, number of on-demand nodes counting the driver) of a cluster spec."""
-    for key in ("aws_attributes", "azure_attributes", "gcp_attributes"):
-        attrs = cluster.get(key)
-        if isinstance(attrs, Mapping):
-            availability = str(attrs.get("availability") or "").upper()
-            first = int(attrs.get("first_on_demand", 1) or 0)
-            if "SPOT" in availability or "PREEMPTIBLE" in availability:
-                return "spot", first
+def _cluster(spec: Mapping[str, Any]) -> Cluster:
+    """The spec as a :class:`~airflow_provider_gradient.core.cluster.Cluster` (IngestError naming a bad field)."""
+    try:
+        return Cluster.from_databricks(spec, strict=False)
+    except ClusterError as exc:
+        raise IngestError(str(exc)) from exc
+
+
+def _submitted(run: CollectedRun) -> Cluster:
+    """The submitted cluster, read leniently (an unreadable one counts as fixed-size on-demand: only hints
+    depend on it; pricing reports the bad field)."""
+    try:
+        return Cluster.from_databricks(run.submitted_cluster, strict=False)
+    except ClusterError:
+        return Cluster()
+
+
+def _market(cluster: Cluster) -> tuple[str, int]:
+    """(worker market, number of on-demand nodes counting the driver) of a cluster."""
+    if cluster.spot:
+        return "spot", cluster.first_on_demand
     return "on_demand", 1 << 30
 
 
@@ -176,12 +190,14 @@ def timeline_from_events(
     """Rebuild driver/worker intervals from ``clusters/events`` (resizes, lost nodes) and the spec.
 
     Without events the spec's size (``num_workers`` or ``autoscale.min_workers``) is assumed for the run.
+
+    :raises IngestError: no node type, or a bad field of the spec (named).
     """
-    node_type = str(cluster.get("node_type_id") or "")
-    driver_type = str(cluster.get("driver_node_type_id") or node_type)
+    c = _cluster(cluster)
+    node_type, driver_type = c.node_type_id, c.driver_type
     if not node_type:
         raise IngestError("cluster has no node_type_id: cannot price it")
-    market, first_on_demand = _market(cluster)
+    market, first_on_demand = _market(c)
     evs = sorted((e for e in events if _event_ms(e) > 0), key=_event_ms)
     c_start = next((_event_ms(e) for e in evs if e.get("type") in _START_EVENTS), None)
     c_end = next((_event_ms(e) for e in evs if e.get("type") in _END_EVENTS), None)
@@ -195,10 +211,8 @@ def timeline_from_events(
         if e.get("type") in _WORKER_COUNT_EVENTS and (n := _worker_count(e)) is not None
     ]
     if not steps:
-        size = cluster.get("num_workers")
-        if size is None and isinstance(cluster.get("autoscale"), Mapping):
-            size = cluster["autoscale"].get("min_workers")
-        steps = [(t0, int(size or 0))]
+        size = c.num_workers if c.num_workers is not None else c.min_workers
+        steps = [(t0, size)]
     active: list[int] = []  # start times of live workers (stack: last added is first removed)
     worker_index: list[int] = []
     for ts, count in steps:
@@ -240,26 +254,27 @@ def timeline_from_cloud(cluster: ClusterFacts, start_ms: int, end_ms: int) -> Cl
     return ClusterTimeline(nodes=tuple(nodes), volumes=tuple(vols))
 
 
-#: Databricks ``aws_attributes.ebs_volume_type`` -> EBS volume type priced by the catalog.
-_EBS_TYPES = {"GENERAL_PURPOSE_SSD": "gp3", "THROUGHPUT_OPTIMIZED_HDD": "st1"}
-
-
 def spec_volumes(cluster: Mapping[str, Any], nodes: Sequence[NodeInterval]) -> tuple[VolumeInterval, ...]:
     """EBS volumes the spec attaches to every node (``aws_attributes.ebs_volume_count`` x ``ebs_volume_size``
     GB), each living as long as its node. Used when the cloud does not list them (no AWS connection, or the
     volumes were deleted with their instances)."""
-    attrs = cluster.get("aws_attributes")
-    if not isinstance(attrs, Mapping):
-        return ()
     try:
-        count = int(attrs.get("ebs_volume_count") or 0)
-        size = float(attrs.get("ebs_volume_size") or 0)
-    except (TypeError, ValueError):
+        c = Cluster.from_databricks(cluster, strict=False)
+    except ClusterError:
         return ()
+    count, size = c.ebs_volume_count, float(c.ebs_volume_size_gb)
     if count <= 0 or size <= 0:
         return ()
-    vtype = _EBS_TYPES.get(str(attrs.get("ebs_volume_type") or "GENERAL_PURPOSE_SSD").upper(), "gp3")
+    vtype = ebs_volume_type(c.ebs_volume_type)
     return tuple(VolumeInterval(vtype, size, n.start_ms, n.end_ms) for n in nodes for _ in range(count))
+
+
+def run_spec(run: CollectedRun) -> dict[str, Any]:
+    """The run's cluster spec: what was submitted, overlaid by what ``clusters/get`` reported."""
+    spec = dict(run.submitted_cluster)
+    if run.cluster is not None:
+        spec = {**spec, **{k: v for k, v in run.cluster.cluster.items() if v is not None}}
+    return spec
 
 
 def build_timeline(run: CollectedRun) -> tuple[ClusterTimeline, bool]:
@@ -268,9 +283,7 @@ def build_timeline(run: CollectedRun) -> tuple[ClusterTimeline, bool]:
     Volumes: the cloud's (EBS found by ``ClusterId`` tag / block-device mapping), else the spec's EBS
     volumes on every node.
     """
-    spec = dict(run.submitted_cluster)
-    if run.cluster is not None:
-        spec = {**spec, **{k: v for k, v in run.cluster.cluster.items() if v is not None}}
+    spec = run_spec(run)
     if run.cluster is not None and run.cluster.instances:
         timeline, from_cloud = timeline_from_cloud(run.cluster, run.start_ms, run.end_ms), True
     else:
@@ -286,13 +299,10 @@ def build_timeline(run: CollectedRun) -> tuple[ClusterTimeline, bool]:
 def price_run(
     run: CollectedRun, catalog: PriceCatalog, *, cloud: str, region: str, plan: str = "Premium"
 ) -> RunCost:
-    """Price a collected run (photon from ``runtime_engine``)."""
+    """Price a collected run (Photon by ``runtime_engine`` or a ``-photon-`` Spark version, see
+    :attr:`~airflow_provider_gradient.core.cluster.Cluster.photon`)."""
     timeline, from_cloud = build_timeline(run)
-    spec = run.cluster.cluster if run.cluster is not None and run.cluster.cluster else run.submitted_cluster
-    photon = (
-        str(spec.get("runtime_engine") or run.submitted_cluster.get("runtime_engine") or "").upper()
-        == "PHOTON"
-    )
+    photon = _cluster(run_spec(run)).photon
     return compute_run_cost(
         timeline,
         catalog,
@@ -383,7 +393,7 @@ def run_spot_evidence(run: CollectedRun) -> Any:
         instances=cluster.instances if cluster is not None else (),
         summary=run.summary,
         texts=(run.state.state_message,),
-        spot_cluster=_market(run.submitted_cluster)[0] == "spot",
+        spot_cluster=_submitted(run).spot,
     )
 
 
@@ -429,7 +439,7 @@ def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[st
     (:func:`worker_stats`): the optimiser models it at that average.
     """
     summary = summary_dict(run.summary)
-    if isinstance(run.submitted_cluster.get("autoscale"), Mapping):
+    if _submitted(run).is_autoscale:
         try:
             stats = worker_stats(build_timeline(run)[0], int(run.start_ms), int(run.end_ms))
         except ValueError:  # IngestError / PricingError: no timeline, no stats

@@ -80,7 +80,7 @@ def build_inputs(
         OptimizerSettings,
         SearchSpace,
     )
-    from airflow_provider_gradient.core.pricing import load_catalog
+    from airflow_provider_gradient.core.pricing import dbu_usd_per_node_dbu, load_catalog
 
     st = project.settings
     cloud, region = project.cloud, project.region
@@ -134,7 +134,9 @@ def build_inputs(
         cloud=cloud,
         region=region,
         node_types=tuple(options),
-        dbu_usd=catalog.dbu_rate_usd(cloud, project.plan_type, compute_type),
+        # $ per rated DBU, with the Photon multiplier when the baseline runs Photon (either signal), as the
+        # run costs are priced (core.pricing)
+        dbu_usd=dbu_usd_per_node_dbu(catalog, cloud, project.plan_type, compute_type, baseline.photon),
         min_workers=1,
         max_workers=st.max_workers or 64,
         allow_autoscale=True,

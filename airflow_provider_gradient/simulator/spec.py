@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+
 __all__ = ["ClusterSpec", "ClusterSpecError"]
 
 
@@ -15,7 +17,8 @@ class ClusterSpecError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ClusterSpec:
-    """The cluster a run is simulated on (the model-relevant part of a Databricks ``new_cluster``).
+    """The cluster a run is simulated on (the model-relevant part of a Databricks ``new_cluster``): a view of a
+    :class:`~airflow_provider_gradient.core.cluster.Cluster`, read and written through it.
 
     :param node_type_id: worker node type.
     :param driver_node_type_id: driver node type ("" = same as workers).
@@ -81,73 +84,57 @@ class ClusterSpec:
         return f"{self.node_type_id} {size}{extra}"
 
     @classmethod
+    def from_cluster(cls, cluster: Cluster, cloud: str = "aws", region: str = "us-east-1") -> ClusterSpec:
+        """The emulator's view of a :class:`~airflow_provider_gradient.core.cluster.Cluster` (no size = 0 workers).
+
+        :raises ClusterSpecError: no node type, or a size the emulator cannot simulate.
+        """
+        if not cluster.node_type_id:
+            raise ClusterSpecError("new_cluster.node_type_id is required")
+        return cls(
+            node_type_id=cluster.node_type_id,
+            driver_node_type_id=cluster.driver_type,
+            num_workers=None if cluster.is_autoscale else (cluster.num_workers or 0),
+            autoscale_min=cluster.autoscale_min,
+            autoscale_max=cluster.autoscale_max,
+            spot=cluster.spot,
+            first_on_demand=cluster.first_on_demand,
+            photon=cluster.photon,
+            ebs_volume_count=cluster.ebs_volume_count,
+            ebs_volume_size_gb=cluster.ebs_volume_size_gb,
+            cloud=cloud,
+            region=region,
+        )
+
+    @classmethod
     def from_new_cluster(cls, new_cluster: Mapping[str, Any], cloud: str = "aws", region: str = "us-east-1") -> ClusterSpec:
-        """Read a Databricks ``new_cluster`` dict.
+        """Read a Databricks ``new_cluster`` dict (rules: :mod:`airflow_provider_gradient.core.cluster`).
 
         :param new_cluster: the cluster spec as submitted.
-        :param cloud: ``aws``, ``azure`` or ``gcp`` (picks the attributes block).
+        :param cloud: ``aws``, ``azure`` or ``gcp`` (the emulated workspace's cloud).
         :param region: cloud region.
-        :raises ClusterSpecError: missing node type or worker count.
+        :raises ClusterSpecError: missing node type or a bad field (named).
         """
-        if not isinstance(new_cluster, Mapping):
-            raise ClusterSpecError("new_cluster must be an object")
-        node = new_cluster.get("node_type_id")
-        if not node or not isinstance(node, str):
-            raise ClusterSpecError("new_cluster.node_type_id is required")
-        auto = new_cluster.get("autoscale")
         try:
-            if auto:
-                nw, amin, amax = None, int(auto.get("min_workers", 1)), int(auto.get("max_workers", 1))
-            else:
-                nw, amin, amax = int(new_cluster.get("num_workers", 0) or 0), None, None
-            attrs_key = {"azure": "azure_attributes", "gcp": "gcp_attributes"}.get(cloud, "aws_attributes")
-            attrs = new_cluster.get(attrs_key) or {}
-            availability = str(attrs.get("availability", "ON_DEMAND")).upper()
-            engine = str(new_cluster.get("runtime_engine", "")).upper()
-            photon = engine == "PHOTON" or "photon" in str(new_cluster.get("spark_version", "")).lower()
-            return cls(
-                node_type_id=node,
-                driver_node_type_id=str(new_cluster.get("driver_node_type_id") or node),
-                num_workers=nw,
-                autoscale_min=amin,
-                autoscale_max=amax,
-                spot=availability.startswith(("SPOT", "PREEMPTIBLE")),
-                first_on_demand=int(attrs.get("first_on_demand", 1) or 0),
-                photon=photon,
-                ebs_volume_count=int(attrs.get("ebs_volume_count", 0) or 0),
-                ebs_volume_size_gb=int(attrs.get("ebs_volume_size", 0) or 0),
-                cloud=cloud,
-                region=region,
-            )
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, ClusterSpecError):
-                raise
-            raise ClusterSpecError(f"bad new_cluster field: {exc}") from exc
+            cluster = Cluster.from_databricks(new_cluster, strict=False)
+        except ClusterError as exc:
+            raise ClusterSpecError(str(exc)) from exc
+        return cls.from_cluster(cluster, cloud, region)
+
+    def to_cluster(self, spark_version: str = "15.4.x-scala2.12") -> Cluster:
+        """This spec as a :class:`~airflow_provider_gradient.core.cluster.Cluster`."""
+        c = Cluster(node_type_id=self.node_type_id, driver_node_type_id=self.driver_node_type_id,
+                    spark_version=spark_version)
+        if self.num_workers is not None:
+            c = c.with_size(num_workers=self.num_workers)
+        else:
+            assert self.autoscale_min is not None and self.autoscale_max is not None
+            c = c.with_size(autoscale=(self.autoscale_min, self.autoscale_max))
+        c = c.with_photon(self.photon).with_market(self.cloud, self.spot, self.first_on_demand)
+        if self.cloud == "aws" and self.ebs_volume_count:
+            c = c.with_ebs(self.ebs_volume_count, self.ebs_volume_size_gb)
+        return c
 
     def to_new_cluster(self, spark_version: str = "15.4.x-scala2.12") -> dict[str, Any]:
         """The Databricks ``new_cluster`` dict for this spec."""
-        out: dict[str, Any] = {
-            "spark_version": spark_version,
-            "node_type_id": self.node_type_id,
-            "driver_node_type_id": self.driver_node_type_id,
-            "runtime_engine": "PHOTON" if self.photon else "STANDARD",
-        }
-        if self.num_workers is not None:
-            out["num_workers"] = self.num_workers
-        else:
-            out["autoscale"] = {"min_workers": self.autoscale_min, "max_workers": self.autoscale_max}
-        if self.cloud == "azure":
-            out["azure_attributes"] = {
-                "availability": "SPOT_WITH_FALLBACK_AZURE" if self.spot else "ON_DEMAND_AZURE",
-                "first_on_demand": self.first_on_demand,
-            }
-        else:
-            attrs: dict[str, Any] = {
-                "availability": "SPOT_WITH_FALLBACK" if self.spot else "ON_DEMAND",
-                "first_on_demand": self.first_on_demand,
-            }
-            if self.ebs_volume_count:
-                attrs.update(ebs_volume_count=self.ebs_volume_count, ebs_volume_size=self.ebs_volume_size_gb,
-                             ebs_volume_type="GENERAL_PURPOSE_SSD")
-            out["aws_attributes"] = attrs
-        return out
+        return self.to_cluster(spark_version).to_databricks()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from airflow_provider_gradient.core.cluster import is_photon
 from airflow_provider_gradient.core.eventlog.summary import DatabricksClusterFacts
 from airflow_provider_gradient.core.redact import redact_properties
 
@@ -91,7 +92,7 @@ def cluster_facts(props: Mapping[str, str]) -> DatabricksClusterFacts | None:
 
     engine = g("runtimeEngine")
     dbr = g("sparkVersion", "effectiveSparkVersion")
-    photon = (engine or "").upper() == "PHOTON" or "photon" in (dbr or "").lower()
+    photon = is_photon(engine, dbr)
     if (props.get("spark.databricks.photon.enabled") or "").lower() == "true" and engine is None:
         photon = True
     return DatabricksClusterFacts(

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_provider_gradient.core.cluster import Cluster
+
 __all__ = ["DiskUse", "EbsAdvice", "apply_ebs_advice", "has_local_disk", "recommend_ebs"]
 
 GB = 1e9
@@ -62,13 +64,6 @@ def has_local_disk(node_type_id: str) -> bool:
     return family.startswith(("i3", "i4", "im4", "is4")) or (len(family) > 2 and family.endswith("d"))
 
 
-def _workers(cluster: Mapping[str, Any]) -> int:
-    auto = cluster.get("autoscale")
-    if isinstance(auto, Mapping):
-        return max(1, int(auto.get("max_workers") or auto.get("min_workers") or 1))
-    return max(1, int(cluster.get("num_workers") or 1))
-
-
 def _round_up(gb: float) -> int:
     return int(max(MIN_VOLUME_GB, math.ceil(gb / STEP_GB) * STEP_GB))
 
@@ -78,21 +73,20 @@ def recommend_ebs(cluster: Mapping[str, Any], history: Sequence[DiskUse]) -> Ebs
 
     :param cluster: the recommended cluster (its ``aws_attributes`` carry today's EBS volumes).
     :param history: disk use of past successful runs (any cluster: bytes written do not depend on the shape).
+    :raises ClusterError: ``cluster`` is not a valid cluster spec (names the field).
     """
     if not history:
         return None
-    attrs = cluster.get("aws_attributes") if isinstance(cluster.get("aws_attributes"), Mapping) else {}
-    assert isinstance(attrs, Mapping)
-    count = int(attrs.get("ebs_volume_count") or 0)
-    size = int(attrs.get("ebs_volume_size") or 0)
+    c = Cluster.from_databricks(cluster, strict=False)
+    count, size = c.ebs_volume_count, c.ebs_volume_size_gb
     have = count * size
     written = max(u.bytes for u in history) / GB
     spilled = max(u.disk_spilled_bytes for u in history) / GB
-    per_node = written / _workers(cluster)
+    per_node = written / max(1, c.max_workers)
     need = per_node * HEADROOM + BASE_GB
     seen = f"past runs wrote up to {written:.0f} GB to local disk (shuffle + spill), {per_node:.0f} GB per worker"
     if have <= 0:
-        if spilled <= 0 or has_local_disk(str(cluster.get("node_type_id") or "")):
+        if spilled <= 0 or has_local_disk(c.node_type_id):
             return None
         vols = max(1, math.ceil(need / MAX_VOLUME_GB))
         return EbsAdvice(vols, _round_up(need / vols), f"spill to disk on nodes without local disk: {seen}")
@@ -112,11 +106,9 @@ def recommend_ebs(cluster: Mapping[str, Any], history: Sequence[DiskUse]) -> Ebs
 
 
 def apply_ebs_advice(cluster: Mapping[str, Any], advice: EbsAdvice) -> dict[str, Any]:
-    """``cluster`` with the advised EBS volumes (other ``aws_attributes`` kept)."""
-    out = dict(cluster)
-    attrs = dict(out.get("aws_attributes") or {})
-    attrs["ebs_volume_count"] = advice.volume_count
-    attrs["ebs_volume_size"] = advice.volume_size_gb
-    attrs.setdefault("ebs_volume_type", "GENERAL_PURPOSE_SSD")
-    out["aws_attributes"] = attrs
-    return out
+    """``cluster`` with the advised EBS volumes (other ``aws_attributes`` kept).
+
+    :raises ClusterError: ``cluster`` is not a valid cluster spec (names the field).
+    """
+    c = Cluster.from_databricks(cluster, strict=False)
+    return c.with_ebs(advice.volume_count, advice.volume_size_gb).to_databricks()

@@ -5,11 +5,12 @@ All are frozen dataclasses; the optimiser is a pure function over them (see ``re
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 
 Phase = Literal["learning", "optimizing"]
 FailureKind = Literal["oom", "spot", "timeout", "other"]
@@ -22,7 +23,8 @@ class OptimizerError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ClusterShape:
-    """The optimiser-relevant part of a Databricks ``new_cluster``.
+    """The optimiser-relevant part of a Databricks ``new_cluster``: a view of a
+    :class:`~airflow_provider_gradient.core.cluster.Cluster` (read and written through it).
 
     Exactly one of ``num_workers`` (fixed size) or ``autoscale_min``/``autoscale_max`` is set.
 
@@ -88,75 +90,65 @@ class ClusterShape:
     def to_databricks(self, base: Mapping[str, Any] | None = None, cloud: str = "aws") -> dict[str, Any]:
         """Merge this shape into a Databricks ``new_cluster`` dict (``base`` is not modified).
 
+        Written through :class:`~airflow_provider_gradient.core.cluster.Cluster`: node types, size, Photon
+        (``runtime_engine``), the cloud's availability/``first_on_demand`` and, on AWS, the EBS volumes.
+
         :param base: the user's original ``new_cluster`` (other fields are kept).
         :param cloud: ``aws``, ``azure`` or ``gcp`` (selects the attributes block).
+        :raises OptimizerError: ``base`` is not a valid cluster spec (names the field).
         """
-        out: dict[str, Any] = copy.deepcopy(dict(base)) if base else {}
-        out["node_type_id"] = self.node_type_id
-        out["driver_node_type_id"] = self.driver_node_type_id
+        try:
+            c = Cluster.from_databricks(base, strict=False) if base else Cluster()
+        except ClusterError as exc:
+            raise OptimizerError(str(exc)) from exc
+        c = dataclasses.replace(c, node_type_id=self.node_type_id, driver_node_type_id=self.driver_node_type_id)
         if self.num_workers is not None:
-            out["num_workers"] = self.num_workers
-            out.pop("autoscale", None)
+            c = c.with_size(num_workers=self.num_workers)
         else:
-            out["autoscale"] = {"min_workers": self.autoscale_min, "max_workers": self.autoscale_max}
-            out.pop("num_workers", None)
-        out["runtime_engine"] = "PHOTON" if self.photon else "STANDARD"
-        if cloud == "azure":
-            attrs = dict(out.get("azure_attributes") or {})
-            attrs["availability"] = "SPOT_WITH_FALLBACK_AZURE" if self.spot else "ON_DEMAND_AZURE"
-            attrs["first_on_demand"] = self.first_on_demand
-            out["azure_attributes"] = attrs
-        elif cloud == "gcp":
-            attrs = dict(out.get("gcp_attributes") or {})
-            attrs["availability"] = "PREEMPTIBLE_WITH_FALLBACK_GCP" if self.spot else "ON_DEMAND_GCP"
-            out["gcp_attributes"] = attrs
-        else:
-            attrs = dict(out.get("aws_attributes") or {})
-            attrs["availability"] = "SPOT_WITH_FALLBACK" if self.spot else "ON_DEMAND"
-            attrs["first_on_demand"] = self.first_on_demand
-            if self.ebs_volume_count > 0:
-                attrs["ebs_volume_count"] = self.ebs_volume_count
-                attrs["ebs_volume_size"] = self.ebs_volume_size_gb
-                attrs.setdefault("ebs_volume_type", "GENERAL_PURPOSE_SSD")
-            out["aws_attributes"] = attrs
-        return out
+            assert self.autoscale_min is not None and self.autoscale_max is not None
+            c = c.with_size(autoscale=(self.autoscale_min, self.autoscale_max))
+        c = c.with_photon(self.photon).with_market(cloud, self.spot, self.first_on_demand)
+        if cloud not in ("azure", "gcp") and self.ebs_volume_count > 0:
+            c = c.with_ebs(self.ebs_volume_count, self.ebs_volume_size_gb)
+        return c.to_databricks()
+
+    @classmethod
+    def from_cluster(cls, cluster: Cluster) -> ClusterShape:
+        """The optimiser's view of a :class:`~airflow_provider_gradient.core.cluster.Cluster`.
+
+        :raises OptimizerError: no node type or no size.
+        """
+        if not cluster.node_type_id:
+            raise OptimizerError("new_cluster.node_type_id is missing")
+        if cluster.num_workers is None and not cluster.is_autoscale:
+            raise OptimizerError("new_cluster needs num_workers or autoscale")
+        return cls(
+            node_type_id=cluster.node_type_id,
+            driver_node_type_id=cluster.driver_type,
+            num_workers=None if cluster.is_autoscale else cluster.num_workers,
+            autoscale_min=cluster.autoscale_min,
+            autoscale_max=cluster.autoscale_max,
+            spot=cluster.spot,
+            first_on_demand=cluster.first_on_demand,
+            photon=cluster.photon,
+            ebs_volume_count=cluster.ebs_volume_count,
+            ebs_volume_size_gb=cluster.ebs_volume_size_gb,
+        )
 
     @classmethod
     def from_databricks(cls, new_cluster: Mapping[str, Any], cloud: str = "aws") -> ClusterShape:
-        """Read a shape from a Databricks ``new_cluster`` dict.
+        """Read a shape from a Databricks ``new_cluster`` dict (rules: :mod:`airflow_provider_gradient.core.cluster`,
+        e.g. Photon by ``runtime_engine`` or a ``-photon-`` Spark version).
 
         :param new_cluster: the cluster spec (``node_type_id`` required).
-        :param cloud: ``aws``, ``azure`` or ``gcp``.
+        :param cloud: ``aws``, ``azure`` or ``gcp`` (kept for callers; the spec's own attributes block is read).
+        :raises OptimizerError: an invalid spec (names the field).
         """
-        node = new_cluster.get("node_type_id")
-        if not node or not isinstance(node, str):
-            raise OptimizerError("new_cluster.node_type_id is missing")
-        auto = new_cluster.get("autoscale")
-        nw = new_cluster.get("num_workers")
-        amin = amax = None
-        if auto:
-            amin, amax = int(auto.get("min_workers", 1)), int(auto.get("max_workers", 1))
-            nw = None
-        elif nw is None:
-            raise OptimizerError("new_cluster needs num_workers or autoscale")
-        else:
-            nw = int(nw)
-        key = {"azure": "azure_attributes", "gcp": "gcp_attributes"}.get(cloud, "aws_attributes")
-        attrs = new_cluster.get(key) or {}
-        availability = str(attrs.get("availability", "ON_DEMAND")).upper()
-        spot = availability.startswith("SPOT") or availability.startswith("PREEMPTIBLE")
-        return cls(
-            node_type_id=node,
-            driver_node_type_id=str(new_cluster.get("driver_node_type_id") or node),
-            num_workers=nw,
-            autoscale_min=amin,
-            autoscale_max=amax,
-            spot=spot,
-            first_on_demand=int(attrs.get("first_on_demand", 1)),
-            photon=str(new_cluster.get("runtime_engine", "")).upper() == "PHOTON",
-            ebs_volume_count=int(attrs.get("ebs_volume_count", 0) or 0),
-            ebs_volume_size_gb=int(attrs.get("ebs_volume_size", 0) or 0),
-        )
+        try:
+            cluster = Cluster.from_databricks(new_cluster, strict=False)
+        except ClusterError as exc:
+            raise OptimizerError(str(exc)) from exc
+        return cls.from_cluster(cluster)
 
 
 @dataclass(frozen=True, slots=True)

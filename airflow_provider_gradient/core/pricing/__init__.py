@@ -14,11 +14,15 @@ from airflow_provider_gradient.core.pricing.catalog import (
     shipped_catalog_document,
 )
 from airflow_provider_gradient.core.pricing.cost import (
+    EBS_VOLUME_TYPES,
     ClusterTimeline,
     NodeInterval,
     RunCost,
     VolumeInterval,
     compute_run_cost,
+    dbu_usd_per_node_dbu,
+    ebs_volume_type,
+    estimate_cluster_cost,
     estimate_run_cost,
 )
 from airflow_provider_gradient.core.pricing.errors import (
@@ -48,7 +52,11 @@ __all__ = [
     "UnknownRegionError",
     "UnknownVolumeTypeError",
     "VolumeInterval",
+    "EBS_VOLUME_TYPES",
     "compute_run_cost",
+    "dbu_usd_per_node_dbu",
+    "ebs_volume_type",
+    "estimate_cluster_cost",
     "cpu_architecture",
     "estimate_run_cost",
     "load_catalog",

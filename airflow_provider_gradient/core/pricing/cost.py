@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_gradient.core.cluster import Cluster
 from airflow_provider_gradient.core.pricing.catalog import NodeType, PriceCatalog, normalize_compute_type
 from airflow_provider_gradient.core.pricing.errors import PricingError
 
@@ -140,6 +141,31 @@ class _Rates:
     nodes: dict[str, NodeType] = field(default_factory=dict)
 
 
+def _photon_compute_type(compute_type: str, photon: bool) -> tuple[str, bool]:
+    """(canonical compute type, Photon): ``jobs`` with Photon is billed as ``jobs_photon``, and ``jobs_photon``
+    means Photon."""
+    ct = normalize_compute_type(compute_type)
+    if ct == "jobs_photon":
+        return ct, True
+    if photon and ct == "jobs":
+        return "jobs_photon", True
+    return ct, photon
+
+
+def dbu_usd_per_node_dbu(
+    catalog: PriceCatalog, cloud: str, plan: str = "Premium", compute_type: str = "jobs", photon: bool = False
+) -> float:
+    """USD per DBU of a node's DBU rating (``NodeType.dbu_per_hour``): the plan's $/DBU for the compute type,
+    times the cloud's Photon multiplier when the cluster runs Photon — what :func:`estimate_run_cost` and
+    :func:`compute_run_cost` charge per rated DBU.
+
+    :param photon: the cluster runs Photon (:attr:`~airflow_provider_gradient.core.cluster.Cluster.photon`).
+    """
+    ct, photon = _photon_compute_type(compute_type, photon)
+    mult = catalog.photon_multiplier(cloud) if photon else 1.0
+    return catalog.dbu_rate_usd(cloud, plan, ct) * mult
+
+
 def _rates(
     catalog: PriceCatalog, cloud: str, region: str, plan: str, compute_type: str, photon: bool
 ) -> _Rates:
@@ -148,11 +174,7 @@ def _rates(
     hit: _Rates | None = cache.get(key)
     if hit is not None:
         return hit
-    ct = normalize_compute_type(compute_type)
-    if ct == "jobs_photon":
-        photon = True
-    elif photon and ct == "jobs":
-        ct = "jobs_photon"
+    ct, photon = _photon_compute_type(compute_type, photon)
     c = catalog._cloud(cloud)
     prices = c.region_prices(region)
     r = _Rates(
@@ -319,4 +341,54 @@ def estimate_run_cost(
         low_usd=cloud_lo + dbu_usd + storage,
         high_usd=cloud_hi + dbu_usd + storage,
         dbus=dbus,
+    )
+
+
+#: Databricks ``aws_attributes.ebs_volume_type`` -> the EBS volume type the catalog prices.
+EBS_VOLUME_TYPES = {"GENERAL_PURPOSE_SSD": "gp3", "THROUGHPUT_OPTIMIZED_HDD": "st1"}
+
+
+def ebs_volume_type(databricks_type: str) -> str:
+    """The catalog's EBS volume type for a Databricks ``ebs_volume_type`` (``gp3`` when empty or unknown)."""
+    return EBS_VOLUME_TYPES.get(str(databricks_type or "GENERAL_PURPOSE_SSD").upper(), "gp3")
+
+
+def estimate_cluster_cost(
+    cluster: Cluster,
+    *,
+    catalog: PriceCatalog,
+    region: str,
+    runtime_s: float,
+    workers: float | None = None,
+    cloud: str | None = None,
+    plan: str = "Premium",
+    compute_type: str = "jobs",
+    startup_overhead_s: float | None = None,
+) -> RunCost:
+    """:func:`estimate_run_cost` of a :class:`~airflow_provider_gradient.core.cluster.Cluster`: its node and
+    driver types, spot and ``first_on_demand``, Photon (either signal) and EBS volumes.
+
+    :param workers: worker count to price (None: the fixed size, or the middle of the autoscale range).
+    :param cloud: None = the cluster's own (:attr:`Cluster.cloud`).
+    :raises PricingError: no node type, or what :func:`estimate_run_cost` raises.
+    """
+    if not cluster.node_type_id:
+        raise PricingError("the cluster has no node_type_id: cannot price it")
+    ebs = cluster.ebs_volume_count * cluster.ebs_volume_size_gb
+    return estimate_run_cost(
+        catalog=catalog,
+        cloud=cloud or cluster.cloud,
+        region=region,
+        node_type=cluster.node_type_id,
+        driver_node_type=cluster.driver_type,
+        workers=cluster.mean_workers if workers is None else workers,
+        runtime_s=runtime_s,
+        spot=cluster.spot,
+        first_on_demand=cluster.first_on_demand,
+        photon=cluster.photon,
+        plan=plan,
+        compute_type=compute_type,
+        ebs_gb_per_node=float(ebs),
+        startup_overhead_s=startup_overhead_s,
+        volume_type=ebs_volume_type(cluster.ebs_volume_type) if ebs and (cloud or cluster.cloud) == "aws" else None,
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow_provider_gradient.core import insights as ins_mod
 from airflow_provider_gradient.core import roi as roi_mod
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.csv_cell import csv_text
 from airflow_provider_gradient.plugins.ui.charts import RunPoint as ChartPoint
 
@@ -52,6 +53,14 @@ def run_cost(run: Any) -> tuple[float, float, float, float] | None:
 _FAILURE_KIND = {"oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "other"}
 
 
+def _autoscaling(cfg: Any) -> bool:
+    """Whether a run's cluster config autoscales (False when it is not a readable cluster)."""
+    try:
+        return isinstance(cfg, Mapping) and Cluster.from_databricks(cfg, strict=False).is_autoscale
+    except ClusterError:
+        return False
+
+
 def to_roi_point(run: Any) -> roi_mod.RunPoint:
     """The ``core.roi.RunPoint`` of a service ``Run`` (or any object with the same attributes)."""
     outcome = run.outcome
@@ -73,7 +82,7 @@ def to_roi_point(run: Any) -> roi_mod.RunPoint:
         spot_interruptions=int(metrics.get("spot_interruptions") or 0),
         executors_avg=metrics.get("executors_avg"),
         executors_max=metrics.get("executors_max"),
-        autoscaling=isinstance(cfg, dict) and bool(cfg.get("autoscale")),
+        autoscaling=_autoscaling(cfg),
         log_status=run.log_status,
         logical_ms=getattr(run, "logical_ms", None),
     )
@@ -350,22 +359,20 @@ class RunView:
 
 
 def cluster_label(cfg: Mapping[str, Any] | None) -> str:
-    """``node × workers`` (or ``node × min–max``), plus ``spot``/``photon`` hints, of a new_cluster dict."""
+    """``node × workers`` (or ``node × min–max``), plus ``spot``/``photon`` hints, of a new_cluster dict
+    (read as a ``core.cluster.Cluster``; an invalid one names its bad field)."""
     if not cfg:
         return "—"
-    node = str(cfg.get("node_type_id") or "?")
-    auto = cfg.get("autoscale")
-    if isinstance(auto, Mapping):
-        workers = f"{auto.get('min_workers', '?')}–{auto.get('max_workers', '?')}"
+    try:
+        c = Cluster.from_databricks(cfg, strict=False)
+    except ClusterError as exc:
+        return f"{cfg.get('node_type_id') or '?'} (invalid {exc.field})"
+    if c.is_autoscale:
+        workers = f"{c.autoscale_min}–{c.autoscale_max}"
     else:
-        workers = str(cfg.get("num_workers", "?"))
-    extra = []
-    attrs = cfg.get("aws_attributes") or cfg.get("azure_attributes") or {}
-    if isinstance(attrs, Mapping) and "SPOT" in str(attrs.get("availability", "")).upper():
-        extra.append("spot")
-    if str(cfg.get("runtime_engine", "")).upper() == "PHOTON":
-        extra.append("photon")
-    return f"{node} × {workers}" + (f" ({', '.join(extra)})" if extra else "")
+        workers = "?" if c.num_workers is None else str(c.num_workers)
+    extra = [name for name, on in (("spot", c.spot), ("photon", c.photon)) if on]
+    return f"{c.node_type_id or '?'} × {workers}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def run_views(runs: Sequence[Any]) -> list[RunView]:
