@@ -11,7 +11,6 @@ the auth manager); tests may override ``airflow.api_fastapi.core_api.security.ge
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -19,8 +18,6 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from airflow_provider_gradient import __version__
-
-log = logging.getLogger(__name__)
 
 API_DESCRIPTION = (
     "Gradient for Airflow: projects (one per optimised Databricks task), their runs and the recommended "
@@ -57,12 +54,9 @@ def create_app(service: Any = None, *, include_ui: bool = True) -> FastAPI:
 
     # ---- the HTML pages (plugins/ui) are included here -------------------------------------------
     if include_ui:
-        try:
-            from airflow_provider_gradient.plugins.ui import router as ui_router
-        except ImportError as exc:  # pragma: no cover - pages not installed
-            log.warning("Gradient pages not available: %s", exc)
-        else:
-            app.include_router(ui_router)
+        from airflow_provider_gradient.plugins.ui import router as ui_router
+
+        app.include_router(ui_router)
     return app
 
 

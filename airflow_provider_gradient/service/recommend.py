@@ -1,7 +1,6 @@
 """Glue between the store and ``core.optimizer.recommend``: build the inputs, translate the answer.
 
-core.pricing and core.optimizer are imported lazily (inside the functions) so the service imports fast
-and works before the optimiser is used.
+core (eventlog, pricing, optimizer) is imported inside the functions so the service imports fast.
 """
 
 from __future__ import annotations
@@ -9,10 +8,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_gradient.service.errors import ConflictError, OptimizerUnavailableError
+from airflow_provider_gradient.service.errors import ConflictError
 from airflow_provider_gradient.service.schemas import Project, RecommendationIn, Run
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.core.eventlog import StageSummary
 
 log = logging.getLogger(__name__)
 
@@ -42,31 +44,16 @@ def _numeric_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     return out
 
 
-def _stages(metrics: Mapping[str, Any] | None) -> tuple[Any, ...]:
-    """Rebuild ``core.eventlog.StageSummary`` objects from the stored AppSummary dict (best effort)."""
+def _stages(metrics: Mapping[str, Any] | None) -> tuple[StageSummary, ...]:
+    """The ``core.eventlog.StageSummary`` objects of a stored AppSummary dict; none when a stored stage does
+    not fit (stages are optional input: never fail the recommendation)."""
+    from airflow_provider_gradient.core.eventlog import StageSummary
+
     raw = (metrics or {}).get("stage_details") or ()
-    if not raw:
-        return ()
     try:
-        from airflow_provider_gradient.core.eventlog import StageSummary
-    except ImportError:
+        return tuple(StageSummary.from_dict(d) for d in raw if isinstance(d, Mapping))
+    except (TypeError, ValueError):
         return ()
-    stage_cls: Any = StageSummary
-    from_dict = getattr(stage_cls, "from_dict", None)
-    names = {f.name for f in dataclasses.fields(stage_cls)} if dataclasses.is_dataclass(stage_cls) else set()
-    out = []
-    for d in raw:
-        if not isinstance(d, Mapping):
-            continue
-        try:
-            if from_dict is not None:
-                out.append(from_dict(d))
-            elif names:
-                kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names}
-                out.append(stage_cls(**kwargs))
-        except Exception:  # noqa: BLE001 - stages are optional input; never fail the recommendation
-            return ()
-    return tuple(out)
 
 
 def build_inputs(
@@ -106,7 +93,7 @@ def build_inputs(
         # not allowed: the optimiser then never recommends it (core.optimizer.space)
         if families and nt.family.lower() not in families and nt.name != baseline.node_type_id:
             continue
-        if getattr(nt, "gpu", 0):
+        if nt.gpu:
             continue
         try:
             hourly = catalog.hourly_usd(cloud, region, nt.name)
@@ -201,10 +188,8 @@ def build_and_recommend(
     project: Project, runs: Sequence[Run], *, price_catalog: str | None = None
 ) -> RecommendationIn:
     """Build the inputs, call ``core.optimizer.recommend``, return what to store."""
-    try:
-        from airflow_provider_gradient.core.optimizer import recommend
-    except ImportError as exc:  # pragma: no cover - the optimiser ships with the package
-        raise OptimizerUnavailableError(f"the optimiser is not available: {exc}") from exc
+    from airflow_provider_gradient.core.optimizer import recommend
+
     inputs = build_inputs(project, runs, price_catalog=price_catalog)
     try:
         rec = recommend(inputs["space"], inputs["history"], inputs["settings"], inputs["baseline"])

@@ -89,10 +89,8 @@ def _derive(name: str) -> NodeFacts | None:
 
 @functools.lru_cache(maxsize=1)
 def _catalog() -> object | None:
-    try:
-        from airflow_provider_gradient.core.pricing import load_catalog
-    except ImportError:
-        return None
+    from airflow_provider_gradient.core.pricing import load_catalog
+
     try:
         return load_catalog()
     except Exception:  # noqa: BLE001 - a broken catalog must not break the emulator; fall back to names

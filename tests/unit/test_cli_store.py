@@ -205,7 +205,6 @@ def test_terraform_block_inside_a_databricks_job_resource() -> None:
 
 
 def test_generate_and_apply(cli, svc: GradientService) -> None:
-    pytest.importorskip("airflow_provider_gradient.core.pricing")
     pid = _project_with_history(svc)
     r = cli("recommendations", "generate", "etl.load", "--json")
     assert r.exit_code == 0, r.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_gradient.core.eventlog import StageSummary
 from airflow_provider_gradient.service import (
     ConflictError,
     GradientService,
@@ -106,7 +107,6 @@ def _history(svc: GradientService, app_id: str, n: int) -> int:
 
 
 def test_build_inputs_from_store(svc: GradientService) -> None:
-    pytest.importorskip("airflow_provider_gradient.core.pricing")
     pid = _history(svc, "etl.load", 3)
     svc.update_settings(pid, {"allowed_families": ["m5", "r5"], "force_on_demand": True, "max_workers": 32})
     project = svc.get_project(pid)
@@ -126,7 +126,6 @@ def test_build_inputs_from_store(svc: GradientService) -> None:
 
 
 def test_generate_recommendation_stores_ready(svc: GradientService) -> None:
-    pytest.importorskip("airflow_provider_gradient.core.pricing")
     pid = _history(svc, "etl.load", 2)
     rec = svc.generate_recommendation(pid)
     assert rec.state == "ready" and rec.project_id == pid
@@ -138,7 +137,6 @@ def test_generate_recommendation_stores_ready(svc: GradientService) -> None:
 
 
 def test_generate_with_unknown_families_is_a_conflict(svc: GradientService) -> None:
-    pytest.importorskip("airflow_provider_gradient.core.pricing")
     pid = _history(svc, "etl.load", 1)
     svc.update_settings(pid, {"allowed_families": ["nosuchfamily"]})
     with pytest.raises(ConflictError, match="no node type"):
@@ -147,7 +145,6 @@ def test_generate_with_unknown_families_is_a_conflict(svc: GradientService) -> N
 
 def test_observations_carry_stages_from_stored_metrics(svc: GradientService, eventlogs_dir) -> None:
     """A run recorded with AppSummary.to_dict() metrics gives the optimiser its StageSummary objects back."""
-    pytest.importorskip("airflow_provider_gradient.core.pricing")
     from airflow_provider_gradient.core.eventlog import parse_event_log
 
     path = eventlogs_dir / "apache-spark" / "local-1426533911241"
@@ -160,3 +157,18 @@ def test_observations_carry_stages_from_stored_metrics(svc: GradientService, eve
     (obs,) = build_inputs(svc.get_project(p.id), svc.list_runs(p.id))["history"]
     assert obs.stages == tuple(summary.stage_details)
     assert obs.metrics["tasks"] == float(summary.tasks)
+    stored = summary.to_dict()["stage_details"]
+    assert StageSummary.from_dict(stored[0]) == summary.stage_details[0]
+    assert isinstance(StageSummary.from_dict(stored[0]).duration_quantiles_ms, tuple)
+
+
+def test_a_stored_stage_that_does_not_fit_gives_no_stages(svc: GradientService) -> None:
+    """Stages are optional input: a stored stage with a field missing leaves them out, never fails the run."""
+    p = svc.get_or_create_project("a.b", baseline_cluster=BASELINE)
+    metrics = {"tasks": 3, "stage_details": [{"stage_id": 1, "attempt": 0}]}
+    svc.record_run(p.id, RunIn(databricks_run_id=1, outcome="success", start_ms=0, end_ms=1000,
+                               cluster_config=BASELINE, metrics=metrics, log_status="complete"))
+    (obs,) = build_inputs(svc.get_project(p.id), svc.list_runs(p.id))["history"]
+    assert obs.stages == () and obs.metrics["tasks"] == 3.0
+    with pytest.raises(TypeError):
+        StageSummary.from_dict(metrics["stage_details"][0])

@@ -6,11 +6,16 @@ All are frozen; ``to_dict()`` gives JSON-safe, snake_case dicts (tuples become l
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 #: Levels of :attr:`StageSummary.duration_quantiles_ms` (0 = min, 1 = max), fixed for every stage.
 QUANTILE_LEVELS: tuple[float, ...] = tuple(i / 20 for i in range(21))
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _jsonable(value: Any) -> Any:
@@ -103,6 +108,16 @@ class StageSummary:
         """JSON-safe dict."""
         result: dict[str, Any] = _jsonable(self)
         return result
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageSummary:
+        """The stage of a :meth:`to_dict` dict (lists back to tuples; unknown keys ignored).
+
+        :param data: a dict as stored with a run's metrics.
+        :raises TypeError: a field is missing.
+        """
+        kwargs = {f.name: _tuples(data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
+        return cls(**kwargs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,8 @@ user may not read answers 403.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import mimetypes
-import os
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -62,13 +60,6 @@ PROJECT_COLUMNS = (
 )
 
 
-@functools.lru_cache(maxsize=4)
-def _service_for(url: str) -> Any:
-    from airflow_provider_gradient.service import GradientService
-
-    return GradientService.from_url(url)
-
-
 def get_service(request: Request) -> Any:
     """The app's GradientService (``app.state.gradient_service``), else the one of ``[gradient] store_url``."""
     return service_of(request.app)
@@ -77,21 +68,11 @@ def get_service(request: Request) -> Any:
 def service_of(app: Any) -> Any:
     """The GradientService of ``app`` (``app.state.gradient_service``), else the one of ``[gradient] store_url``."""
     svc = getattr(app.state, "gradient_service", None)
-    if svc is not None:
-        return svc
-    try:
+    if svc is None:
         from airflow_provider_gradient.hooks.gradient import local_service
-    except ImportError:  # pragma: no cover - hooks always ship with the pages
-        pass
-    else:
-        svc = app.state.gradient_service = local_service()
-        return svc
-    url = os.environ.get("AIRFLOW__GRADIENT__STORE_URL", "")
-    if not url:
-        from airflow_provider_gradient.store import default_store_url
 
-        url = default_store_url()
-    return _service_for(url)
+        svc = app.state.gradient_service = local_service()
+    return svc
 
 
 def _now_ms() -> int:
