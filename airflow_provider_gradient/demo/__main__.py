@@ -30,10 +30,8 @@ def _run(args: argparse.Namespace) -> int:
     console.print(f"[bold]Gradient demo[/] — Airflow home [cyan]{home.root}[/]")
     with console.status("Migrating the Airflow metadata DB (SQLite)…"):
         prepare(home)
-    from airflow_provider_gradient.core.roi import project_roi
     from airflow_provider_gradient.demo.report import render_report, write_report
     from airflow_provider_gradient.demo.runner import DemoRun, run_loop
-    from airflow_provider_gradient.plugins.ui.views import to_roi_point
     from airflow_provider_gradient.service import GradientService
 
     table = Table(title=f"{args.runs} runs of the example operator DAG (profile {args.profile}, SLA {args.sla_minutes:g} min)")
@@ -57,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
                                  time_scale=args.time_scale, on_run=on_run)
     console.print(table)
     svc = GradientService.from_url(home.store_url)
-    roi = project_roi([to_roi_point(r) for r in svc.list_runs(project.id, limit=None)])
+    roi = svc.project_roi(project.id)
     first, last = runs[0], runs[-1]
     console.print(
         f"First run ${first.total_usd:.2f} → last run ${last.total_usd:.2f} "

@@ -28,7 +28,7 @@ def render_report(runs: Sequence[DemoRun], project: Any, roi: Any, sla_minutes: 
     :param roi: the project's ``core.roi.ProjectRoi``.
     :param sla_minutes: the SLA used.
     """
-    from airflow_provider_gradient.plugins.ui.charts import RunPoint, cost_chart, runtime_chart
+    from airflow_provider_gradient.charts import RunPoint, cost_chart, runtime_chart
 
     points = [
         RunPoint(

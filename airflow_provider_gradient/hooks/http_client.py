@@ -20,6 +20,7 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from airflow_provider_gradient.core.roi import ProjectRoi
 from airflow_provider_gradient.service.errors import (
     AuthenticationError,
     ConflictError,
@@ -41,6 +42,7 @@ from airflow_provider_gradient.service.schemas import (
     Workspace,
     WorkspaceIn,
 )
+from airflow_provider_gradient.service.summaries import ProjectOverview, ProjectSummary, TaskRun
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -438,3 +440,26 @@ class GradientHttpClient:
             json={"databricks_run_id": databricks_run_id},
         )
         return Recommendation.model_validate(resp.json())
+
+    # ------------------------------------------------------------------ read model (the pages; plugins/api/read_routes.py)
+    def project_summaries(self, *, now_ms: int | None = None) -> list[ProjectSummary]:
+        """Every readable project's summary (costs, learning progress, ROI, insights), newest activity first."""
+        return self._get("/projects:summaries", TypeAdapter(list[ProjectSummary]).validate_python, {"now_ms": now_ms})
+
+    def project_overview(self, ref: int | str, *, now_ms: int | None = None) -> ProjectOverview:
+        """A project with its summary, runs and newest recommendations (its page)."""
+        return self._get(
+            f"/projects/{self._ref(ref)}/overview", TypeAdapter(ProjectOverview).validate_python, {"now_ms": now_ms}
+        )
+
+    def project_roi(self, ref: int | str) -> ProjectRoi:
+        """A project's ROI from all its runs."""
+        return self._get(f"/projects/{self._ref(ref)}/roi", TypeAdapter(ProjectRoi).validate_python)
+
+    def find_task_run(self, dag_id: str, task_id: str, run_id: str) -> TaskRun:
+        """The project of an Airflow task and its run for the DAG run ``run_id``."""
+        return self._get(
+            "/task-runs:find",
+            TypeAdapter(TaskRun).validate_python,
+            {"dag_id": dag_id, "task_id": task_id, "run_id": run_id},
+        )

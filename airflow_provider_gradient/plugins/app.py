@@ -29,7 +29,7 @@ def create_app(service: Any = None, *, include_ui: bool = True) -> FastAPI:
     """Build the app. ``service``: a GradientService to use (default: built from ``[gradient]`` on first use)."""
     from airflow.api_fastapi.core_api.security import get_user
 
-    from airflow_provider_gradient.plugins.api import install_error_handlers, router
+    from airflow_provider_gradient.plugins.api import install_error_handlers, read_router, router
 
     app = FastAPI(
         title="Gradient",
@@ -42,6 +42,7 @@ def create_app(service: Any = None, *, include_ui: bool = True) -> FastAPI:
     app.state.gradient_service = service
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(read_router)
 
     @app.get("/api/v1/openapi.json", include_in_schema=False, dependencies=[Depends(get_user)])
     def openapi_json() -> JSONResponse:

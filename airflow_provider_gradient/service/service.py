@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from airflow_provider_gradient import __version__
 from airflow_provider_gradient.core.redact import redact_optional, redact_text, redact_tree
+from airflow_provider_gradient.core.roi import ProjectRoi
+from airflow_provider_gradient.service import read_model
 from airflow_provider_gradient.service.convert import project_out, recommendation_out, run_out, workspace_out
 from airflow_provider_gradient.service.errors import (
     ConflictError,
@@ -39,6 +41,7 @@ from airflow_provider_gradient.service.schemas import (
     Workspace,
     WorkspaceIn,
 )
+from airflow_provider_gradient.service.summaries import ProjectOverview, ProjectSummary, TaskRun
 from airflow_provider_gradient.settings import GradientSettings, declared_defaults
 from airflow_provider_gradient.store import migrate
 from airflow_provider_gradient.store.engine import Engines, get_engines
@@ -546,6 +549,23 @@ class GradientService:
         runs = self.list_runs(project.id, limit=None)
         rec_in = build_and_recommend(project, runs, price_catalog=self.price_catalog)
         return self.store_recommendation(project.id, rec_in)
+
+    # ------------------------------------------------------------------ read model (the pages; service/read_model.py)
+    def project_summaries(self, *, now_ms: int | None = None) -> list[ProjectSummary]:
+        """Every project's summary (costs, learning progress, ROI, insights), newest activity first."""
+        return read_model.project_summaries(self, now_ms=now_ms)
+
+    def project_overview(self, ref: ProjectRef, *, now_ms: int | None = None) -> ProjectOverview:
+        """A project with its summary, runs and newest recommendations (its page)."""
+        return read_model.project_overview(self, ref, now_ms=now_ms)
+
+    def project_roi(self, ref: ProjectRef) -> ProjectRoi:
+        """A project's ROI from all its runs."""
+        return read_model.roi_of(self, ref)
+
+    def find_task_run(self, dag_id: str, task_id: str, run_id: str) -> TaskRun:
+        """The project of an Airflow task and its run for the DAG run ``run_id`` (its task-instance tab)."""
+        return read_model.find_task_run(self, dag_id, task_id, run_id)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -113,7 +113,9 @@ def test_reads_of_a_denied_dag_project_are_refused(airflow_api: LiveServer, data
              f"{API}/projects/{fin}/settings", f"{API}/projects/{fin}/recommendations",
              f"{API}/projects/{fin}/recommendations/latest", f"{API}/projects/{DENIED_DAG}.load",
              f"{API}/projects:resolve?ref={DENIED_DAG}.load", f"{API}/recommendations/{rec}",
-             f"/gradient/ui/projects/{fin}", f"/gradient/ui/ti?dag_id={DENIED_DAG}&task_id=load&run_id=manual__1"]
+             f"/gradient/ui/projects/{fin}", f"/gradient/ui/ti?dag_id={DENIED_DAG}&task_id=load&run_id=manual__1",
+             f"{API}/projects/{fin}/overview", f"{API}/projects/{fin}/roi",
+             f"{API}/task-runs:find?dag_id={DENIED_DAG}&task_id=load&run_id=manual__1"]
     with airflow_api.client(DENIED_USER) as analyst, airflow_api.client("user") as user:
         for path in paths:
             r = analyst.get(path)
@@ -128,6 +130,7 @@ def test_lists_pages_csv_and_kpis_only_hold_readable_projects(airflow_api: LiveS
     def seen(who: str) -> dict[str, Any]:
         with airflow_api.client(who) as c:
             api = {p["app_id"] for p in c.get(f"{API}/projects").json()}
+            assert {p["app_id"] for p in c.get(f"{API}/projects:summaries").json()} == api  # the read model too
             page = c.get("/gradient/ui/")
             assert page.status_code == 200
             kpi = int(re.search(r'data-kpi="projects"><span class="v">(\d+)<', page.text).group(1))  # type: ignore[union-attr]

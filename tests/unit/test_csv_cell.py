@@ -51,8 +51,9 @@ def test_the_pages_export_uses_the_same_rule() -> None:
 
 def test_server_csvs_neutralise_formulas() -> None:
     from airflow_provider_gradient.plugins.ui import views
+    from airflow_provider_gradient.service.summaries import summarize_project
 
-    row = views.summarize_project(_project("-2+3+cmd|' /C calc'!A0"), [], None)
+    row = summarize_project(_project("-2+3+cmd|' /C calc'!A0"), [], None)
     data = list(csv.reader(io.StringIO(views.projects_csv([row]))))
     assert data[1][views.PROJECT_CSV_COLUMNS.index("name")] == "'-2+3+cmd|' /C calc'!A0"
 

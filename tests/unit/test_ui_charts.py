@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from airflow_provider_gradient.plugins.ui.charts import (
+from airflow_provider_gradient.charts import (
     RunPoint,
     bar_chart,
     cost_chart,

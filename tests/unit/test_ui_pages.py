@@ -20,8 +20,9 @@ from fastapi.testclient import TestClient
 
 from airflow_provider_gradient.core import roi as roi_mod
 from airflow_provider_gradient.plugins.app import create_app
-from airflow_provider_gradient.plugins.ui import auth, views
+from airflow_provider_gradient.plugins.ui import auth
 from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.service import summaries as summaries_mod
 from airflow_provider_gradient.simulator.seed import (
     DEFAULT_PROJECTS,
     SeedProject,
@@ -102,15 +103,15 @@ def test_every_route_requires_authentication(anon: TestClient, app: Any) -> None
 
 def test_projects_page_kpis_and_rows(client: TestClient, svc: GradientService) -> None:
     html = client.get("/ui/").text
-    rows = views.__dict__["summarize_project"]  # the page's own numbers, recomputed from the store
+    rows = summaries_mod.summarize_project  # the page's own numbers, recomputed from the store
     projects = svc.list_projects()
     summaries = [rows(p, svc.list_runs(p.id, limit=None)) for p in projects]
-    k = views.kpis(summaries)
+    k = summaries_mod.kpis(summaries)
     assert f'data-kpi="projects"><span class="v">{len(projects)}<' in html
     assert f'data-kpi="runs"><span class="v">{k.runs}<' in html
     assert f"${k.total_cost_usd:,.2f}" in html
     # savings come from core.roi, summed by organisation_roi
-    org = roi_mod.organisation_roi(roi_mod.project_roi(views.to_roi_point(r) for r in svc.list_runs(p.id, limit=None))
+    org = roi_mod.organisation_roi(roi_mod.project_roi(summaries_mod.to_roi_point(r) for r in svc.list_runs(p.id, limit=None))
                                    for p in projects)
     assert f"${org.savings_to_date_usd:,.2f}" in html
     assert html.count('data-project-id="') == len(projects)

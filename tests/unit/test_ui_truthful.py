@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from airflow_provider_gradient import charts
 from airflow_provider_gradient.core import roi as roi_mod
 from airflow_provider_gradient.plugins.app import create_app
-from airflow_provider_gradient.plugins.ui import auth, charts, views
+from airflow_provider_gradient.plugins.ui import auth, views
 from airflow_provider_gradient.plugins.ui.rendering import project_rows
 from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.service.summaries import ProjectSummary, summarize_project
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -69,9 +71,9 @@ def _saving_project(svc: GradientService, *, optimised_costs: list[float]) -> An
     return svc.get_project(p.id)
 
 
-def _row(svc: GradientService, project: Any) -> tuple[views.ProjectSummary, str]:
+def _row(svc: GradientService, project: Any) -> tuple[ProjectSummary, str]:
     runs = svc.list_runs(project.id, limit=None)
-    summary = views.summarize_project(project, runs, svc.latest_recommendation(project.id), now_ms=T0 + 30 * DAY)
+    summary = summarize_project(project, runs, svc.latest_recommendation(project.id), now_ms=T0 + 30 * DAY)
     return summary, str(project_rows([summary], "/ui")[0])
 
 
@@ -140,7 +142,7 @@ def test_project_page_shows_ranges_cost_per_gb_and_stored_input_bytes(svc: Gradi
     _rec(svc, project.id)
     html = client.get(f"/ui/projects/{project.id}").text
     assert re.search(r'id="ready-cost">\$5\.00 \(\$4\.25–\$6\.75\)', html)
-    roi = views.summarize_project(project, svc.list_runs(project.id, limit=None)).roi
+    roi = summarize_project(project, svc.list_runs(project.id, limit=None)).roi
     assert roi.cost_per_gb_change_pct is not None
     assert re.search(r'id="roi-cost-per-gb">50% cheaper', html)
     # the runs table reads the stored input size (what ROI uses), not metrics.input_bytes (1 byte here)

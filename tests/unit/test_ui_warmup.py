@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from airflow_provider_gradient.plugins.app import create_app
-from airflow_provider_gradient.plugins.ui import auth, data, views
-from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.plugins.ui import auth, data
+from airflow_provider_gradient.service import GradientService, read_model
+from airflow_provider_gradient.service.summaries import summarize_project
 from airflow_provider_gradient.simulator.seed import seed_default
 
 
@@ -25,7 +26,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> GradientService:
 
 def _cached_ids(svc: GradientService) -> set[int]:
     url = str(svc.url)
-    return {pid for u, pid in data._cache if u == url}
+    return read_model.cached_projects(url)
 
 
 def _wait_warm(before: int, timeout: float = 30.0) -> None:
@@ -36,7 +37,7 @@ def _wait_warm(before: int, timeout: float = 30.0) -> None:
 
 
 def test_cache_filled_after_app_start_and_first_request_does_not_recompute(svc: GradientService) -> None:
-    data._cache.clear()
+    read_model.forget_summaries()
     app = create_app(svc)
     app.dependency_overrides[auth.page_user] = lambda: None
     ids = {p.id for p in svc.list_projects()}
@@ -45,17 +46,17 @@ def test_cache_filled_after_app_start_and_first_request_does_not_recompute(svc: 
     with TestClient(app) as client:
         _wait_warm(before)
         assert _cached_ids(svc) == ids
-        computed = data.stats["computed"]
+        computed = read_model.stats["computed"]
         resp = client.get("/ui/")
         assert resp.status_code == 200
-        assert data.stats["computed"] == computed, "served from the warmed cache"
+        assert read_model.stats["computed"] == computed, "served from the warmed cache"
         # incremental invalidation still works: one new run -> only that project is recomputed
         pid = min(ids)
         svc.record_run(
             pid, {"databricks_run_id": 77_000_001, "outcome": "success", "start_ms": 1, "end_ms": 2}
         )
         assert client.get("/ui/").status_code == 200
-        assert data.stats["computed"] == computed + 1
+        assert read_model.stats["computed"] == computed + 1
 
 
 def test_warmup_never_raises() -> None:
@@ -70,12 +71,12 @@ def test_warmup_never_raises() -> None:
 
 
 def test_fast_summaries_equal_the_service_objects(svc: GradientService) -> None:
-    data._cache.clear()
+    read_model.forget_summaries()
     now = int(time.time() * 1000)
-    fast = {row.id: row for row in data.project_summaries(svc, now_ms=now)}
+    fast = {row.id: row for row in svc.project_summaries(now_ms=now)}
     for p in svc.list_projects():
         runs = svc.list_runs(p.id, limit=None)
-        slow = views.summarize_project(p, runs, svc.latest_recommendation(p.id, state=None), now_ms=now)
+        slow = summarize_project(p, runs, svc.latest_recommendation(p.id, state=None), now_ms=now)
         assert len(runs) > 0
         assert dataclasses.asdict(fast[p.id]) == dataclasses.asdict(slow)
 
@@ -87,7 +88,7 @@ def test_api_server_hook_builds_app_and_warms(svc: GradientService) -> None:
     assert warmup.start_in_api_server(LazyApp(), argv=["airflow", "scheduler"]) is None
     lazy = LazyApp()
     lazy._app = create_app(svc)  # the app the api-server would build from [gradient] store_url
-    data._cache.clear()
+    read_model.forget_summaries()
     before = data.stats["warmups"]
     thread = warmup.start_in_api_server(lazy, argv=["airflow", "api-server", "--port", "8080"])
     assert thread is not None and thread.daemon

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import Response
 
+from airflow_provider_gradient.charts import bar_chart
 from airflow_provider_gradient.plugins.access import Access
-from airflow_provider_gradient.plugins.ui.charts import bar_chart
 from airflow_provider_gradient.plugins.ui.rendering import render
 from airflow_provider_gradient.plugins.ui.routes import ApiUser, PageUser, get_service, router
 

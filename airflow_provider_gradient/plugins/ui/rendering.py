@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from airflow_provider_gradient.charts import sparkline
 from airflow_provider_gradient.plugins.ui import auth
-from airflow_provider_gradient.plugins.ui.charts import sparkline
-from airflow_provider_gradient.plugins.ui.views import change_label, sign_class
+from airflow_provider_gradient.plugins.ui.views import change_label, savings_class, savings_label, sign_class
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -72,6 +72,8 @@ ENV.globals.update(
     spark=sparkline,
     change_label=change_label,
     sign_class=sign_class,
+    savings_label=savings_label,
+    savings_class=savings_class,
 )
 
 
@@ -81,7 +83,7 @@ _row_lock = threading.Lock()
 
 def project_rows(rows: Sequence[Any], base: str) -> list[Markup]:
     """The projects table's ``<tr>`` of each summary, re-rendered only when the summary object changed
-    (summaries are cached per project version by ``data.project_summaries``)."""
+    (summaries are cached per project version by the service's ``project_summaries``)."""
     template = ENV.get_template("project_row.html")
     out: list[Markup] = []
     with _row_lock:

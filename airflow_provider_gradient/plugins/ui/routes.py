@@ -20,10 +20,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from airflow_provider_gradient.charts import cost_chart, runtime_chart
 from airflow_provider_gradient.plugins.access import Access, unowned_who
 from airflow_provider_gradient.plugins.ui import auth, data, views
-from airflow_provider_gradient.plugins.ui.charts import cost_chart, runtime_chart
 from airflow_provider_gradient.plugins.ui.rendering import ENV, STATIC, base_path, project_rows, render
+from airflow_provider_gradient.service.summaries import kpis
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def _now_ms() -> int:
 @router.get("/", name="gradient_projects")
 def projects_page(request: Request, user: PageUser) -> Response:
     """Projects: KPI tiles and the projects table (the projects the user may read)."""
-    rows = Access(user).readable(data.project_summaries(get_service(request), now_ms=_now_ms()))
+    rows = Access(user).readable(get_service(request).project_summaries(now_ms=_now_ms()))
     counts = Counter(code for r in rows for code in r.insight_codes)
     return render(
         request,
@@ -91,7 +92,7 @@ def projects_page(request: Request, user: PageUser) -> Response:
         user,
         nav="projects",
         row_html=project_rows(rows, base_path(request)),
-        k=views.kpis(rows),
+        k=kpis(rows),
         columns=PROJECT_COLUMNS,
         insight_counts=sorted(counts.items()),
     )
@@ -100,7 +101,7 @@ def projects_page(request: Request, user: PageUser) -> Response:
 @router.get("/projects.csv", name="gradient_projects_csv")
 def projects_csv(request: Request, user: ApiUser) -> Response:
     """The projects the user may read as CSV (formula-safe cells)."""
-    rows = Access(user).readable(data.project_summaries(get_service(request), now_ms=_now_ms()))
+    rows = Access(user).readable(get_service(request).project_summaries(now_ms=_now_ms()))
     return Response(
         views.projects_csv(rows),
         media_type="text/csv; charset=utf-8",
@@ -120,10 +121,11 @@ def _project_or_404(svc: Any, project_id: int) -> Any:
 @router.get("/projects/{project_id}", name="gradient_project")
 def project_page(request: Request, project_id: int, user: PageUser) -> Response:
     """One project: summary, ROI, settings, charts, runs, recommendations and actions."""
-    svc = get_service(request)
+    from airflow_provider_gradient.service.errors import NotFoundError
+
     try:
-        project = _project_or_404(svc, project_id)
-    except HTTPException:
+        overview = get_service(request).project_overview(project_id, now_ms=_now_ms())
+    except NotFoundError:
         return render(
             request,
             "error.html",
@@ -132,15 +134,13 @@ def project_page(request: Request, project_id: int, user: PageUser) -> Response:
             title="Project not found",
             message=f"There is no project {project_id}.",
         )
+    project = overview.project
     denied = _denied_page(request, user, project.dag_id)
     if denied is not None:
         return denied
-    runs = svc.list_runs(project.id, limit=None)
-    recs = svc.list_recommendations(project.id, limit=200)
-    latest = recs[0] if recs else None
-    summary = views.summarize_project(project, runs, latest, now_ms=_now_ms())
-    run_views = views.run_views(runs)
-    rec_views = views.recommendation_views(recs, run_views)
+    summary = overview.summary
+    run_views = views.run_views(overview.runs)
+    rec_views = views.recommendation_views(overview.recommendations, run_views)
     ready = next((r for r in rec_views if r.state == "ready"), None)
     points = views.chart_points(run_views)
     return render(
@@ -191,16 +191,17 @@ def task_instance_page(
     denied = _denied_page(request, user, dag_id) if dag_id else None
     if denied is not None:
         return denied
-    project, run = data.find_task_run(svc, dag_id, task_id, run_id)
+    found = svc.find_task_run(dag_id, task_id, run_id)
+    project, run = found.project, found.run
     if project is not None and project.dag_id != dag_id:
         denied = _denied_page(request, user, project.dag_id)
         if denied is not None:
             return denied
     ctx: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "project": project}
     if project is not None:
-        runs = svc.list_runs(project.id, limit=None)
-        recs = svc.list_recommendations(project.id, limit=200)
-        ctx["summary"] = views.summarize_project(project, runs, recs[0] if recs else None, now_ms=_now_ms())
+        overview = svc.project_overview(project.id, now_ms=_now_ms())
+        recs = overview.recommendations
+        ctx["summary"] = overview.summary
         rv = views.run_views([run]) if run is not None else []
         ctx["run"] = rv[0] if rv else None
         rec = None

@@ -1,4 +1,6 @@
-"""View models of the Gradient pages: plain data built from the service's value objects and ``core.roi``.
+"""View models of the Gradient pages: labels, run and recommendation rows, chart points and CSV, built from
+the service's value objects and read model (summaries, ROI and KPIs are computed by the service:
+``service/summaries.py``).
 
 Pure functions (no Airflow, no I/O) so the pages' numbers are unit-testable with real inputs.
 """
@@ -9,151 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_gradient.core import insights as ins_mod
-from airflow_provider_gradient.core import roi as roi_mod
+from airflow_provider_gradient.charts import RunPoint as ChartPoint
 from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.csv_cell import csv_text
-from airflow_provider_gradient.plugins.ui.charts import RunPoint as ChartPoint
+from airflow_provider_gradient.service.summaries import ProjectSummary, run_cost, run_runtime_s
 
 #: Runs shown on a project's timeline charts.
 CHART_RUNS = 60
-#: Runs in the projects table's cost trend sparkline.
-TREND_RUNS = 10
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, dict):
         return obj.get(name, default)
     return getattr(obj, name, default)
-
-
-def run_runtime_s(run: Any) -> float | None:
-    """Runtime of a run in seconds (``duration_s`` or end - start)."""
-    d = _get(run, "duration_s")
-    if d is not None:
-        return float(d)
-    start, end = _get(run, "start_ms"), _get(run, "end_ms")
-    if start is not None and end is not None:
-        return max(end - start, 0) / 1000.0
-    return None
-
-
-def run_cost(run: Any) -> tuple[float, float, float, float] | None:
-    """``(cloud, dbu, storage, total)`` USD of a run, None when not priced."""
-    cost = _get(run, "cost")
-    if cost is None:
-        return None
-    cloud = float(_get(cost, "cloud_usd", 0.0) or 0.0)
-    dbu = float(_get(cost, "dbu_usd", 0.0) or 0.0)
-    storage = float(_get(cost, "storage_usd", 0.0) or 0.0)
-    total = float(_get(cost, "total_usd", 0.0) or 0.0) or cloud + dbu + storage
-    return cloud, dbu, storage, total
-
-
-_FAILURE_KIND = {"oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "other"}
-
-
-def _autoscaling(cfg: Any) -> bool:
-    """Whether a run's cluster config autoscales (False when it is not a readable cluster)."""
-    try:
-        return isinstance(cfg, Mapping) and Cluster.from_databricks(cfg, strict=False).is_autoscale
-    except ClusterError:
-        return False
-
-
-def to_roi_point(run: Any) -> roi_mod.RunPoint:
-    """The ``core.roi.RunPoint`` of a service ``Run`` (or any object with the same attributes)."""
-    outcome = run.outcome
-    metrics = run.metrics if isinstance(run.metrics, dict) else {}
-    cost = run.cost
-    cfg = run.cluster_config
-    start, end = run.start_ms, run.end_ms
-    runtime = run.duration_s
-    if runtime is None:
-        runtime = max(end - start, 0) / 1000.0 if start is not None and end is not None else 0.0
-    return roi_mod.RunPoint(
-        started_ms=int(start or run.created_ms or 0),
-        runtime_s=float(runtime),
-        cost_usd=None if cost is None else float(cost.total_usd),
-        input_bytes=run.input_bytes,
-        succeeded=outcome == "success",
-        recommendation_applied=run.recommendation_id is not None,
-        failure_kind=None if outcome == "success" else _FAILURE_KIND.get(outcome, "other"),
-        spot_interruptions=int(metrics.get("spot_interruptions") or 0),
-        executors_avg=metrics.get("executors_avg"),
-        executors_max=metrics.get("executors_max"),
-        autoscaling=_autoscaling(cfg),
-        log_status=run.log_status,
-        logical_ms=getattr(run, "logical_ms", None),
-    )
-
-
-def insights_for(
-    project: Any, points: Sequence[roi_mod.RunPoint], learning_total: int | None, *, now_ms: int | None = None
-) -> tuple[ins_mod.Insight, ...]:
-    """Insight badges of a project (``core.insights.project_insights``).
-
-    :param project: a service ``Project``
-    :param points: its runs as ``core.roi.RunPoint`` (oldest first)
-    :param learning_total: K of "learning k/K"
-    """
-    settings = ins_mod.InsightSettings(
-        sla_minutes=_get(_get(project, "settings"), "sla_minutes"),
-        phase=_get(project, "phase"),
-        learning_total=learning_total,
-        created_ms=_get(project, "created_ms"),
-    )
-    return ins_mod.project_insights(points, settings, now_ms=now_ms)
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectSummary:
-    """One row of the projects table."""
-
-    id: int
-    app_id: str
-    name: str
-    dag_id: str | None
-    task_id: str | None
-    phase: str
-    learning_k: int
-    learning_total: int
-    auto_apply: bool
-    sla_minutes: float | None
-    runs: int
-    total_cost_usd: float
-    cloud_usd: float
-    dbu_usd: float
-    storage_usd: float
-    last_cost_usd: float | None
-    last_runtime_s: float | None
-    last_run_ms: int | None
-    trend: tuple[float, ...]
-    trend_pct: float | None
-    roi: roi_mod.ProjectRoi
-    insights: tuple[ins_mod.Insight, ...] = ()
-
-    @property
-    def insight_codes(self) -> tuple[str, ...]:
-        return tuple(i.code for i in self.insights)
-
-    @property
-    def phase_label(self) -> str:
-        if self.phase == "optimizing":
-            return "optimizing"
-        if self.runs == 0:
-            return "pending first run"
-        return f"learning {self.learning_k}/{self.learning_total}"
-
-    @property
-    def savings_label(self) -> str:
-        """The ROI change in words (``42% cheaper`` / ``3.4% more expensive``), empty without ROI."""
-        return change_label(self.roi.savings_pct)
-
-    @property
-    def savings_class(self) -> str:
-        """``good`` / ``bad`` / ``""`` (CSS class) by the sign of the savings to date."""
-        return sign_class(self.roi.savings_to_date_usd if self.roi.status == "ok" else None)
 
 
 def change_label(pct: float | None) -> str:
@@ -176,123 +46,14 @@ def sign_class(value: float | None) -> str:
     return "good" if value > 0 else "bad"
 
 
-def summarize_project(
-    project: Any, runs: Sequence[Any], latest_rec: Any = None, *, now_ms: int | None = None
-) -> ProjectSummary:
-    """The projects-table row of ``project`` from its runs (any order).
-
-    :param project: a service ``Project``
-    :param runs: its runs
-    :param latest_rec: its newest recommendation (any state), for the learning k/K indicator
-    """
-    ordered = sorted(runs, key=lambda r: (r.start_ms or 0, r.databricks_run_id or 0))
-    last = ordered[-1] if ordered else None
-    return summarize_points(
-        project,
-        [to_roi_point(r) for r in ordered],
-        [run_cost(r) for r in ordered],
-        latest_rec,
-        successes=sum(1 for r in ordered if _get(r, "outcome") == "success"),
-        last_runtime_s=None if last is None else run_runtime_s(last),
-        last_run_ms=None if last is None else _get(last, "start_ms"),
-        now_ms=now_ms,
-    )
+def savings_label(summary: ProjectSummary) -> str:
+    """A project's ROI change in words (``42% cheaper`` / ``3.4% more expensive``), empty without ROI."""
+    return change_label(summary.roi.savings_pct)
 
 
-def summarize_points(
-    project: Any,
-    points: Sequence[roi_mod.RunPoint],
-    costs: Sequence[tuple[float, float, float, float] | None],
-    latest_rec: Any = None,
-    *,
-    successes: int,
-    last_runtime_s: float | None,
-    last_run_ms: int | None,
-    now_ms: int | None = None,
-) -> ProjectSummary:
-    """The projects-table row of ``project`` from its runs already reduced to ROI points and costs.
-
-    :param points: the runs as ``core.roi.RunPoint``, ordered by (start, run id)
-    :param costs: :func:`run_cost` of each run, same order
-    :param successes: number of successful runs
-    :param last_runtime_s: runtime of the last run
-    :param last_run_ms: start of the last run
-    """
-    priced = [c for c in costs if c is not None]
-    settings = _get(project, "settings")
-    total_k = int(_get(settings, "learning_runs", 4) or 4)
-    if latest_rec is not None and _get(latest_rec, "learning_total"):
-        k, total_k = int(_get(latest_rec, "learning_iteration") or 0), int(_get(latest_rec, "learning_total"))
-    else:
-        k = min(successes, total_k)
-    trend = tuple(c[3] for c in costs[-TREND_RUNS:] if c is not None)
-    trend_pct = None
-    if len(trend) >= 2 and trend[0] > 0:
-        trend_pct = (trend[-1] - trend[0]) / trend[0] * 100.0
-    last_cost = costs[-1] if costs else None
-    return ProjectSummary(
-        id=int(_get(project, "id")),
-        app_id=str(_get(project, "app_id")),
-        name=str(_get(project, "name") or _get(project, "app_id")),
-        dag_id=_get(project, "dag_id"),
-        task_id=_get(project, "task_id"),
-        phase=str(_get(project, "phase") or "learning"),
-        learning_k=k,
-        learning_total=total_k,
-        auto_apply=bool(_get(settings, "auto_apply", False)),
-        sla_minutes=_get(settings, "sla_minutes"),
-        runs=len(points),
-        total_cost_usd=sum(c[3] for c in priced),
-        cloud_usd=sum(c[0] for c in priced),
-        dbu_usd=sum(c[1] for c in priced),
-        storage_usd=sum(c[2] for c in priced),
-        last_cost_usd=None if last_cost is None else last_cost[3],
-        last_runtime_s=last_runtime_s,
-        last_run_ms=last_run_ms,
-        trend=trend,
-        trend_pct=trend_pct,
-        roi=roi_mod.project_roi(points),
-        insights=insights_for(project, points, total_k, now_ms=now_ms),
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class Kpis:
-    """The KPI tiles of the projects page."""
-
-    projects: int
-    runs: int
-    total_cost_usd: float
-    cloud_usd: float
-    dbu_usd: float
-    storage_usd: float
-    savings_to_date_usd: float
-    projected_12m_savings_usd: float
-
-    @property
-    def cloud_pct(self) -> float:
-        base = self.cloud_usd + self.dbu_usd
-        return self.cloud_usd / base * 100.0 if base else 0.0
-
-    @property
-    def dbu_pct(self) -> float:
-        base = self.cloud_usd + self.dbu_usd
-        return self.dbu_usd / base * 100.0 if base else 0.0
-
-
-def kpis(rows: Sequence[ProjectSummary]) -> Kpis:
-    """Organisation KPIs: sums over the projects (ROI via ``core.roi.organisation_roi``)."""
-    org = roi_mod.organisation_roi(r.roi for r in rows)
-    return Kpis(
-        projects=len(rows),
-        runs=sum(r.runs for r in rows),
-        total_cost_usd=sum(r.total_cost_usd for r in rows),
-        cloud_usd=sum(r.cloud_usd for r in rows),
-        dbu_usd=sum(r.dbu_usd for r in rows),
-        storage_usd=sum(r.storage_usd for r in rows),
-        savings_to_date_usd=org.savings_to_date_usd,
-        projected_12m_savings_usd=org.projected_12m_savings_usd,
-    )
+def savings_class(summary: ProjectSummary) -> str:
+    """``good`` / ``bad`` / ``""`` (CSS class) by the sign of a project's savings to date."""
+    return sign_class(summary.roi.savings_to_date_usd if summary.roi.status == "ok" else None)
 
 
 PROJECT_CSV_COLUMNS = (

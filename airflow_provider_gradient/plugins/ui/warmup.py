@@ -43,7 +43,7 @@ def start_in_api_server(lazy_app: Any, argv: Sequence[str] | None = None) -> thr
                 from airflow_provider_gradient.plugins.ui.routes import compile_templates, service_of
 
                 svc = service_of(lazy_app.app)
-                if getattr(svc, "engines", None) is not None:
+                if data.is_local(svc):
                     seconds = data.warm_cache(svc)
                     compile_templates()
                     log.info("Gradient pages: projects cache warmed in %.2f s", seconds)

@@ -74,7 +74,6 @@ def test_demo_saves_money_within_sla_and_leaves_no_process(demo: tuple[Path, str
 def test_demo_projection_follows_the_dag_schedule_and_matches_the_pages(demo: tuple[Path, str]) -> None:
     """The demo's DAG runs daily (logical dates one day apart): ~365 runs a year, not the emulator's cadence;
     the demo's printed figure, the report and the pages' ROI agree."""
-    from airflow_provider_gradient.plugins.ui import data
     from airflow_provider_gradient.service import GradientService
 
     home, out = demo
@@ -82,7 +81,7 @@ def test_demo_projection_follows_the_dag_schedule_and_matches_the_pages(demo: tu
     assert m, out[-2000:]
     printed = float(m.group(1).replace(",", ""))
     svc = GradientService.from_url(f"sqlite:///{home / 'gradient.db'}")
-    (row,) = data.project_summaries(svc, now_ms=int(time.time() * 1000))
+    (row,) = svc.project_summaries(now_ms=int(time.time() * 1000))
     assert row.roi.annual_run_frequency is not None
     assert 360 <= row.roi.annual_run_frequency <= 370, row.roi.annual_run_frequency
     assert round(row.roi.projected_12m_savings_usd) == round(printed)

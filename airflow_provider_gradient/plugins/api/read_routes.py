@@ -1,0 +1,57 @@
+"""REST routes of the read model (``/gradient/api/v1``): what the pages read, so the HTTP client serves the
+same pages as the in-process service -- project summaries, a project's overview and ROI, a task's run.
+
+Same rules as ``routes.py``: authenticated user; only projects whose DAG the user may read.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from airflow_provider_gradient.core.roi import ProjectRoi
+from airflow_provider_gradient.plugins.api.deps import Service, UserAccess, csrf_guard
+from airflow_provider_gradient.plugins.api.routes import ERRORS, ProjectRef, _project, _ref
+from airflow_provider_gradient.service.summaries import ProjectOverview, ProjectSummary, TaskRun
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_guard)])
+
+NowQ = Annotated[
+    int | None,
+    Query(ge=0, le=10**15, description="Clock (epoch ms) of the time-dependent insights; default now"),
+]
+IdQ = Annotated[str, Query(max_length=250)]
+
+
+@router.get("/projects:summaries", response_model=list[ProjectSummary], tags=["read model"], responses=ERRORS)
+def project_summaries(access: UserAccess, svc: Service, now_ms: NowQ = None) -> list[ProjectSummary]:
+    """The summary (costs, learning progress, ROI, insights) of every project the user may read, newest
+    activity first: the projects page."""
+    return access.readable(svc.project_summaries(now_ms=now_ms))
+
+
+@router.get(
+    "/projects/{ref}/overview", response_model=ProjectOverview, tags=["read model"], responses=ERRORS
+)
+def project_overview(ref: ProjectRef, access: UserAccess, svc: Service, now_ms: NowQ = None) -> ProjectOverview:
+    """A project with its summary, every run and its newest recommendations: the project page."""
+    project = _project(svc, access, _ref(ref))
+    return svc.project_overview(project.id, now_ms=now_ms)
+
+
+@router.get("/projects/{ref}/roi", response_model=ProjectRoi, tags=["read model"], responses=ERRORS)
+def project_roi(ref: ProjectRef, access: UserAccess, svc: Service) -> ProjectRoi:
+    """A project's return on investment from all its runs (which metric, and why)."""
+    project = _project(svc, access, _ref(ref))
+    return svc.project_roi(project.id)
+
+
+@router.get("/task-runs:find", response_model=TaskRun, tags=["read model"], responses=ERRORS)
+def find_task_run(access: UserAccess, svc: Service, dag_id: IdQ, task_id: IdQ, run_id: IdQ) -> TaskRun:
+    """The project of an Airflow task and its run for one DAG run (the task instance's Gradient tab)."""
+    access.require(dag_id, "GET")
+    found = svc.find_task_run(dag_id, task_id, run_id)
+    if found.project is not None and found.project.dag_id != dag_id:
+        access.require(found.project.dag_id, "GET")
+    return found

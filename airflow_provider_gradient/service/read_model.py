@@ -1,0 +1,232 @@
+"""The pages' reads as service use cases: project summaries (cached), a project's overview, its ROI and the
+run of a task instance. ``GradientService`` exposes them as methods and the HTTP client calls the same ones
+over REST, so local and http mode serve the same pages.
+
+The projects table reads a few columns of every run of every project in bulk (``store.read_model``) and
+keeps each project's summary until its runs, recommendations or settings change.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_gradient.core import roi as roi_mod
+from airflow_provider_gradient.service.summaries import (
+    CostTuple,
+    ProjectOverview,
+    ProjectSummary,
+    TaskRun,
+    project_roi,
+    summarize_points,
+    summarize_project,
+)
+from airflow_provider_gradient.store import read_model as store_reads
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.service.service import GradientService
+
+#: Summaries are reused while a project's runs/recommendations/settings are unchanged (and for at most
+#: this long, as "dormant" depends on the clock).
+CACHE_TTL_S = 600.0
+#: Recommendations a project overview holds.
+OVERVIEW_RECOMMENDATIONS = 200
+
+_cache: dict[tuple[str, int], tuple[tuple[Any, ...], float, ProjectSummary]] = {}
+_cache_lock = threading.Lock()
+#: Held while summaries are computed, so a request arriving during the start-up warm-up waits for it
+#: instead of computing the same summaries a second time.
+_compute_lock = threading.Lock()
+#: ``computed``: project summaries computed so far (cache misses).
+stats: dict[str, int] = {"computed": 0}
+
+_FAILURE_KIND = {"success": None, "oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "other"}
+
+
+@dataclass(slots=True)
+class _ProjectRuns:
+    """A project's runs reduced to what :func:`summarize_points` needs (ordered by start, run id)."""
+
+    points: list[roi_mod.RunPoint]
+    costs: list[CostTuple | None]
+    successes: int
+    last_runtime_s: float | None
+    last_run_ms: int | None
+
+
+def _reduce(rows: list[tuple[Any, ...]]) -> _ProjectRuns:
+    """One pass over a project's rows (``store.read_model.RUN_FIELDS``) -> ROI points, costs, last run."""
+    rows.sort(key=lambda t: (t[1] or 0, t[0] or 0))
+    points: list[roi_mod.RunPoint] = []
+    costs: list[CostTuple | None] = []
+    successes = 0
+    fail = _FAILURE_KIND
+    for (
+        _rid,
+        start,
+        end,
+        outcome,
+        size,
+        cloud,
+        dbu,
+        storage,
+        total,
+        rec_id,
+        log_status,
+        created,
+        ex_avg,
+        ex_max,
+        spot,
+        auto,
+        logical,
+    ) in rows:
+        ok = outcome == "success"
+        if ok:
+            successes += 1
+        if total is None:
+            costs.append(None)
+        else:
+            c, d, s = float(cloud or 0.0), float(dbu or 0.0), float(storage or 0.0)
+            costs.append((c, d, s, float(total or 0.0) or c + d + s))
+        points.append(
+            roi_mod.RunPoint(
+                int(start or created or 0),
+                (end - start) / 1000.0 if start is not None and end is not None else 0.0,
+                None if total is None else float(total),
+                size,
+                ok,
+                rec_id is not None,
+                fail.get(outcome, "other"),
+                int(spot or 0),
+                None if ex_avg is None else float(ex_avg),
+                None if ex_max is None else float(ex_max),
+                bool(auto),
+                log_status,
+                logical,
+            )
+        )
+    last = rows[-1] if rows else None
+    return _ProjectRuns(
+        points,
+        costs,
+        successes,
+        None if last is None or last[1] is None or last[2] is None else (last[2] - last[1]) / 1000.0,
+        None if last is None else last[1],
+    )
+
+
+def _stale(
+    url: str, projects: dict[int, int], versions: dict[int, Any], now: float
+) -> tuple[dict[int, ProjectSummary], dict[int, Any]]:
+    fresh: dict[int, ProjectSummary] = {}
+    stale = {}
+    with _cache_lock:
+        for pid, updated in projects.items():
+            version = (updated, versions.get(pid))
+            hit = _cache.get((url, pid))
+            if hit is not None and hit[0] == version and now - hit[1] < CACHE_TTL_S:
+                fresh[pid] = hit[2]
+            else:
+                stale[pid] = version
+    return fresh, stale
+
+
+def project_summaries(svc: GradientService, *, now_ms: int | None = None) -> list[ProjectSummary]:
+    """One :class:`ProjectSummary` per project, newest activity first (cached per project version).
+
+    :param svc: the service
+    :param now_ms: the clock of the insights (default now)
+    """
+    url = svc.url
+    engines = svc.engines
+    projects = store_reads.project_versions(engines)
+    run_v = store_reads.run_versions(engines)
+    recs = store_reads.newest_recommendations(engines)
+    versions = {
+        pid: (run_v.get(pid), (recs[pid].id, recs[pid].updated_ms) if pid in recs else None)
+        for pid in set(run_v) | set(recs)
+    }
+    now = time.monotonic()
+    fresh, stale = _stale(url, projects, versions, now)
+    if stale:
+        with _compute_lock:
+            fresh, stale = _stale(url, projects, versions, now)  # a warm-up may have just filled them
+            if stale:
+                full = {p.id: p for p in svc.list_projects() if p.id in stale}
+                runs = store_reads.run_columns(engines, list(full))
+                with _cache_lock:
+                    for pid, p in full.items():
+                        pr = _reduce(runs[pid])
+                        summary = summarize_points(
+                            p,
+                            pr.points,
+                            pr.costs,
+                            recs.get(pid),
+                            successes=pr.successes,
+                            last_runtime_s=pr.last_runtime_s,
+                            last_run_ms=pr.last_run_ms,
+                            now_ms=now_ms,
+                        )
+                        stats["computed"] += 1
+                        # the version read with the full object (a concurrent update -> recomputed next time)
+                        _cache[(url, pid)] = ((p.updated_ms, versions.get(pid)), now, summary)
+                        fresh[pid] = summary
+    with _cache_lock:
+        for key in [k for k in _cache if k[0] == url and k[1] not in projects]:
+            del _cache[key]
+    rows = [fresh[pid] for pid in projects if pid in fresh]
+    rows.sort(key=lambda r: (-(r.last_run_ms or 0), r.id))
+    return rows
+
+
+def forget_summaries() -> None:
+    """Drop every cached summary (tests; the next read computes them again)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def cached_projects(url: str) -> set[int]:
+    """The ids of the projects of the store at ``url`` whose summary is cached."""
+    with _cache_lock:
+        return {pid for u, pid in _cache if u == url}
+
+
+def project_overview(svc: GradientService, ref: int | str, *, now_ms: int | None = None) -> ProjectOverview:
+    """A project's page: the project, its summary, every run and its newest recommendations.
+
+    :param ref: project id or app id (NotFoundError when absent)
+    """
+    project = svc.get_project(ref)
+    runs = svc.list_runs(project.id, limit=None)
+    recs = svc.list_recommendations(project.id, limit=OVERVIEW_RECOMMENDATIONS)
+    summary = summarize_project(project, runs, recs[0] if recs else None, now_ms=now_ms)
+    return ProjectOverview(project=project, summary=summary, runs=runs, recommendations=recs)
+
+
+def roi_of(svc: GradientService, ref: int | str) -> roi_mod.ProjectRoi:
+    """A project's ROI from all its runs (``core.roi.project_roi``).
+
+    :param ref: project id or app id (NotFoundError when absent)
+    """
+    return project_roi(svc.list_runs(ref, limit=None))
+
+
+def find_task_run(svc: GradientService, dag_id: str, task_id: str, run_id: str) -> TaskRun:
+    """The project of a task (by DAG/task id, else app id ``<dag_id>.<task_id>``) and its run for ``run_id``.
+
+    The run is the latest try recorded for that Airflow run; either part is None when not found.
+    """
+    if not dag_id or not task_id:
+        return TaskRun()
+    project = next((p for p in svc.list_projects() if p.dag_id == dag_id and p.task_id == task_id), None)
+    if project is None:
+        project = svc.find_project(f"{dag_id}.{task_id}")
+    if project is None:
+        return TaskRun()
+    matches = [r for r in svc.list_runs(project.id, limit=None) if r.airflow_run_id == run_id and run_id]
+    if not matches:
+        return TaskRun(project=project)
+    matches.sort(key=lambda r: (r.try_number or 0, r.start_ms or 0, r.databricks_run_id))
+    return TaskRun(project=project, run=matches[-1])

@@ -1,0 +1,313 @@
+"""Read-model value objects: a project's summary (ROI, insights, costs), the organisation KPIs, a project's
+overview and the run of a task instance.
+
+Pure functions over the service's value objects and ``core.roi`` / ``core.insights`` (no I/O), so the pages'
+numbers are unit-testable with real inputs and identical in local and http mode (the objects are plain
+dataclasses that pydantic serialises for the REST API and validates back in the HTTP client).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_gradient.core import insights as ins_mod
+from airflow_provider_gradient.core import roi as roi_mod
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+from airflow_provider_gradient.service.schemas import Project, Recommendation, Run
+
+#: Runs in the projects table's cost trend sparkline.
+TREND_RUNS = 10
+
+#: ``(cloud, dbu, storage, total)`` USD of a run.
+CostTuple = tuple[float, float, float, float]
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def run_runtime_s(run: Any) -> float | None:
+    """Runtime of a run in seconds (``duration_s`` or end - start).
+
+    :param run: a service ``Run`` (or a dict with the same keys)
+    """
+    d = _get(run, "duration_s")
+    if d is not None:
+        return float(d)
+    start, end = _get(run, "start_ms"), _get(run, "end_ms")
+    if start is not None and end is not None:
+        return max(int(end) - int(start), 0) / 1000.0
+    return None
+
+
+def run_cost(run: Any) -> CostTuple | None:
+    """``(cloud, dbu, storage, total)`` USD of a run, None when not priced.
+
+    :param run: a service ``Run`` (or a dict with the same keys)
+    """
+    cost = _get(run, "cost")
+    if cost is None:
+        return None
+    cloud = float(_get(cost, "cloud_usd", 0.0) or 0.0)
+    dbu = float(_get(cost, "dbu_usd", 0.0) or 0.0)
+    storage = float(_get(cost, "storage_usd", 0.0) or 0.0)
+    total = float(_get(cost, "total_usd", 0.0) or 0.0) or cloud + dbu + storage
+    return cloud, dbu, storage, total
+
+
+#: ``core.roi`` failure kind of a run outcome.
+FAILURE_KIND = {"oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "other"}
+
+
+def _autoscaling(cfg: Any) -> bool:
+    """Whether a run's cluster config autoscales (False when it is not a readable cluster)."""
+    try:
+        return isinstance(cfg, Mapping) and Cluster.from_databricks(cfg, strict=False).is_autoscale
+    except ClusterError:
+        return False
+
+
+def to_roi_point(run: Run) -> roi_mod.RunPoint:
+    """The ``core.roi.RunPoint`` of a service ``Run``.
+
+    :param run: the run
+    """
+    outcome = run.outcome
+    metrics = run.metrics if isinstance(run.metrics, dict) else {}
+    cost = run.cost
+    cfg = run.cluster_config
+    start, end = run.start_ms, run.end_ms
+    runtime = run.duration_s
+    if runtime is None:
+        runtime = max(end - start, 0) / 1000.0 if start is not None and end is not None else 0.0
+    return roi_mod.RunPoint(
+        started_ms=int(start or run.created_ms or 0),
+        runtime_s=float(runtime),
+        cost_usd=None if cost is None else float(cost.total_usd),
+        input_bytes=run.input_bytes,
+        succeeded=outcome == "success",
+        recommendation_applied=run.recommendation_id is not None,
+        failure_kind=None if outcome == "success" else FAILURE_KIND.get(outcome, "other"),
+        spot_interruptions=int(metrics.get("spot_interruptions") or 0),
+        executors_avg=metrics.get("executors_avg"),
+        executors_max=metrics.get("executors_max"),
+        autoscaling=_autoscaling(cfg),
+        log_status=run.log_status,
+        logical_ms=run.logical_ms,
+    )
+
+
+def project_roi(runs: Iterable[Run]) -> roi_mod.ProjectRoi:
+    """The ROI of a project from its runs (any order; ``core.roi.project_roi``).
+
+    :param runs: every run of the project
+    """
+    ordered = sorted(runs, key=lambda r: (r.start_ms or 0, r.databricks_run_id or 0))
+    return roi_mod.project_roi([to_roi_point(r) for r in ordered])
+
+
+def insights_for(
+    project: Any, points: Sequence[roi_mod.RunPoint], learning_total: int | None, *, now_ms: int | None = None
+) -> tuple[ins_mod.Insight, ...]:
+    """Insight badges of a project (``core.insights.project_insights``).
+
+    :param project: a service ``Project``
+    :param points: its runs as ``core.roi.RunPoint`` (oldest first)
+    :param learning_total: K of "learning k/K"
+    """
+    settings = ins_mod.InsightSettings(
+        sla_minutes=_get(_get(project, "settings"), "sla_minutes"),
+        phase=_get(project, "phase"),
+        learning_total=learning_total,
+        created_ms=_get(project, "created_ms"),
+    )
+    return ins_mod.project_insights(points, settings, now_ms=now_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectSummary:
+    """One row of the projects table: a project's costs, learning progress, ROI and insights."""
+
+    id: int
+    app_id: str
+    name: str
+    dag_id: str | None
+    task_id: str | None
+    phase: str
+    learning_k: int
+    learning_total: int
+    auto_apply: bool
+    sla_minutes: float | None
+    runs: int
+    total_cost_usd: float
+    cloud_usd: float
+    dbu_usd: float
+    storage_usd: float
+    last_cost_usd: float | None
+    last_runtime_s: float | None
+    last_run_ms: int | None
+    trend: tuple[float, ...]
+    trend_pct: float | None
+    roi: roi_mod.ProjectRoi
+    insights: tuple[ins_mod.Insight, ...] = ()
+
+    @property
+    def insight_codes(self) -> tuple[str, ...]:
+        return tuple(i.code for i in self.insights)
+
+    @property
+    def phase_label(self) -> str:
+        if self.phase == "optimizing":
+            return "optimizing"
+        if self.runs == 0:
+            return "pending first run"
+        return f"learning {self.learning_k}/{self.learning_total}"
+
+
+def summarize_project(
+    project: Any, runs: Sequence[Run], latest_rec: Any = None, *, now_ms: int | None = None
+) -> ProjectSummary:
+    """The projects-table row of ``project`` from its runs (any order).
+
+    :param project: a service ``Project``
+    :param runs: its runs
+    :param latest_rec: its newest recommendation (any state), for the learning k/K indicator
+    """
+    ordered = sorted(runs, key=lambda r: (r.start_ms or 0, r.databricks_run_id or 0))
+    last = ordered[-1] if ordered else None
+    return summarize_points(
+        project,
+        [to_roi_point(r) for r in ordered],
+        [run_cost(r) for r in ordered],
+        latest_rec,
+        successes=sum(1 for r in ordered if r.outcome == "success"),
+        last_runtime_s=None if last is None else run_runtime_s(last),
+        last_run_ms=None if last is None else last.start_ms,
+        now_ms=now_ms,
+    )
+
+
+def summarize_points(
+    project: Any,
+    points: Sequence[roi_mod.RunPoint],
+    costs: Sequence[CostTuple | None],
+    latest_rec: Any = None,
+    *,
+    successes: int,
+    last_runtime_s: float | None,
+    last_run_ms: int | None,
+    now_ms: int | None = None,
+) -> ProjectSummary:
+    """The projects-table row of ``project`` from its runs already reduced to ROI points and costs.
+
+    :param points: the runs as ``core.roi.RunPoint``, ordered by (start, run id)
+    :param costs: :func:`run_cost` of each run, same order
+    :param latest_rec: the newest recommendation (anything with ``learning_iteration``/``learning_total``)
+    :param successes: number of successful runs
+    :param last_runtime_s: runtime of the last run
+    :param last_run_ms: start of the last run
+    """
+    priced = [c for c in costs if c is not None]
+    settings = _get(project, "settings")
+    total_k = int(_get(settings, "learning_runs", 4) or 4)
+    if latest_rec is not None and _get(latest_rec, "learning_total"):
+        k, total_k = int(_get(latest_rec, "learning_iteration") or 0), int(_get(latest_rec, "learning_total"))
+    else:
+        k = min(successes, total_k)
+    trend = tuple(c[3] for c in costs[-TREND_RUNS:] if c is not None)
+    trend_pct = None
+    if len(trend) >= 2 and trend[0] > 0:
+        trend_pct = (trend[-1] - trend[0]) / trend[0] * 100.0
+    last_cost = costs[-1] if costs else None
+    return ProjectSummary(
+        id=int(_get(project, "id")),
+        app_id=str(_get(project, "app_id")),
+        name=str(_get(project, "name") or _get(project, "app_id")),
+        dag_id=_get(project, "dag_id"),
+        task_id=_get(project, "task_id"),
+        phase=str(_get(project, "phase") or "learning"),
+        learning_k=k,
+        learning_total=total_k,
+        auto_apply=bool(_get(settings, "auto_apply", False)),
+        sla_minutes=_get(settings, "sla_minutes"),
+        runs=len(points),
+        total_cost_usd=sum((c[3] for c in priced), 0.0),
+        cloud_usd=sum((c[0] for c in priced), 0.0),
+        dbu_usd=sum((c[1] for c in priced), 0.0),
+        storage_usd=sum((c[2] for c in priced), 0.0),
+        last_cost_usd=None if last_cost is None else last_cost[3],
+        last_runtime_s=last_runtime_s,
+        last_run_ms=last_run_ms,
+        trend=trend,
+        trend_pct=trend_pct,
+        roi=roi_mod.project_roi(points),
+        insights=insights_for(project, points, total_k, now_ms=now_ms),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    """The organisation's KPIs (the projects page's tiles) over a set of project summaries."""
+
+    projects: int
+    runs: int
+    total_cost_usd: float
+    cloud_usd: float
+    dbu_usd: float
+    storage_usd: float
+    savings_to_date_usd: float
+    projected_12m_savings_usd: float
+
+    @property
+    def cloud_pct(self) -> float:
+        base = self.cloud_usd + self.dbu_usd
+        return self.cloud_usd / base * 100.0 if base else 0.0
+
+    @property
+    def dbu_pct(self) -> float:
+        base = self.cloud_usd + self.dbu_usd
+        return self.dbu_usd / base * 100.0 if base else 0.0
+
+
+def kpis(rows: Sequence[ProjectSummary]) -> Kpis:
+    """Organisation KPIs: sums over the projects (ROI via ``core.roi.organisation_roi``).
+
+    :param rows: the summaries of the projects to count (e.g. those a user may read)
+    """
+    org = roi_mod.organisation_roi(r.roi for r in rows)
+    return Kpis(
+        projects=len(rows),
+        runs=sum(r.runs for r in rows),
+        total_cost_usd=sum((r.total_cost_usd for r in rows), 0.0),
+        cloud_usd=sum((r.cloud_usd for r in rows), 0.0),
+        dbu_usd=sum((r.dbu_usd for r in rows), 0.0),
+        storage_usd=sum((r.storage_usd for r in rows), 0.0),
+        savings_to_date_usd=org.savings_to_date_usd,
+        projected_12m_savings_usd=org.projected_12m_savings_usd,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectOverview:
+    """What a project's page shows: the project, its summary, its runs and its recommendations.
+
+    :param runs: every run (newest first, as ``list_runs``)
+    :param recommendations: the newest recommendations (newest first)
+    """
+
+    project: Project
+    summary: ProjectSummary
+    runs: list[Run]
+    recommendations: list[Recommendation]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRun:
+    """The project of an Airflow task and its recorded run for one DAG run (either may be None)."""
+
+    project: Project | None = None
+    run: Run | None = None
