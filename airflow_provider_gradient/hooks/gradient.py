@@ -19,15 +19,13 @@ import functools
 import logging
 from typing import TYPE_CHECKING, Any
 
+from airflow.sdk import BaseHook
+
 from airflow_provider_gradient.settings import GradientSettings, get_settings
 
 if TYPE_CHECKING:
     from airflow_provider_gradient.service import GradientService
 
-try:
-    from airflow.sdk import BaseHook
-except ImportError:  # pragma: no cover - Airflow 2 layout
-    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-try:
-    from airflow.listeners import hookimpl
-except ImportError:  # pragma: no cover - task-SDK-only installs
-    from airflow.sdk._shared.listeners import hookimpl  # type: ignore[no-redef]
+from airflow.listeners import hookimpl
 
 log = logging.getLogger(__name__)
 
