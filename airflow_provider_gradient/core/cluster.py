@@ -78,19 +78,17 @@ def cloud_of_node_type(node_type_id: str) -> str:
 # ------------------------------------------------------------------ parsing helpers
 
 
-def _int(value: Any, name: str, *, lo: int | None = 0) -> int:
-    if isinstance(value, bool):
-        raise ClusterError(name, f"must be an integer, got {value!r}")
-    if isinstance(value, int):
+def _int(value: Any, name: str) -> int:
+    """A whole number >= 0 (``4``, ``4.0`` or ``"4"``)."""
+    out: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
         out = value
     elif isinstance(value, float) and value.is_integer():
         out = int(value)
     elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
         out = int(value.strip())
-    else:
-        raise ClusterError(name, f"must be an integer, got {value!r}")
-    if lo is not None and out < lo:
-        raise ClusterError(name, f"must be >= {lo}, got {out}")
+    if out is None or out < 0:
+        raise ClusterError(name, f"must be a whole number >= 0, got {value!r}")
     return out
 
 
@@ -261,7 +259,7 @@ class Cluster:
 
     def __post_init__(self) -> None:
         if self.num_workers is not None and self.num_workers < 0:
-            raise ClusterError("num_workers", f"must be >= 0, got {self.num_workers}")
+            raise ClusterError("num_workers", f"must be a whole number >= 0, got {self.num_workers}")
         if (self.autoscale_min is None) != (self.autoscale_max is None):
             raise ClusterError("autoscale", "needs both min_workers and max_workers")
         if self.autoscale_min is not None and self.autoscale_max is not None:

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+
 Cloud = Literal["aws", "azure", "gcp"]
 Phase = Literal["learning", "optimizing"]
 Outcome = Literal["success", "failed", "oom", "cancelled", "timeout"]
@@ -149,36 +151,19 @@ class ProjectIn(_Frozen):
     _baseline = field_validator("baseline_cluster")(lambda v: check_cluster(v))
 
 
-def _count(value: Any, name: str) -> int:
-    """A worker count of a Databricks cluster: an integer >= 0 (numeric strings as Databricks accepts)."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    try:
-        number = int(str(value).strip()) if isinstance(value, str) else value
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}") from None
-    if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
-    return number
-
-
 def check_cluster(cluster: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Reject a Databricks ``new_cluster`` with impossible sizes (negative workers, min > max, bad node type)."""
+    """Reject a Databricks ``new_cluster`` that is not one (``core.cluster.Cluster`` rules: negative workers,
+    min > max, a field of the wrong type ...), a blank node type or an autoscale range without a worker.
+
+    :raises ClusterError: names the field (a ``ValueError``, so pydantic reports it).
+    """
     if cluster is None:
         return None
-    node = cluster.get("node_type_id")
-    if node is not None and (not isinstance(node, str) or not node.strip()):
-        raise ValueError(f"node_type_id must be a node type name, got {node!r}")
-    if cluster.get("num_workers") is not None:
-        _count(cluster["num_workers"], "num_workers")
-    auto = cluster.get("autoscale")
-    if auto is not None:
-        if not isinstance(auto, dict):
-            raise ValueError("autoscale must be an object with min_workers and max_workers")
-        lo = _count(auto.get("min_workers", 0), "autoscale.min_workers")
-        hi = _count(auto.get("max_workers", lo), "autoscale.max_workers")
-        if hi < 1 or lo > hi:
-            raise ValueError(f"autoscale needs 0 <= min_workers <= max_workers and max_workers >= 1, got {lo}..{hi}")
+    c = Cluster.from_databricks(cluster, strict=False)
+    if "node_type_id" in cluster and (cluster["node_type_id"] is None or not c.node_type_id.strip()):
+        raise ClusterError("node_type_id", f"must be a node type name, got {cluster['node_type_id']!r}")
+    if c.autoscale_max is not None and c.autoscale_max < 1:
+        raise ClusterError("autoscale", f"needs max_workers >= 1, got {c.autoscale_min}..{c.autoscale_max}")
     return cluster
 
 

@@ -192,3 +192,20 @@ def test_optimiser_shape_merged_into_the_users_cluster_keeps_their_keys() -> Non
                                                  "runtime_engine": "STANDARD"}
     spec = ClusterSpec.from_new_cluster(AZURE, cloud="azure")
     assert ClusterSpec.from_new_cluster(spec.to_new_cluster(), cloud="azure") == spec
+
+
+@pytest.mark.parametrize(("baseline", "message"), [
+    ({"node_type_id": "m5.xlarge", "num_workers": 2, "aws_attributes": {"first_on_demand": "one"}},
+     "new_cluster.aws_attributes.first_on_demand must be a whole number >= 0, got 'one'"),
+    ({"node_type_id": "m5.xlarge", "autoscale": {"min_workers": 0, "max_workers": 0}},
+     "new_cluster.autoscale needs max_workers >= 1"),
+    ({"node_type_id": "  ", "num_workers": 2}, "new_cluster.node_type_id must be a node type name"),
+])
+def test_a_project_baseline_is_checked_by_the_same_rules(baseline: dict[str, Any], message: str) -> None:
+    from pydantic import ValidationError
+
+    from airflow_provider_gradient.service.schemas import ProjectIn
+
+    with pytest.raises(ValidationError, match=message):
+        ProjectIn(app_id="a.b", baseline_cluster=baseline)
+    assert ProjectIn(app_id="a.b", baseline_cluster=AWS_SPOT_EBS).baseline_cluster == AWS_SPOT_EBS
