@@ -2,7 +2,7 @@
 
 Only the events we aggregate are decoded: the ``{"Event":"<name>"`` prefix of each line is checked
 first, so block-manager, metrics and other chatty events cost a byte comparison. Runs of TaskStart /
-TaskEnd lines take the chunk fast path (runs.py); a chunk it declines is split into lines here.
+TaskEnd lines take the chunk fast path (chunks.py); a chunk it declines is split into lines here.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ import orjson
 
 from airflow_provider_gradient.core.eventlog import schema
 from airflow_provider_gradient.core.eventlog.aggregate import Aggregator
+from airflow_provider_gradient.core.eventlog.chunks import BIG_LINE as _BIG_LINE
+from airflow_provider_gradient.core.eventlog.chunks import TASK_END as _TASK_END
+from airflow_provider_gradient.core.eventlog.chunks import TASK_START as _TASK_START
+from airflow_provider_gradient.core.eventlog.chunks import ChunkScanner
 from airflow_provider_gradient.core.eventlog.errors import (
     EventLogError,
     EventLogNotFoundError,
     MalformedEventError,
 )
 from airflow_provider_gradient.core.eventlog.inputs import LogPart, open_input
-from airflow_provider_gradient.core.eventlog.runs import BIG_LINE as _BIG_LINE
-from airflow_provider_gradient.core.eventlog.runs import TASK_END as _TASK_END
-from airflow_provider_gradient.core.eventlog.runs import TASK_START as _TASK_START
-from airflow_provider_gradient.core.eventlog.runs import ChunkScanner
 from airflow_provider_gradient.core.eventlog.summary import AppSummary
 
 _PREFIX = b'{"Event":"'

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from airflow_provider_gradient.core.eventlog import schema
+from airflow_provider_gradient.core.eventlog.chunks import LineSource
 from airflow_provider_gradient.core.eventlog.errors import MalformedEventError
-from airflow_provider_gradient.core.eventlog.runs import LineSource
 from airflow_provider_gradient.core.eventlog.sketch import GAMMA
 from airflow_provider_gradient.core.eventlog.state import _int, _Stage
 

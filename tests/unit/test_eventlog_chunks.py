@@ -1,4 +1,4 @@
-"""The chunk fast path (runs.py) gives exactly what the line path gives, on ordinary and odd logs."""
+"""The chunk fast path (chunks.py) gives exactly what the line path gives, on ordinary and odd logs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_gradient.core.eventlog import EventLogError, codecs, parse_event_log, runs
+from airflow_provider_gradient.core.eventlog import EventLogError, chunks, codecs, parse_event_log
 
 TS = '{{"Event":"SparkListenerTaskStart","Stage ID":{s},"Stage Attempt ID":0,"Task Info":{{"Task ID":{t},"Launch Time":{la},"Accumulables":[]}}}}'
 TE = (
@@ -79,14 +79,14 @@ def _edit(fn: Callable[[list[bytes]], None]) -> bytes:
 
 def _big(lines: list[bytes]) -> None:
     for i in range(0, len(lines), 7):
-        if lines[i].startswith(runs.TASK_END):
+        if lines[i].startswith(chunks.TASK_END):
             lines[i] = lines[i].replace(ACC.encode(), b",".join([ACC.encode()] * 40))
 
 
 def _reason_late(lines: list[bytes]) -> None:
     """Long TaskEnds whose reason comes after Task Info (the sliced decode does not see it)."""
     for i in range(0, len(lines), 5):
-        if lines[i].startswith(runs.TASK_END):
+        if lines[i].startswith(chunks.TASK_END):
             ev = json.loads(lines[i])
             reason = ev.pop("Task End Reason")
             metrics = ev.pop("Task Metrics")
@@ -98,7 +98,7 @@ def _reason_late(lines: list[bytes]) -> None:
 def _two_odd_lines(lines: list[bytes]) -> None:
     """One value over two lines and two values on one line, close together."""
     i = _first(lines, b"Start")
-    lines[i] = lines[i].replace(b'"Accumulables":[]', b'"Accumulables":[\n' + runs.TASK_START + b',"X":1}]')
+    lines[i] = lines[i].replace(b'"Accumulables":[]', b'"Accumulables":[\n' + chunks.TASK_START + b',"X":1}]')
     j = _first(lines, b"End", i + 1)
     lines[j] = lines[j][:-1] + lines.pop(j + 1)  # a TaskEnd, then a TaskStart
 
@@ -176,16 +176,16 @@ def test_fast_path_matches_line_path(
     path = tmp_path / ("log.gz" if gz else "log")
     path.write_bytes(gzip.compress(data) if gz else data)
     scanned: list[bool] = []
-    scan = runs.ChunkScanner.scan
+    scan = chunks.ChunkScanner.scan
 
-    def counting(self: runs.ChunkScanner, rest: bytes, chunk: bytes, first: int) -> runs.Scanned | None:
+    def counting(self: chunks.ChunkScanner, rest: bytes, chunk: bytes, first: int) -> chunks.Scanned | None:
         found = scan(self, rest, chunk, first)
         scanned.append(found is not None)
         return found
 
-    monkeypatch.setattr(runs.ChunkScanner, "scan", counting)
+    monkeypatch.setattr(chunks.ChunkScanner, "scan", counting)
     fast = _outcome(path)
-    monkeypatch.setattr(runs.ChunkScanner, "scan", lambda self, rest, chunk, first: None)
+    monkeypatch.setattr(chunks.ChunkScanner, "scan", lambda self, rest, chunk, first: None)
     assert fast == _outcome(path)
     assert json.dumps(fast) == json.dumps(_outcome(path))  # same key order too
     if variant in ("plain", "crlf", "long task ends", "other key order", "missing peak"):
