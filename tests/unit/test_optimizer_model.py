@@ -137,7 +137,7 @@ def test_first_recommendation_is_the_baseline() -> None:
 def test_event_log_replay_predicts_neighbours_from_one_run(eventlogs_dir) -> None:  # type: ignore[no-untyped-def]
     """One run with per-stage task durations: the fit follows the Sparklens-style replay, not the prior."""
     from airflow_provider_gradient.core.eventlog import parse_event_log
-    from airflow_provider_gradient.core.eventlog.replay import simulate_stage_times
+    from airflow_provider_gradient.core.eventlog.slot_replay import simulate_stage_times
     from airflow_provider_gradient.core.optimizer.context import _fit, _predict
     from airflow_provider_gradient.core.optimizer.engine import _build_ctx
 

@@ -72,7 +72,7 @@ def _replay_points(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Virtual runs from replaying recent runs' per-stage task durations on other worker counts, same node type.
 
-    Sparklens-style (``core.eventlog.replay.simulate_stage_times``): the measured runtime is scaled by the ratio
+    Sparklens-style (``core.eventlog.slot_replay.simulate_stage_times``): the measured runtime is scaled by the ratio
     of replayed times, so one run with an event log already predicts its neighbours.
     """
     with_stages = [i for i in sel if ctx.runs[i].stages][-REPLAY_RUNS:]
@@ -80,7 +80,7 @@ def _replay_points(
         return None
     from types import SimpleNamespace
 
-    from airflow_provider_gradient.core.eventlog.replay import simulate_stage_times
+    from airflow_provider_gradient.core.eventlog.slot_replay import simulate_stage_times
 
     c = ctx.cands
     out: list[tuple[float, float, float, float, float, float]] = []

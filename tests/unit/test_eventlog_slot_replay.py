@@ -1,4 +1,4 @@
-"""Task-level replay on a different number of slots (core.eventlog.replay)."""
+"""Task-level replay on a different number of slots (core.eventlog.slot_replay)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_gradient.core.eventlog import parse_event_log
-from airflow_provider_gradient.core.eventlog.replay import (
+from airflow_provider_gradient.core.eventlog.slot_replay import (
     job_groups,
     serial_time_ms,
     simulate_stage_times,
