@@ -10,10 +10,17 @@ from __future__ import annotations
 from collections import Counter
 
 from airflow_provider_gradient.core.eventlog import schema
+from airflow_provider_gradient.core.eventlog.accumulators import (
+    JobAccumulator,
+    SqlAccumulator,
+    StageAccumulator,
+    as_int,
+    maybe_int,
+    opt_int,
+)
 from airflow_provider_gradient.core.eventlog.build import build_summary
 from airflow_provider_gradient.core.eventlog.environment import as_str_map
 from airflow_provider_gradient.core.eventlog.errors import MalformedEventError, MixedSparkContextError
-from airflow_provider_gradient.core.eventlog.state import _int, _Job, _maybe_int, _opt_int, _Sql, _Stage
 from airflow_provider_gradient.core.eventlog.summary import AppSummary
 from airflow_provider_gradient.core.eventlog.tasks import MAX_REASON_KEYS, TaskFolder
 
@@ -45,11 +52,11 @@ class Aggregator(TaskFolder):
         self.last_ts: int | None = None
         self.props: dict[str, str] = {}
         self.system: dict[str, str] = {}
-        self.stages: dict[tuple[int, int], _Stage] = {}
+        self.stages: dict[tuple[int, int], StageAccumulator] = {}
         self.stage_ids: set[int] = set()
         self.stage_to_job: dict[int, int] = {}
-        self.jobs: dict[int, _Job] = {}
-        self.sql: dict[int, _Sql] = {}
+        self.jobs: dict[int, JobAccumulator] = {}
+        self.sql: dict[int, SqlAccumulator] = {}
         self.failure_reasons: Counter[str] = Counter()
         self.failure_exceptions: Counter[str] = Counter()
         self.executor_lost = 0
@@ -89,7 +96,8 @@ class Aggregator(TaskFolder):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _seen(self, ts: int | None) -> None:
+    def seen(self, ts: int | None) -> None:
+        """Widen the log's first/last timestamp to ``ts`` (ignored when absent or not positive)."""
         if ts is None or ts <= 0:
             return
         if self.first_ts is None or ts < self.first_ts:
@@ -128,17 +136,17 @@ class Aggregator(TaskFolder):
         parents = info.get("Parent IDs")
         failure = info.get("Failure Reason")
         return schema.StageInfo(
-            stage_id=_maybe_int(info.get("Stage ID")),
-            attempt=_maybe_int(info.get("Stage Attempt ID")),
+            stage_id=maybe_int(info.get("Stage ID")),
+            attempt=maybe_int(info.get("Stage Attempt ID")),
             name=name if isinstance(name, str) else None,
-            tasks=_maybe_int(info.get("Number of Tasks")),
-            parents=[_int(p) for p in parents[:10000]] if isinstance(parents, list) else None,
-            submitted=_opt_int(info.get("Submission Time")),
-            completed=_opt_int(info.get("Completion Time")),
+            tasks=maybe_int(info.get("Number of Tasks")),
+            parents=[as_int(p) for p in parents[:10000]] if isinstance(parents, list) else None,
+            submitted=opt_int(info.get("Submission Time")),
+            completed=opt_int(info.get("Completion Time")),
             failure=failure if isinstance(failure, str) else None,
         )
 
-    def _stage_info(self, line: bytes, where: str) -> tuple[_Stage, schema.StageInfo]:
+    def _stage_info(self, line: bytes, where: str) -> tuple[StageAccumulator, schema.StageInfo]:
         info = self._stage_fields(line, where)
         st = self._stage(
             -1 if info.stage_id is None else info.stage_id, 0 if info.attempt is None else info.attempt
@@ -151,14 +159,14 @@ class Aggregator(TaskFolder):
             st.parents = tuple(info.parents[:10000])
         if info.submitted is not None:
             st.submitted = info.submitted
-            self._seen(info.submitted)
+            self.seen(info.submitted)
         return st, info
 
     def _stage_completed(self, line: bytes, where: str) -> None:
         st, info = self._stage_info(line, where)
         if info.completed is not None:
             st.completed = info.completed
-            self._seen(info.completed)
+            self.seen(info.completed)
         if info.failure:
             st.failure = info.failure[:500]
             self._note_oom(info.failure[:20000])
@@ -175,19 +183,19 @@ class Aggregator(TaskFolder):
         props = ev.get("Properties")
         sql = props.get("spark.sql.execution.id") if isinstance(props, dict) else None
         return schema.JobStart(
-            job_id=_maybe_int(ev.get("Job ID")),
-            submitted=_opt_int(ev.get("Submission Time")),
-            stage_ids=[_int(s) for s in ids[:100000]] if isinstance(ids, list) else None,
+            job_id=maybe_int(ev.get("Job ID")),
+            submitted=opt_int(ev.get("Submission Time")),
+            stage_ids=[as_int(s) for s in ids[:100000]] if isinstance(ids, list) else None,
             properties=schema.JobProperties(None if sql is None else str(sql)),
         )
 
     def _job_start(self, line: bytes, where: str) -> None:
         ev = self._job_fields(line, where)
         job_id = -1 if ev.job_id is None else ev.job_id
-        job = self.jobs.get(job_id) or _Job(job_id)
+        job = self.jobs.get(job_id) or JobAccumulator(job_id)
         self.jobs[job_id] = job
         job.submitted = ev.submitted
-        self._seen(job.submitted)
+        self.seen(job.submitted)
         if ev.stage_ids is not None:
             job.stage_ids = tuple(ev.stage_ids[:100000])
             for s in job.stage_ids:
@@ -198,11 +206,11 @@ class Aggregator(TaskFolder):
 
     def _job_end(self, line: bytes, where: str) -> None:
         ev = self._load(line, where)
-        job_id = _int(ev.get("Job ID"), -1)
-        job = self.jobs.get(job_id) or _Job(job_id)
+        job_id = as_int(ev.get("Job ID"), -1)
+        job = self.jobs.get(job_id) or JobAccumulator(job_id)
         self.jobs[job_id] = job
-        job.completed = _opt_int(ev.get("Completion Time"))
-        self._seen(job.completed)
+        job.completed = opt_int(ev.get("Completion Time"))
+        self.seen(job.completed)
         result = ev.get("Job Result")
         if isinstance(result, dict) and result.get("Result") not in (None, "JobSucceeded"):
             job.failed = True
@@ -226,16 +234,16 @@ class Aggregator(TaskFolder):
         attempt = ev.get("App Attempt ID")
         if attempt is not None:
             self.attempt_id = str(attempt)
-        ts = _opt_int(ev.get("Timestamp"))
+        ts = opt_int(ev.get("Timestamp"))
         if ts is not None and self.start_ms is None:
             self.start_ms = ts
-        self._seen(ts)
+        self.seen(ts)
 
     def _app_end(self, line: bytes, where: str) -> None:
         ev = self._load(line, where)
-        ts = _opt_int(ev.get("Timestamp"))
+        ts = opt_int(ev.get("Timestamp"))
         self.end_ms = ts if ts is not None else (self.last_ts or 0)
-        self._seen(ts)
+        self.seen(ts)
 
     def _environment(self, line: bytes, where: str) -> None:
         ev = self._load(line, where)
@@ -257,7 +265,8 @@ class Aggregator(TaskFolder):
 
     # -- executors -------------------------------------------------------------------------------
 
-    def _advance_executors(self, ts: int | None) -> None:
+    def advance_executors(self, ts: int | None) -> None:
+        """Add the executor-time area up to ``ts`` (time-weighted executor count)."""
         if ts is None:
             return
         if self.exec_last_ts is not None and ts > self.exec_last_ts:
@@ -277,11 +286,11 @@ class Aggregator(TaskFolder):
 
     def _executor_added(self, line: bytes, where: str) -> None:
         ev = self._load(line, where)
-        ts = _opt_int(ev.get("Timestamp"))
-        self._seen(ts)
-        self._advance_executors(ts)
+        ts = opt_int(ev.get("Timestamp"))
+        self.seen(ts)
+        self.advance_executors(ts)
         info = ev.get("Executor Info")
-        cores = _int(info.get("Total Cores"), 0) if isinstance(info, dict) else 0
+        cores = as_int(info.get("Total Cores"), 0) if isinstance(info, dict) else 0
         exec_id = str(ev.get("Executor ID"))
         if exec_id not in self.executors:
             self.exec_added += 1
@@ -294,9 +303,9 @@ class Aggregator(TaskFolder):
 
     def _executor_removed(self, line: bytes, where: str) -> None:
         ev = self._load(line, where)
-        ts = _opt_int(ev.get("Timestamp"))
-        self._seen(ts)
-        self._advance_executors(ts)
+        ts = opt_int(ev.get("Timestamp"))
+        self.seen(ts)
+        self.advance_executors(ts)
         if self.executors.pop(str(ev.get("Executor ID")), None) is not None:
             self.exec_removed += 1
         reason = ev.get("Removed Reason")
@@ -314,24 +323,24 @@ class Aggregator(TaskFolder):
             ev = schema.SQL_START_DECODER.decode(line)
         except schema.msgspec.DecodeError as exc:
             raise MalformedEventError(f"{where}: malformed SQLExecutionStart ({exc})") from None
-        sql = self.sql.get(ev.execution_id) or _Sql(ev.execution_id)
+        sql = self.sql.get(ev.execution_id) or SqlAccumulator(ev.execution_id)
         self.sql[ev.execution_id] = sql
         sql.description = (ev.description or "")[:200]
         sql.start = ev.time
-        self._seen(ev.time)
+        self.seen(ev.time)
 
     def _sql_end(self, line: bytes, where: str) -> None:
         try:
             ev = schema.SQL_END_DECODER.decode(line)
         except schema.msgspec.DecodeError as exc:
             raise MalformedEventError(f"{where}: malformed SQLExecutionEnd ({exc})") from None
-        sql = self.sql.get(ev.execution_id) or _Sql(ev.execution_id)
+        sql = self.sql.get(ev.execution_id) or SqlAccumulator(ev.execution_id)
         self.sql[ev.execution_id] = sql
         sql.end = ev.time
         if ev.error:
             sql.error = ev.error[:300]
             self._note_oom(ev.error[:20000])
-        self._seen(ev.time)
+        self.seen(ev.time)
 
     # -- result ----------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_gradient.core.eventlog.accumulators import SqlAccumulator, StageAccumulator, opt_int
 from airflow_provider_gradient.core.eventlog.environment import (
     cluster_facts,
     detect_platform,
@@ -12,7 +13,6 @@ from airflow_provider_gradient.core.eventlog.environment import (
 )
 from airflow_provider_gradient.core.eventlog.errors import NoApplicationEventsError
 from airflow_provider_gradient.core.eventlog.sketch import quantiles
-from airflow_provider_gradient.core.eventlog.state import _opt_int, _Sql, _Stage
 from airflow_provider_gradient.core.eventlog.summary import (
     QUANTILE_LEVELS,
     AppSummary,
@@ -36,11 +36,11 @@ def build_summary(agg: Aggregator, *, hints: dict[str, str], source_format: str,
             "no application events in the log (no application start, job, stage or task)"
         )
     for st in agg.stages.values():
-        agg._seen(st.first_launch)
-        agg._seen(st.last_finish)
+        agg.seen(st.first_launch)
+        agg.seen(st.last_finish)
     window_start = agg.start_ms if agg.start_ms is not None else agg.first_ts
     window_end = agg.end_ms if agg.end_ms is not None else agg.last_ts
-    agg._advance_executors(window_end)
+    agg.advance_executors(window_end)
     span = (window_end - window_start) if window_start is not None and window_end is not None else 0
     exec_avg = agg.exec_area / span if span > 0 else float(agg.exec_max)
     cores_avg = agg.cores_area / span if span > 0 else float(agg.cores_max)
@@ -54,7 +54,7 @@ def build_summary(agg: Aggregator, *, hints: dict[str, str], source_format: str,
         duration = (window_end - window_start) / 1000.0
     exec_cores = agg.exec_cores.most_common(1)[0][0] if agg.exec_cores else None
     if exec_cores is None:
-        exec_cores = _opt_int(agg.props.get("spark.executor.cores"))
+        exec_cores = opt_int(agg.props.get("spark.executor.cores"))
     mem = agg.props.get("spark.executor.memory")
     return AppSummary(
         app_id=agg.app_id or agg.props.get("spark.app.id"),
@@ -120,7 +120,7 @@ def build_summary(agg: Aggregator, *, hints: dict[str, str], source_format: str,
     )
 
 
-def _stage_summary(agg: Aggregator, st: _Stage) -> StageSummary:
+def _stage_summary(agg: Aggregator, st: StageAccumulator) -> StageSummary:
     lo = st.dur_min or 0
     q = quantiles(st.buckets, QUANTILE_LEVELS, lo, st.dur_max)
     status = "failed" if st.failure is not None else ("complete" if st.completed is not None else "running")
@@ -170,7 +170,7 @@ def _sql_summaries(agg: Aggregator, details: tuple[StageSummary, ...]) -> tuple[
         if job.sql_id is not None:
             jobs_of.setdefault(job.sql_id, []).append(job.job_id)
             if job.sql_id not in agg.sql:
-                agg.sql[job.sql_id] = _Sql(job.sql_id)
+                agg.sql[job.sql_id] = SqlAccumulator(job.sql_id)
     out = []
     for sid in sorted(agg.sql):
         sql = agg.sql[sid]

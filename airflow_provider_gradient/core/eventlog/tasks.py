@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 
 from airflow_provider_gradient.core.eventlog import schema
+from airflow_provider_gradient.core.eventlog.accumulators import StageAccumulator, as_int
 from airflow_provider_gradient.core.eventlog.chunks import LineSource
 from airflow_provider_gradient.core.eventlog.errors import MalformedEventError
 from airflow_provider_gradient.core.eventlog.sketch import GAMMA
-from airflow_provider_gradient.core.eventlog.state import _int, _Stage
 
 OOM_PATTERN = re.compile(
     r"OutOfMemoryError|Container killed|exceeding memory limits|GC overhead limit exceeded|"
@@ -29,7 +29,7 @@ _NONE = math.inf  # "none seen yet" for running minima (above any int)
 class TaskFolder:
     """Task-level part of the aggregator (state is initialised by :class:`Aggregator`)."""
 
-    stages: dict[tuple[int, int], _Stage]
+    stages: dict[tuple[int, int], StageAccumulator]
     stage_ids: set[int]
     failure_reasons: Counter[str]
     failure_exceptions: Counter[str]
@@ -39,11 +39,11 @@ class TaskFolder:
     oom: bool
     oom_messages: list[str]
 
-    def _stage(self, stage_id: int, attempt: int) -> _Stage:
+    def _stage(self, stage_id: int, attempt: int) -> StageAccumulator:
         key = (stage_id, attempt)
         st = self.stages.get(key)
         if st is None:
-            st = self.stages[key] = _Stage(stage_id, attempt)
+            st = self.stages[key] = StageAccumulator(stage_id, attempt)
             self.stage_ids.add(stage_id)
         return st
 
@@ -108,7 +108,7 @@ class TaskFolder:
         log = math.log
         inv = _INV_LOG_GAMMA
         none = _NONE
-        st: _Stage | None = None
+        st: StageAccumulator | None = None
         cur_id: int | None = None  # no stage yet: None differs from every stage id / attempt
         cur_att: int | None = None
         start = dsum = dmax = run = cpu = gc = mem = disk = peak = spec = 0
@@ -191,7 +191,7 @@ class TaskFolder:
                         out_r, sr_b, sr_r, sw_b, sw_r, first, last)  # fmt: skip
 
     @staticmethod
-    def _flush(st: _Stage, n: int, dsum: int, dmax: int, dmin: float, run: int, cpu: int, gc: int, mem: int,
+    def _flush(st: StageAccumulator, n: int, dsum: int, dmax: int, dmin: float, run: int, cpu: int, gc: int, mem: int,
                disk: int, peak: int, in_b: int, in_r: int, out_b: int, out_r: int, sr_b: int, sr_r: int,
                sw_b: int, sw_r: int, first: float, last: int) -> None:  # fmt: skip
         """Add one run's sums to its stage (``dmin`` / ``first`` are ``_NONE`` when no task had Task Info)."""
@@ -227,7 +227,7 @@ class TaskFolder:
             ev = orjson.loads(line)
             for acc in (ev.get("Task Info") or {}).get("Accumulables") or ():
                 if isinstance(acc, dict) and str(acc.get("Name", "")).endswith("peakExecutionMemory"):
-                    return _int(acc.get("Update"))
+                    return as_int(acc.get("Update"))
         except (orjson.JSONDecodeError, AttributeError, TypeError):
             return 0
         return 0

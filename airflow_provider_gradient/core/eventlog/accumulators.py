@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def _maybe_int(value: Any) -> int | None:
+def maybe_int(value: Any) -> int | None:
     """``value`` as an int (bools, integral strings, finite floats below 1e18 are coerced), else None."""
     if isinstance(value, bool):
         return int(value)
@@ -21,16 +21,18 @@ def _maybe_int(value: Any) -> int | None:
     return None
 
 
-def _int(value: Any, default: int = 0) -> int:
-    found = _maybe_int(value)
+def as_int(value: Any, default: int = 0) -> int:
+    """``value`` as an int (see :func:`maybe_int`), ``default`` when it is not one."""
+    found = maybe_int(value)
     return default if found is None else found
 
 
-def _opt_int(value: Any) -> int | None:
-    return None if value is None or isinstance(value, dict | list) else _int(value, 0)
+def opt_int(value: Any) -> int | None:
+    """None for an absent (None) or structured value, else ``value`` as an int (0 when not one)."""
+    return None if value is None or isinstance(value, dict | list) else as_int(value, 0)
 
 
-class _Stage:
+class StageAccumulator:
     """Accumulator of one stage attempt."""
 
     __slots__ = (
@@ -61,7 +63,9 @@ class _Stage:
         self.last_finish: int | None = None
 
 
-class _Job:
+class JobAccumulator:
+    """Accumulator of one job."""
+
     __slots__ = ("job_id", "sql_id", "submitted", "completed", "failed", "stage_ids")
 
     def __init__(self, job_id: int) -> None:
@@ -73,7 +77,9 @@ class _Job:
         self.stage_ids: tuple[int, ...] = ()
 
 
-class _Sql:
+class SqlAccumulator:
+    """Accumulator of one Spark SQL execution."""
+
     __slots__ = ("execution_id", "description", "start", "end", "error")
 
     def __init__(self, execution_id: int) -> None:
