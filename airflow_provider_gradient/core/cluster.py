@@ -114,6 +114,12 @@ def _mapping(value: Any, name: str) -> Mapping[str, Any]:
 
 
 _PARSERS = {int: _int, float: _float, str: _str}
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a JSON value (scalars as they are)."""
+    return value if isinstance(value, _SCALARS) else copy.deepcopy(value)
 
 
 def _read_block(cls: type[Any], raw: Any, name: str) -> Any:
@@ -125,7 +131,7 @@ def _read_block(cls: type[Any], raw: Any, name: str) -> Any:
     for key, value in raw.items():
         kind = kinds.get(key)
         if kind is None or value is None:
-            extra[key] = copy.deepcopy(value)
+            extra[key] = _copy(value)
         else:
             values[key] = _PARSERS[kind](value, f"{name}.{key}")
     return cls(**values, extra=extra)
@@ -282,7 +288,7 @@ class Cluster:
         if not isinstance(new_cluster, Mapping):
             raise ClusterError("", f"must be an object, got {type(new_cluster).__name__}")
         raw = new_cluster
-        extra = {k: copy.deepcopy(v) for k, v in raw.items() if k not in _KNOWN or v is None}
+        extra = {k: _copy(v) for k, v in raw.items() if k not in _KNOWN or v is None}
         given = {k: v for k, v in raw.items() if k in _KNOWN and v is not None}
         values: dict[str, Any] = {k: _str(given[k], k) for k in _TOP_STR if k in given}
         if "num_workers" in given:
