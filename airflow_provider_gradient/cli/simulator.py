@@ -111,30 +111,30 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Simulate one run and print runtime, outcome and true cost."""
+    import dataclasses
+
+    from airflow_provider_gradient.core.cluster import Cluster
     from airflow_provider_gradient.simulator import ClusterSpec, price, simulate
     from airflow_provider_gradient.simulator.models import ClusterSpecError, UnknownNodeType
     from airflow_provider_gradient.simulator.profiles import ProfileError, load_profile
 
     try:
         p = load_profile(profile)
-        base = dict(p.baseline)
+        c = Cluster.from_databricks(p.baseline, strict=False)
         if node_type:
-            base["node_type_id"] = node_type
-            base["driver_node_type_id"] = driver_node_type or node_type
+            c = dataclasses.replace(c, node_type_id=node_type, driver_node_type_id=driver_node_type or node_type)
         elif driver_node_type:
-            base["driver_node_type_id"] = driver_node_type
+            c = dataclasses.replace(c, driver_node_type_id=driver_node_type)
         if autoscale:
             lo, _, hi = autoscale.partition("-")
-            base.pop("num_workers", None)
-            base["autoscale"] = {"min_workers": int(lo), "max_workers": int(hi)}
+            c = c.with_size(autoscale=(int(lo), int(hi)))
         elif workers is not None:
-            base.pop("autoscale", None)
-            base["num_workers"] = workers
+            c = c.with_size(num_workers=workers)
         if spot:
-            base["aws_attributes"] = {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1}
+            c = c.with_market("aws", True, 1)
         if photon:
-            base["runtime_engine"] = "PHOTON"
-        spec = ClusterSpec.from_new_cluster(base)
+            c = c.with_photon(True)
+        spec = ClusterSpec.from_cluster(c)
         res = simulate(p, spec, run_index=run_index, seed=seed, noise=not no_noise)
         cost = price(res)
     except (ProfileError, ClusterSpecError, UnknownNodeType, ValueError) as exc:
