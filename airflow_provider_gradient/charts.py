@@ -26,7 +26,7 @@ MAX_X_LABELS = 12
 
 
 @dataclass(frozen=True, slots=True)
-class RunPoint:
+class ChartPoint:
     """One run as the timeline charts draw it."""
 
     label: str
@@ -127,7 +127,7 @@ class _Frame:
         ]
 
 
-def _ticks(points: Sequence[RunPoint]) -> list[str]:
+def _ticks(points: Sequence[ChartPoint]) -> list[str]:
     return [p.tick if p.tick is not None else p.label for p in points]
 
 
@@ -151,7 +151,7 @@ def _rec_marker(fr: _Frame, x: float) -> str:
 REC_LEGEND = ("recommendation applied", REC_COLOUR)
 
 
-def cost_chart(points: Sequence[RunPoint], *, width: int = 760, height: int = 240) -> Markup:
+def cost_chart(points: Sequence[ChartPoint], *, width: int = 760, height: int = 240) -> Markup:
     """Stacked bars per run: cloud, DBU and storage cost; failed runs and applied recommendations marked.
 
     :param points: runs, oldest first
@@ -199,7 +199,7 @@ def cost_chart(points: Sequence[RunPoint], *, width: int = 760, height: int = 24
 
 
 def runtime_chart(
-    points: Sequence[RunPoint], sla_minutes: float | None, *, width: int = 760, height: int = 240
+    points: Sequence[ChartPoint], sla_minutes: float | None, *, width: int = 760, height: int = 240
 ) -> Markup:
     """Runtime per run (minutes) as a line, the SLA as a horizontal line, failures and recommendations marked.
 

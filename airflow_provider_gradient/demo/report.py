@@ -28,10 +28,10 @@ def render_report(runs: Sequence[DemoRun], project: Any, roi: Any, sla_minutes: 
     :param roi: the project's ``core.roi.ProjectRoi``.
     :param sla_minutes: the SLA used.
     """
-    from airflow_provider_gradient.charts import RunPoint, cost_chart, runtime_chart
+    from airflow_provider_gradient.charts import ChartPoint, cost_chart, runtime_chart
 
     points = [
-        RunPoint(
+        ChartPoint(
             label=f"run {r.number}",
             cloud_usd=r.cloud_usd,
             dbu_usd=r.dbu_usd,

@@ -6,7 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 
 from airflow_provider_gradient.charts import (
-    RunPoint,
+    ChartPoint,
     bar_chart,
     cost_chart,
     runtime_chart,
@@ -16,9 +16,9 @@ from airflow_provider_gradient.charts import (
 NS = "{http://www.w3.org/2000/svg}"
 
 
-def _points(n: int) -> list[RunPoint]:
+def _points(n: int) -> list[ChartPoint]:
     return [
-        RunPoint(
+        ChartPoint(
             label=f"run {i}",
             cloud_usd=1.0 + i,
             dbu_usd=0.5,
@@ -62,7 +62,7 @@ def test_runtime_chart_draws_the_sla_line_at_the_right_height() -> None:
 
 
 def test_chart_text_is_escaped() -> None:
-    p = RunPoint("<script>alert(1)</script>", 1.0, 1.0, 0.0, 60.0)
+    p = ChartPoint("<script>alert(1)</script>", 1.0, 1.0, 0.0, 60.0)
     svg = str(cost_chart([p])) + str(runtime_chart([p], None))
     assert "<script>" not in svg
     assert "&lt;script&gt;" in svg

@@ -173,8 +173,8 @@ def _svg(markup: str) -> ET.Element:
     return ET.fromstring(str(markup))
 
 
-def _pts(n: int, rec_at: int = 3) -> list[charts.RunPoint]:
-    return [charts.RunPoint(label=f"run #{i + 1}", tick=f"#{i + 1}", cloud_usd=1.0 + i, dbu_usd=0.5,
+def _pts(n: int, rec_at: int = 3) -> list[charts.ChartPoint]:
+    return [charts.ChartPoint(label=f"run #{i + 1}", tick=f"#{i + 1}", cloud_usd=1.0 + i, dbu_usd=0.5,
                             storage_usd=0.0, runtime_s=600.0 + 60 * i, recommendation_applied=i == rec_at)
             for i in range(n)]
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_gradient.charts import RunPoint as ChartPoint
+from airflow_provider_gradient.charts import ChartPoint
 from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.csv_cell import csv_text
 from airflow_provider_gradient.service.summaries import ProjectSummary, run_cost, run_runtime_s
