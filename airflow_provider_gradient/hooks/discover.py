@@ -23,8 +23,9 @@ MAX_PAGES = 200
 MAX_CLUSTERS = 2000
 
 
-class DiscoverHook:
-    """Scan one Databricks workspace reachable through an Airflow Databricks connection.
+class WorkspaceScanner:
+    """Scan one Databricks workspace reachable through an Airflow Databricks connection (over ``DatabricksHook``;
+    not an Airflow hook itself).
 
     :param databricks_conn_id: the Airflow connection (``databricks_default`` by default)
     :param retry_limit: DatabricksHook retries on 429/5xx
@@ -170,13 +171,12 @@ def discover(
     :param store_url: the Gradient store (managed app ids); default ``[gradient] store_url``
     :param service: a GradientService to use instead of ``store_url``
     """
-    from airflow_provider_gradient.service.discover import WorkspaceScan as Scan
     from airflow_provider_gradient.service.discover import analyze
 
     if not conn_ids:
         raise ValueError("no Databricks connection given (e.g. --databricks-conn-id databricks_default)")
     until = now_ms if now_ms is not None else int(time.time() * 1000)
-    scans: list[Scan] = []
+    scans: list[WorkspaceScan] = []
     if not 1 <= days <= 60:
         raise ValueError(f"days must be within 1..60, got {days}")
     for conn_id in conn_ids:
@@ -185,14 +185,14 @@ def discover(
             if connection_type(conn_id) != "databricks":
                 problem = "not a Databricks connection: not used"
             else:
-                scans.append(DiscoverHook(conn_id).scan(days=days, now_ms=until))
+                scans.append(WorkspaceScanner(conn_id).scan(days=days, now_ms=until))
                 continue
         except Exception as exc:
             # the details (hosts, URLs) stay in the server log; the report names the connection and the kind
             log.warning("discover: workspace %s failed: %s", conn_id, exc)
             problem = f"workspace not reachable ({type(exc).__name__}); details in the server log"
         scans.append(
-            Scan(conn_id, (), (), {}, until - days * DAY_MS, until, errors=(f"{conn_id}: {problem}",))
+            WorkspaceScan(conn_id, (), (), {}, until - days * DAY_MS, until, errors=(f"{conn_id}: {problem}",))
         )
     managed: list[str] = []
     svc = service

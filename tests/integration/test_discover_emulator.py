@@ -67,10 +67,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def test_scan_and_report(workspace: Any) -> None:
-    from airflow_provider_gradient.hooks.discover import DiscoverHook, discover
+    from airflow_provider_gradient.hooks.discover import WorkspaceScanner, discover
 
     emu, done = workspace
-    scan = DiscoverHook("databricks_default").scan(days=30)
+    scan = WorkspaceScanner("databricks_default").scan(days=30)
     assert {j["settings"]["name"] for j in scan.jobs} == {"photon_job"}
     assert {r["run_id"] for r in scan.runs} == {r["run_id"] for r in done}
     assert len(scan.clusters) == 3  # clusters/get of every run's cluster
