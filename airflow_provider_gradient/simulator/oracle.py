@@ -8,22 +8,28 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_gradient.simulator.models import ClusterSpec, Profile, SimResult, simulate
 from airflow_provider_gradient.simulator.profiles import load_profile
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.core.optimizer import SearchSpace
+    from airflow_provider_gradient.core.pricing import PriceCatalog, RunCost
 
 __all__ = ["OracleResult", "candidate_specs", "oracle", "price"]
 
 
 @functools.lru_cache(maxsize=1)
-def _catalog() -> Any:
+def _catalog() -> PriceCatalog:
     from airflow_provider_gradient.core.pricing import load_catalog
 
     return load_catalog()
 
 
-def price(result: SimResult, *, catalog: Any = None, plan: str = "Premium", compute_type: str = "jobs") -> Any:
+def price(
+    result: SimResult, *, catalog: PriceCatalog | None = None, plan: str = "Premium", compute_type: str = "jobs"
+) -> RunCost:
     """True cost (``core.pricing.RunCost``) of a simulated run, from its node timeline.
 
     The timeline already contains the start-up period (nodes are billed from the create request), so no
@@ -55,14 +61,14 @@ class OracleResult:
         return iter((self.spec, self.cost_usd, self.runtime_s))
 
 
-def candidate_specs(space: Any) -> Iterable[ClusterSpec]:
+def candidate_specs(space: SearchSpace) -> Iterable[ClusterSpec]:
     """Every config of a ``core.optimizer.SearchSpace`` (fixed sizes, autoscale ranges, spot, Photon).
 
     Autoscale ranges are ``(max//4 or min_workers, max)`` and ``(max//2, max)`` for each worker count.
     """
     cloud, region = space.cloud, space.region
     counts = tuple(space.worker_counts) or tuple(range(space.min_workers, space.max_workers + 1))
-    allowed = set(getattr(space, "allowed_shapes", ()) or ())
+    allowed = set(space.allowed_shapes)
     spots = (False, True) if space.allow_spot else (False,)
     photons = (False, True) if space.allow_photon else (False,)
     for node in space.node_types:
@@ -82,12 +88,12 @@ def candidate_specs(space: Any) -> Iterable[ClusterSpec]:
 
 def oracle(
     profile: Profile | str,
-    space: Any,
+    space: SearchSpace,
     sla_minutes: float | None,
     run_index: int = 0,
     *,
     sla_on: str = "runtime",
-    catalog: Any = None,
+    catalog: PriceCatalog | None = None,
     max_failure_probability: float = 0.05,
 ) -> OracleResult:
     """The true cheapest config meeting the SLA, by exhaustive noise-free evaluation of the model.
