@@ -33,6 +33,7 @@ __all__ = [
     "Cluster",
     "ClusterError",
     "GcpAttributes",
+    "SHAPE_FIELDS",
     "cloud_of_node_type",
     "is_photon",
     "plain_spark_version",
@@ -222,6 +223,9 @@ _AVAILABILITY = {
     "azure": ("SPOT_WITH_FALLBACK_AZURE", "ON_DEMAND_AZURE"),
     "gcp": ("PREEMPTIBLE_WITH_FALLBACK_GCP", "ON_DEMAND_GCP"),
 }
+#: the model-relevant facts of a cluster (:meth:`Cluster.shape`, :meth:`Cluster.reshaped`)
+SHAPE_FIELDS = ("node_type_id", "driver_node_type_id", "num_workers", "autoscale_min", "autoscale_max", "spot",
+                "first_on_demand", "photon", "ebs_volume_count", "ebs_volume_size_gb")
 #: top-level keys with a typed field; every other key goes to ``Cluster.extra``
 _TOP_STR = ("node_type_id", "driver_node_type_id", "spark_version", "runtime_engine", "instance_pool_id")
 _KNOWN = frozenset((*_TOP_STR, "num_workers", "autoscale", "custom_tags", *(k for k, _ in _BLOCKS.values())))
@@ -425,7 +429,45 @@ class Cluster:
         """Databricks EBS volume type ("" when not set)."""
         return str(self.aws_attributes.ebs_volume_type or "") if self.aws_attributes is not None else ""
 
+    def shape(self) -> dict[str, Any]:
+        """The model-relevant facts (:data:`SHAPE_FIELDS`), the keyword arguments of the optimiser's ``ClusterShape``
+        and the emulator's ``ClusterSpec``: ``num_workers`` is None for an autoscaled (or unsized) cluster."""
+        return {
+            "node_type_id": self.node_type_id,
+            "driver_node_type_id": self.driver_type,
+            "num_workers": None if self.is_autoscale else self.num_workers,
+            "autoscale_min": self.autoscale_min,
+            "autoscale_max": self.autoscale_max,
+            "spot": self.spot,
+            "first_on_demand": self.first_on_demand,
+            "photon": self.photon,
+            "ebs_volume_count": self.ebs_volume_count,
+            "ebs_volume_size_gb": self.ebs_volume_size_gb,
+        }
+
     # -------------------------------------------------------------- changed copies
+
+    def reshaped(self, cloud: str, **shape: Any) -> Cluster:
+        """A copy with the model-relevant facts of :meth:`shape` replaced (other fields and keys kept): node types,
+        size, Photon (``runtime_engine``), ``cloud``'s availability and ``first_on_demand``, and on AWS the EBS
+        volumes (only when ``ebs_volume_count`` > 0).
+
+        :param cloud: ``aws``, ``azure`` or ``gcp`` (the attributes block written).
+        :param shape: every key of :data:`SHAPE_FIELDS`.
+        """
+        missing = set(SHAPE_FIELDS) - set(shape)
+        if missing:
+            raise ClusterError(sorted(missing)[0], "is required to reshape a cluster")
+        c = dataclasses.replace(self, node_type_id=shape["node_type_id"],
+                                driver_node_type_id=shape["driver_node_type_id"])
+        if shape["num_workers"] is not None:
+            c = c.with_size(num_workers=shape["num_workers"])
+        else:
+            c = c.with_size(autoscale=(shape["autoscale_min"], shape["autoscale_max"]))
+        c = c.with_photon(shape["photon"]).with_market(cloud, shape["spot"], shape["first_on_demand"])
+        if cloud not in ("azure", "gcp") and shape["ebs_volume_count"] > 0:
+            c = c.with_ebs(shape["ebs_volume_count"], shape["ebs_volume_size_gb"])
+        return c
 
     def _drop_extra(self, *keys: str) -> dict[str, Any]:
         return {k: v for k, v in self.extra.items() if k not in keys}

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+from airflow_provider_gradient.core.cluster import SHAPE_FIELDS, Cluster, ClusterError
 
 __all__ = ["ClusterSpec", "ClusterSpecError"]
 
@@ -91,20 +91,10 @@ class ClusterSpec:
         """
         if not cluster.node_type_id:
             raise ClusterSpecError("new_cluster.node_type_id is required")
-        return cls(
-            node_type_id=cluster.node_type_id,
-            driver_node_type_id=cluster.driver_type,
-            num_workers=None if cluster.is_autoscale else (cluster.num_workers or 0),
-            autoscale_min=cluster.autoscale_min,
-            autoscale_max=cluster.autoscale_max,
-            spot=cluster.spot,
-            first_on_demand=cluster.first_on_demand,
-            photon=cluster.photon,
-            ebs_volume_count=cluster.ebs_volume_count,
-            ebs_volume_size_gb=cluster.ebs_volume_size_gb,
-            cloud=cloud,
-            region=region,
-        )
+        shape = cluster.shape()
+        if not cluster.is_autoscale:
+            shape["num_workers"] = cluster.num_workers or 0
+        return cls(**shape, cloud=cloud, region=region)
 
     @classmethod
     def from_new_cluster(cls, new_cluster: Mapping[str, Any], cloud: str = "aws", region: str = "us-east-1") -> ClusterSpec:
@@ -123,17 +113,7 @@ class ClusterSpec:
 
     def to_cluster(self, spark_version: str = "15.4.x-scala2.12") -> Cluster:
         """This spec as a :class:`~airflow_provider_gradient.core.cluster.Cluster`."""
-        c = Cluster(node_type_id=self.node_type_id, driver_node_type_id=self.driver_node_type_id,
-                    spark_version=spark_version)
-        if self.num_workers is not None:
-            c = c.with_size(num_workers=self.num_workers)
-        else:
-            assert self.autoscale_min is not None and self.autoscale_max is not None
-            c = c.with_size(autoscale=(self.autoscale_min, self.autoscale_max))
-        c = c.with_photon(self.photon).with_market(self.cloud, self.spot, self.first_on_demand)
-        if self.cloud == "aws" and self.ebs_volume_count:
-            c = c.with_ebs(self.ebs_volume_count, self.ebs_volume_size_gb)
-        return c
+        return Cluster(spark_version=spark_version).reshaped(self.cloud, **{f: getattr(self, f) for f in SHAPE_FIELDS})
 
     def to_new_cluster(self, spark_version: str = "15.4.x-scala2.12") -> dict[str, Any]:
         """The Databricks ``new_cluster`` dict for this spec."""

@@ -209,3 +209,18 @@ def test_a_project_baseline_is_checked_by_the_same_rules(baseline: dict[str, Any
     with pytest.raises(ValidationError, match=message):
         ProjectIn(app_id="a.b", baseline_cluster=baseline)
     assert ProjectIn(app_id="a.b", baseline_cluster=AWS_SPOT_EBS).baseline_cluster == AWS_SPOT_EBS
+
+
+def test_shape_and_reshaped_are_the_views_contract() -> None:
+    c = Cluster.from_databricks(AWS_SPOT_EBS)
+    shape = c.shape()
+    assert ClusterShape(**shape) == ClusterShape.from_databricks(AWS_SPOT_EBS)
+    assert ClusterSpec(**shape) == ClusterSpec.from_new_cluster(AWS_SPOT_EBS)
+    again = c.reshaped("aws", **shape)
+    assert again.shape() == shape and again.extra == c.extra
+    assert again.aws_attributes is not None and again.aws_attributes.extra == c.aws_attributes.extra  # type: ignore[union-attr]
+    smaller = c.reshaped("aws", **{**shape, "num_workers": None, "autoscale_min": 1, "autoscale_max": 3})
+    assert smaller.to_databricks()["autoscale"] == {"min_workers": 1, "max_workers": 3}
+    assert "num_workers" not in smaller.to_databricks()
+    with pytest.raises(ClusterError, match="photon"):
+        c.reshaped("aws", **{k: v for k, v in shape.items() if k != "photon"})

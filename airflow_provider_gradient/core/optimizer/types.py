@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+from airflow_provider_gradient.core.cluster import SHAPE_FIELDS, Cluster, ClusterError
 
 Phase = Literal["learning", "optimizing"]
 FailureKind = Literal["oom", "spot", "timeout", "other"]
@@ -101,16 +101,7 @@ class ClusterShape:
             c = Cluster.from_databricks(base, strict=False) if base else Cluster()
         except ClusterError as exc:
             raise OptimizerError(str(exc)) from exc
-        c = dataclasses.replace(c, node_type_id=self.node_type_id, driver_node_type_id=self.driver_node_type_id)
-        if self.num_workers is not None:
-            c = c.with_size(num_workers=self.num_workers)
-        else:
-            assert self.autoscale_min is not None and self.autoscale_max is not None
-            c = c.with_size(autoscale=(self.autoscale_min, self.autoscale_max))
-        c = c.with_photon(self.photon).with_market(cloud, self.spot, self.first_on_demand)
-        if cloud not in ("azure", "gcp") and self.ebs_volume_count > 0:
-            c = c.with_ebs(self.ebs_volume_count, self.ebs_volume_size_gb)
-        return c.to_databricks()
+        return c.reshaped(cloud, **{f: getattr(self, f) for f in SHAPE_FIELDS}).to_databricks()
 
     @classmethod
     def from_cluster(cls, cluster: Cluster) -> ClusterShape:
@@ -122,18 +113,7 @@ class ClusterShape:
             raise OptimizerError("new_cluster.node_type_id is missing")
         if cluster.num_workers is None and not cluster.is_autoscale:
             raise OptimizerError("new_cluster needs num_workers or autoscale")
-        return cls(
-            node_type_id=cluster.node_type_id,
-            driver_node_type_id=cluster.driver_type,
-            num_workers=None if cluster.is_autoscale else cluster.num_workers,
-            autoscale_min=cluster.autoscale_min,
-            autoscale_max=cluster.autoscale_max,
-            spot=cluster.spot,
-            first_on_demand=cluster.first_on_demand,
-            photon=cluster.photon,
-            ebs_volume_count=cluster.ebs_volume_count,
-            ebs_volume_size_gb=cluster.ebs_volume_size_gb,
-        )
+        return cls(**cluster.shape())
 
     @classmethod
     def from_databricks(cls, new_cluster: Mapping[str, Any], cloud: str = "aws") -> ClusterShape:
