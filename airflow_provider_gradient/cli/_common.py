@@ -86,11 +86,21 @@ def check_store_url(store_url: str | None, *, create: bool) -> None:
 def client(conn_id: str = "gradient_default", store_url: str | None = None, *, create: bool = False) -> Any:
     """The Gradient client of the connection (or local over ``store_url``).
 
+    With a store URL (``--store-url`` / ``GRADIENT_STORE_URL``) the command runs in local mode without
+    importing Airflow: the service over that store, configured by the ``[gradient]`` settings read from the
+    environment and airflow.cfg (``settings.get_settings``). Otherwise the connection decides (Airflow is
+    needed to read it): :class:`~airflow_provider_gradient.hooks.gradient.GradientHook`.
+
     :param create: the command writes (a missing SQLite store given by ``--store-url`` may be created).
     """
+    check_store_url(store_url, create=create)
+    if store_url:
+        from airflow_provider_gradient.service import GradientService
+        from airflow_provider_gradient.settings import get_settings
+
+        return GradientService.from_settings(get_settings(), store_url)
     from airflow_provider_gradient.hooks.gradient import GradientHook
 
-    check_store_url(store_url, create=create)
     try:
         return GradientHook(conn_id, store_url=store_url or None).get_client()
     except Exception as exc:  # noqa: BLE001 - reported as one line, not a traceback

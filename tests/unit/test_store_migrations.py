@@ -130,3 +130,32 @@ def test_database_enforces_one_ready_recommendation(store_url: str) -> None:
                 ),
                 {"p": p.id},
             )
+
+
+def test_newest_migration_file_is_the_alembic_head() -> None:
+    """ensure_schema recognises an up-to-date store without importing Alembic, by the newest migration file's
+    name: each file is named after its revision and the newest file is the head."""
+    from pathlib import Path
+
+    from alembic.script import ScriptDirectory
+
+    from airflow_provider_gradient.store.migrate import alembic_config, newest_file_revision
+
+    script = ScriptDirectory.from_config(alembic_config())
+    for rev in script.walk_revisions():
+        assert rev.path is not None and Path(rev.path).stem == rev.revision
+    assert newest_file_revision() == head_revision()
+
+
+def test_stored_revision_without_alembic(sqlite_url: str) -> None:
+    from airflow_provider_gradient.store.migrate import stored_revision
+
+    with get_engines(sqlite_url).read.connect() as c:
+        assert stored_revision(c) is None  # no version table yet
+    upgrade(sqlite_url, revisions()[0])
+    with get_engines(sqlite_url).read.connect() as c:
+        assert stored_revision(c) == revisions()[0]
+    forget_schema_cache()
+    GradientService.from_url(sqlite_url)  # not the newest revision: Alembic upgrades it
+    with get_engines(sqlite_url).read.connect() as c:
+        assert stored_revision(c) == head_revision() == current_revision(c)
