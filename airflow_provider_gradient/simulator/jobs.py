@@ -18,7 +18,7 @@ def create_job(st: WorkspaceState, settings: dict[str, Any]) -> int:
     if not isinstance(settings, dict) or not (settings.get("tasks") or any(k.endswith("_task") for k in settings)):
         raise bad_request("job settings need tasks")
     with st.lock:
-        job_id = st._new_id()
+        job_id = st.new_id()
         st.jobs[job_id] = {"job_id": job_id, "settings": copy.deepcopy(settings), "created_time": st.clock.now_ms(),
                              "run_ids": []}
         st.save()
@@ -41,6 +41,14 @@ def find_job(st: WorkspaceState, job_id: Any) -> dict[str, Any]:
     if jid not in st.jobs:
         raise not_found(f"Job {jid} does not exist.")
     return st.jobs[jid]
+
+
+def delete_job(st: WorkspaceState, job_id: Any) -> None:
+    """jobs/delete."""
+    with st.lock:
+        job = find_job(st, job_id)
+        st.jobs.pop(job["job_id"])
+        st.save()
 
 
 def list_jobs(st: WorkspaceState, params: dict[str, Any]) -> dict[str, Any]:

@@ -201,10 +201,7 @@ def create_app(state: WorkspaceState) -> Starlette:
         async def jobs_delete(request: Request) -> Any:
             p = await _params(request)
             state.record("POST", request.url.path, p)
-            with state.lock:
-                state._job(_need(p, "job_id"))
-                state.jobs.pop(int(p["job_id"]))
-                state.save()
+            state.delete_job(_need(p, "job_id"))
             return {}
 
         @app.post(f"{base}/run-now")

@@ -159,7 +159,8 @@ class WorkspaceState:
             tmp.write_text(json.dumps(doc))
             os.replace(tmp, self.state_file)
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
+        """The next job/run id."""
         self.next_id += 1
         return self.next_id
 
@@ -242,7 +243,7 @@ class WorkspaceState:
             if token and token in self.idempotency:
                 return self.idempotency[token]  # Databricks returns the existing run for a repeated token
             now = self.clock.now_ms()
-            run_id = self._new_id()
+            run_id = self.new_id()
             run: dict[str, Any] = {
                 "run_id": run_id, "job_id": job_id or 0, "run_name": payload.get("run_name") or f"run-{run_id}",
                 "run_type": run_type, "submit_ms": now, "tasks": [], "cancelled_ms": None,
@@ -274,7 +275,7 @@ class WorkspaceState:
                 raise _bad(f"task {key!r} depends on unknown task {d!r}")
             start = max(start, ends[d][0])
             upstream_ok = upstream_ok and ends[d][1]
-        task: dict[str, Any] = {"task_key": key, "run_id": self._new_id(), "spec": copy.deepcopy(raw),
+        task: dict[str, Any] = {"task_key": key, "run_id": self.new_id(), "spec": copy.deepcopy(raw),
                                 "depends_on": deps, "start_ms": start, "cluster_id": None}
         if not upstream_ok:
             task.update(skipped=True, end_ms=start)
@@ -541,9 +542,6 @@ class WorkspaceState:
         """jobs/get."""
         return jobs.get_job(self, job_id)
 
-    def _job(self, job_id: Any) -> dict[str, Any]:
-        return jobs.find_job(self, job_id)
-
     def list_jobs(self, params: dict[str, Any]) -> dict[str, Any]:
         """jobs/list."""
         return jobs.list_jobs(self, params)
@@ -555,6 +553,10 @@ class WorkspaceState:
     def update_job(self, job_id: Any, new_settings: dict[str, Any] | None, fields_to_remove: list[str] | None) -> None:
         """jobs/update."""
         jobs.update_job(self, job_id, new_settings, fields_to_remove)
+
+    def delete_job(self, job_id: Any) -> None:
+        """jobs/delete."""
+        jobs.delete_job(self, job_id)
 
     def run_now(self, job_id: Any, params: dict[str, Any]) -> int:
         """jobs/run-now."""

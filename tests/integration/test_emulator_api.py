@@ -93,6 +93,12 @@ def test_jobs_endpoints(hook: Any, no_faults: Any) -> None:
     run_id = hook.run_now({"job_id": job_id})
     assert _wait(hook, run_id).is_successful
     assert hook.get_job_id(run_id) == job_id
+    hook._do_api_call(("POST", "2.2/jobs/delete"), {"job_id": job_id})
+    assert all(j["job_id"] != job_id for j in hook.list_jobs())
+    from airflow.providers.databricks.exceptions import DatabricksApiError
+
+    with pytest.raises(DatabricksApiError, match="does not exist"):
+        hook._do_api_call(("POST", "2.2/jobs/delete"), {"job_id": job_id})
 
 
 def test_clusters_and_dbfs_endpoints(hook: Any, no_faults: Any) -> None:
