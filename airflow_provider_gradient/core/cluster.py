@@ -50,6 +50,10 @@ class ClusterError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"new_cluster.{field} {message}" if field else f"new_cluster {message}")
         self.field = field
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.field, self.message)
 
 
 def is_photon(runtime_engine: str | None, spark_version: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import pickle
 from typing import Any
 
 import pytest
@@ -173,6 +174,8 @@ def test_bad_input_names_the_field(spec: dict[str, Any], field: str) -> None:
     with pytest.raises(ClusterError) as err:
         Cluster.from_databricks(spec)
     assert err.value.field == field and f"new_cluster.{field}" in str(err.value)
+    again = pickle.loads(pickle.dumps(err.value))  # crosses process boundaries (triggers, workers) intact
+    assert (type(again), again.field, str(again)) == (ClusterError, field, str(err.value))
 
 
 def test_lenient_reading_for_display_and_partial_answers() -> None:
