@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ports import free_port
+from serving import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -228,23 +227,7 @@ def start_server(root: Path, *, with_emulator: bool = True) -> Iterator[AirflowS
     )
     server = AirflowServer(f"http://127.0.0.1:{port}", env, store_url, root, proc, emu, ids)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"api-server exited {proc.returncode}:\n{(root / 'api-server.log').read_text()[-3000:]}"
-                )
-            try:
-                status, _ = _http("GET", f"{server.url}/api/v2/monitor/health", timeout=2)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"api-server not up after 180 s:\n{(root / 'api-server.log').read_text()[-3000:]}"
-                )
-            time.sleep(0.5)
+        wait_until_up(server.url, proc, timeout=180, log=root / "api-server.log")
         # an Airflow run of the seeded task, so the "Gradient" tab has a task instance to show
         token = server.token()
         status, body = server.request(

@@ -12,14 +12,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from ports import free_port
+from serving import free_port, wait_until_up
 
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 SUPPORT = Path(__file__).resolve().parent / "support"
@@ -128,16 +127,7 @@ def start(home: Path) -> Iterator[LiveServer]:
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (home / "api-server.log").read_text()[-3000:]
-            try:
-                if httpx.get(url + "/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "api-server did not start"
-            time.sleep(0.5)
+        wait_until_up(url, server, timeout=180, log=home / "api-server.log")
         tokens = {}
         for user, pw in PASSWORDS.items():
             r = httpx.post(url + "/auth/token", json={"username": user, "password": pw}, timeout=10)

@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from ports import free_port
+from serving import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 GRADIENT = str(Path(sys.executable).with_name("gradient"))

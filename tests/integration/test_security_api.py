@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from live_server import LiveServer
-from ports import free_port
+from serving import free_port
 
 #: The server process: the plugin app mounted at /gradient beside the auth manager's own app (/auth),
 #: exactly as ``airflow api-server`` mounts plugin ``fastapi_apps``; prints admin/viewer JWTs on start.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ports import free_port
+from serving import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts"
@@ -130,16 +130,7 @@ def test_make_ui_serves_the_demo_projects(demo: tuple[Path, str]) -> None:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, "make ui exited"
-            try:
-                if httpx.get(url + "/api/v2/monitor/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "api-server did not start"
-            time.sleep(0.5)
+        wait_until_up(url, proc, timeout=240, log=banner)
         # make ui runs SimpleAuthManager with all-admins (a local demo): a token is handed out without login
         token = httpx.get(url + "/auth/token", timeout=10).json()["access_token"]
         r = httpx.get(url + "/gradient/api/v1/projects", headers={"Authorization": f"Bearer {token}"}, timeout=30)
