@@ -125,10 +125,6 @@ class GradientSettings(BaseModel):
             return Path(self.pending_dir).expanduser()
         return self.airflow_home / "gradient" / "pending"
 
-    def cluster_log_url_for(self, project_id: Any) -> str:
-        """``cluster_log_url`` with ``{project_id}`` replaced."""
-        return self.cluster_log_url.replace("{project_id}", str(project_id))
-
 
 def declared_defaults() -> dict[str, str]:
     """The declared default (a string, as in airflow.cfg) of every option."""

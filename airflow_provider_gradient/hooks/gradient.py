@@ -25,6 +25,7 @@ from airflow_provider_gradient.settings import GradientSettings, get_settings
 
 if TYPE_CHECKING:
     from airflow_provider_gradient.service import GradientService
+    from airflow_provider_gradient.service.client import GradientClient
 
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class GradientHook(BaseHook):
         self.gradient_conn_id = gradient_conn_id
         self._mode = mode
         self._store_url = store_url
-        self._client: Any = None
+        self._client: GradientClient | None = None
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -130,7 +131,7 @@ class GradientHook(BaseHook):
                 extra.setdefault(k[len("extra__gradient__") :], extra[k])
         return extra
 
-    def get_client(self) -> Any:
+    def get_client(self) -> GradientClient:
         """The Gradient client (cached on the hook): ``GradientService`` or ``GradientHttpClient``."""
         if self._client is None:
             self._client = self._make_client()
@@ -138,7 +139,7 @@ class GradientHook(BaseHook):
 
     get_conn = get_client
 
-    def _make_client(self) -> Any:
+    def _make_client(self) -> GradientClient:
         conn = self._connection()
         extra = self._extra(conn) if conn is not None else {}
         mode = (

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from airflow_provider_gradient.service.record import RecordResult
 from airflow_provider_gradient.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -133,27 +134,24 @@ def _stats(name: str, value: float | None = None, *, tags: dict[str, Any] | None
         log.debug("could not emit metric %s", name, exc_info=True)
 
 
-def after_record(results: Sequence[Any], client: Any, context: Mapping[str, Any] | None, logger: Any = None) -> None:
-    """Metrics and alerts for the runs just recorded (``RecordResult`` values); never raises."""
+def after_record(results: Sequence[RecordResult], context: Mapping[str, Any] | None, logger: Any = None) -> None:
+    """Metrics and alerts for the runs just recorded (their project and next recommendation came back with
+    the record call: no further request); never raises."""
     logger = logger or log
     try:
         kinds = enabled_kinds()
         notifiers: list[Any] | None = None
         for r in results:
-            run = getattr(r, "run", None)
-            if getattr(r, "error", None) or run is None:
+            run, project = r.run, r.project
+            if r.error or run is None or project is None:
                 continue
-            project = client.get_project(r.project_id)
-            tags = {"app_id": str(_get(project, "app_id"))}
+            tags = {"app_id": project.app_id}
             _stats("gradient.run.recorded", tags=tags)
-            if getattr(r, "cost_usd", None) is not None:
+            if r.cost_usd is not None:
                 _stats("gradient.run.cost_usd", float(r.cost_usd), tags=tags)
-            if _get(run, "duration_s") is not None:
-                _stats("gradient.run.runtime_s", float(_get(run, "duration_s")), tags=tags)
-            rec = None
-            if getattr(r, "next_recommendation_id", None) is not None:
-                rec = client.get_recommendation(r.next_recommendation_id)
-            for alert in alerts_for(project, run, rec):
+            if run.duration_s is not None:
+                _stats("gradient.run.runtime_s", float(run.duration_s), tags=tags)
+            for alert in alerts_for(project, run, r.recommendation):
                 if alert.kind not in kinds:
                     continue
                 _stats(f"gradient.alert.{alert.kind}", tags=tags)

@@ -1,9 +1,9 @@
-"""Shared apply step of the pre_execute hook, the operator and the run-now form.
+"""Airflow glue of the apply step, shared by the pre_execute hook, the operator and the run-now form.
 
-``plan_and_apply`` resolves one project per cluster of the task's submit payload, looks up each project's
-latest *ready* recommendation (never generates one), merges it into the payload with
-:mod:`~airflow_provider_gradient.core.cluster_merge` and writes the result back to the attribute the
-operator really submits (``new_cluster=`` / ``tasks=`` named args win over ``json``). All of it runs in a
+It reads the task's payload (:func:`~airflow_provider_gradient.core.payload.submit_payload`), calls the
+service's use case :func:`~airflow_provider_gradient.service.apply.plan_apply` (one project per cluster, the
+recommendation its next run uses, merged; never generates one) and writes the result back to the
+attribute the operator really submits (``new_cluster=`` / ``tasks=`` named args win over ``json``). All of it runs in a
 daemon thread bounded by ``[gradient] pre_execute_timeout_seconds``; any error or timeout leaves the task
 untouched (fail-open), logs a WARNING saying why and increments ``gradient.pre_execute.fail_open``.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json as jsonlib
 import logging
 import threading
 import time
@@ -20,14 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from airflow_provider_gradient.core.cluster_merge import (
-    ClusterPatch,
-    apply_patches,
-    find_clusters,
-    get_cluster,
-    gradient_tags,
-)
-from airflow_provider_gradient.core.window import describe_window, in_window
+from airflow_provider_gradient.core.payload import NAMED_FIELDS, payload_fields, submit_payload
+from airflow_provider_gradient.service.apply import AppliedCluster, plan_apply
+from airflow_provider_gradient.service.client import GradientClient
+from airflow_provider_gradient.service.schemas import ProjectSettingsIn
 from airflow_provider_gradient.settings import (
     GradientConfigError,
     GradientSettings,
@@ -46,18 +41,6 @@ APPLIED_METRIC = "gradient.pre_execute.applied"
 
 class PreExecuteTimeout(TimeoutError):
     """The optimiser did not answer within the pre_execute time budget."""
-
-
-@dataclass
-class AppliedCluster:
-    """What the apply step did to one cluster (kept on the task object for the record step)."""
-
-    slot_id: str
-    app_id: str
-    project_id: Any
-    recommendation_id: Any | None
-    cluster: dict[str, Any]
-    note: str = ""
 
 
 @dataclass
@@ -146,48 +129,22 @@ def run_bounded(fn: Callable[[], T], timeout_s: float, what: str = "the optimise
     return box["value"]  # type: ignore[no-any-return]
 
 
-def coerce_json(value: Any) -> dict[str, Any]:
-    """The operator's ``json`` as a dict (None -> {}, a JSON string is parsed)."""
-    if value is None:
-        return {}
-    if isinstance(value, str):
-        value = jsonlib.loads(value)
-    if not isinstance(value, Mapping):
-        raise TypeError(f"operator json must be an object, got {type(value).__name__}")
-    return dict(value)
-
-
 def effective_payload(task: Any) -> dict[str, Any]:
     """The submit payload as the operator will build it: ``json`` overridden by non-None named args."""
-    payload = coerce_json(getattr(task, "json", None))
-    for name in ("new_cluster", "tasks"):
-        value = getattr(task, name, None)
-        if value is not None:
-            payload[name] = value
-    return copy.deepcopy(payload)
+    return submit_payload(getattr(task, "json", None), {n: getattr(task, n, None) for n in NAMED_FIELDS})
 
 
 def write_back(task: Any, merged: Mapping[str, Any]) -> None:
     """Write merged cluster fields to the attribute the operator submits (named arg if set, else json)."""
-    new_json = coerce_json(getattr(task, "json", None))
-    touched_json = False
-    for name in ("new_cluster", "tasks"):
-        if name not in merged:
-            continue
-        if getattr(task, name, None) is not None:
-            setattr(task, name, copy.deepcopy(merged[name]))
-        else:
-            new_json[name] = copy.deepcopy(merged[name])
-            touched_json = True
-    if "job_clusters" in merged:
-        new_json["job_clusters"] = copy.deepcopy(merged["job_clusters"])
-        touched_json = True
-    if touched_json:
-        task.json = new_json
+    write = payload_fields(getattr(task, "json", None), {n: getattr(task, n, None) for n in NAMED_FIELDS}, merged)
+    for name, value in write.named.items():
+        setattr(task, name, value)
+    if write.json is not None:
+        task.json = write.json
 
 
-def project_settings(task: Any, context: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Settings for a project created on first use (SLA, auto-apply) from the task/params."""
+def project_settings(task: Any, context: Mapping[str, Any] | None) -> ProjectSettingsIn | None:
+    """Settings for a project created on first use (SLA, auto-apply) from the task/params (None: none)."""
     out: dict[str, Any] = {}
     sla = task_setting(task, context, "sla_minutes")
     if sla not in (None, "", "None"):
@@ -195,132 +152,28 @@ def project_settings(task: Any, context: Mapping[str, Any] | None) -> dict[str, 
     auto = task_setting(task, context, "auto_apply")
     if auto is not None:
         out["auto_apply"] = bool(auto)
-    return out
+    return ProjectSettingsIn(**out) if out else None
 
 
-def _attr(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def project_auto_apply(project: Any) -> bool:
-    """Whether the project applies recommendations automatically."""
-    settings = _attr(project, "settings")
-    value = _attr(settings, "auto_apply") if settings is not None else _attr(project, "auto_apply")
-    return True if value is None else bool(value)
-
-
-def cluster_log_url_for(project: Any, default_template: str | None = None) -> str:
-    """Log destination for a project: its ``cluster_log_url`` setting, else ``[gradient] cluster_log_url``."""
-    settings = _attr(project, "settings")
-    url = _attr(settings, "cluster_log_url") if settings is not None else None
-    template = url or default_template or get_settings().cluster_log_url
-    return str(template).replace("{project_id}", str(_attr(project, "id")))
-
-
-def plan_patches(
-    payload: Mapping[str, Any],
-    base_app_id: str,
-    client: Any,
-    settings: Mapping[str, Any],
-    *,
-    region: str | None = None,
-    dag_id: str | None = None,
-    task_id: str | None = None,
-    now: dt.datetime | None = None,
-) -> tuple[dict[str, ClusterPatch], dict[str, AppliedCluster]]:
-    """Resolve projects and the recommendation to apply (:func:`choose_recommendation`) for every cluster.
-
-    :return: (patches by slot id, applied-cluster records without the merged cluster yet).
-    """
-    patches: dict[str, ClusterPatch] = {}
-    applied: dict[str, AppliedCluster] = {}
-    for slot in find_clusters(payload):
-        app_id = slot.app_id(base_app_id)
-        project = client.get_or_create_project(
-            app_id,
-            settings=settings_model(settings),
-            baseline_cluster=dict(get_cluster(payload, slot)),
-            dag_id=dag_id,
-            task_id=task_id,
-        )
-        project_id = _attr(project, "id")
-        rec, note = choose_recommendation(client, project, now or utcnow())
-        rec_id = _attr(rec, "id") if rec is not None else None
-        cluster = _attr(rec, "cluster") if rec is not None else None
-        patches[slot.slot_id] = ClusterPatch(
-            cluster=dict(cluster) if cluster else None,
-            tags=gradient_tags(project_id, app_id, rec_id),
-            cluster_log_url=cluster_log_url_for(project),
-            region=region,
-        )
-        applied[slot.slot_id] = AppliedCluster(slot.slot_id, app_id, project_id, rec_id, {}, note)
-    return patches, applied
-
-
-def choose_recommendation(client: Any, project: Any, now: dt.datetime) -> tuple[Any | None, str]:
-    """The recommendation the next run of ``project`` uses, and why (for the task log).
-
-    The project's *current* cluster is the recommendation applied last (by a run, or approved by a user
-    with Apply in the CLI, the REST API or the page: co-pilot mode); none means the task's own cluster.
-    With auto-apply on, a newer *ready* recommendation replaces it, but only inside the optimisation
-    window (UTC, see :mod:`~airflow_provider_gradient.core.window`); outside it the current cluster runs.
-    """
-    project_id = _attr(project, "id")
-    current = client.latest_recommendation(project_id, state="applied")
-    auto = project_auto_apply(project)
-    ready = client.latest_recommendation(project_id, state="ready") if auto else None
-    if ready is not None and current is not None and _attr(current, "applied_to_run") is None:
-        # a user applied a recommendation after this one was generated: the user's choice stands
-        if int(_attr(current, "applied_ms") or 0) >= int(_attr(ready, "created_ms") or 0):
-            ready = None
-    keep = (f"recommendation {_attr(current, 'id')} applied (the project's current cluster)"
-            if current is not None else "no recommendation applied (the task's own cluster)")
-    if ready is not None:
-        settings = _attr(project, "settings")
-        start = _attr(settings, "window_start") if settings is not None else None
-        end = _attr(settings, "window_end") if settings is not None else None
-        if not in_window(start, end, now):
-            return current, (f"recommendation {_attr(ready, 'id')} not applied: outside the optimisation window "
-                             f"{describe_window(start, end)} (now {now.astimezone(dt.UTC):%H:%M} UTC); {keep}")
-        return ready, f"recommendation {_attr(ready, 'id')} applied"
-    if current is None and not auto:
-        return None, "no recommendation applied (auto-apply off and none approved with Apply)"
-    return current, keep
-
-
-def settings_model(settings: Mapping[str, Any]) -> Any:
-    """Turn a settings dict into the service's ``ProjectSettingsIn`` (None when empty)."""
-    if not settings:
-        return None
-    from airflow_provider_gradient.service.schemas import ProjectSettingsIn
-
-    return ProjectSettingsIn(**settings)
-
-
-def apply_to_task(task: Any, context: Mapping[str, Any] | None, client: Any) -> GradientTaskState:
+def apply_to_task(task: Any, context: Mapping[str, Any] | None, client: GradientClient) -> GradientTaskState:
     """Merge recommendations into ``task`` in place (no timeout, raises on error)."""
-    payload = effective_payload(task)
-    region = get_settings().region
-    patches, applied = plan_patches(
-        payload,
-        resolve_app_id(task, context),
+    settings = get_settings()
+    plan = plan_apply(
         client,
-        project_settings(task, context),
-        region=region,
+        effective_payload(task),
+        resolve_app_id(task, context),
+        log_url_template=settings.cluster_log_url,
+        settings=project_settings(task, context),
+        region=settings.region,
         dag_id=task.dag_id,
         task_id=task.task_id,
+        now=utcnow(),
     )
-    merged = apply_patches(payload, patches)
-    for slot in find_clusters(merged):
-        if slot.slot_id in applied:
-            applied[slot.slot_id].cluster = copy.deepcopy(get_cluster(merged, slot))
-    write_back(task, merged)
-    return GradientTaskState(clusters=applied)
+    write_back(task, plan.payload)
+    return GradientTaskState(clusters=plan.clusters)
 
 
-def get_client(task: Any) -> Any:
+def get_client(task: Any) -> GradientClient:
     """The Gradient client of the task's ``gradient_conn_id`` (default connection otherwise)."""
     from airflow_provider_gradient.hooks.gradient import GradientHook
 
@@ -340,8 +193,8 @@ def guarded_apply(
     task: Any,
     context: Mapping[str, Any] | None,
     *,
-    client_factory: Callable[[Any], Any] = get_client,
-    apply_fn: Callable[[Any, Mapping[str, Any] | None, Any], GradientTaskState] | None = None,
+    client_factory: Callable[[Any], GradientClient] = get_client,
+    apply_fn: Callable[[Any, Mapping[str, Any] | None, GradientClient], GradientTaskState] | None = None,
     logger: Any = None,
 ) -> GradientTaskState:
     """Apply once per task object, bounded in time, fail-open; never raises.

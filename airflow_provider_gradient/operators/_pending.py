@@ -21,7 +21,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.service.client import GradientClient
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +169,7 @@ def _task_of(entry: PendingRun) -> Any:
 
 
 def sync_pending(
-    client: Any,
+    client: GradientClient,
     *,
     select: Callable[[PendingRun], bool] | None = None,
     folder: Path | None = None,

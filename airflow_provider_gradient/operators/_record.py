@@ -7,24 +7,12 @@ deferral, in the listener, in a separate sensor task) without any state carried 
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_gradient.core.cluster_merge import (
-    TAG_PROJECT_ID,
-    TAG_RECOMMENDATION_ID,
-    ClusterSlot,
-    find_clusters,
-    get_cluster,
-)
-from airflow_provider_gradient.hooks.collectors.run import (
-    CollectOptions,
-    RecordResult,
-    collect_run,
-    record_collected,
-)
+from airflow_provider_gradient.core.payload import run_payload
+from airflow_provider_gradient.hooks.collectors.run import CollectOptions, collect_run
 from airflow_provider_gradient.operators._apply import (
     STATE_ATTR,
     GradientTaskState,
@@ -35,6 +23,8 @@ from airflow_provider_gradient.operators._apply import (
     resolve_app_id,
     run_bounded,
 )
+from airflow_provider_gradient.service.client import GradientClient
+from airflow_provider_gradient.service.record import RecordResult, project_ids, record_collected
 from airflow_provider_gradient.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -68,65 +58,13 @@ def logical_ms(context: Any, ti: Any) -> int | None:
                 continue
     return None
 
-def _submitted_cluster(run: Mapping[str, Any], slot: ClusterSlot) -> Mapping[str, Any] | None:
-    """The ``new_cluster`` ``runs/get`` reports for ``slot`` (None when it does not echo it)."""
-    tasks = list(run.get("tasks") or [])
-    if slot.kind == "single":
-        for task in tasks:
-            if isinstance(task.get("new_cluster"), Mapping):
-                return task["new_cluster"]  # type: ignore[no-any-return]
-        spec = (run.get("cluster_spec") or {}).get("new_cluster")
-        return spec if isinstance(spec, Mapping) else None
-    if slot.kind == "task":
-        for task in tasks:
-            if task.get("task_key") == slot.key and isinstance(task.get("new_cluster"), Mapping):
-                return task["new_cluster"]  # type: ignore[no-any-return]
-        return None
-    for jc in run.get("job_clusters") or []:
-        if jc.get("job_cluster_key") == slot.key and isinstance(jc.get("new_cluster"), Mapping):
-            return jc["new_cluster"]  # type: ignore[no-any-return]
-    return None
-
-
-def submitted_payload(user_payload: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, Any]:
-    """``user_payload`` with each cluster replaced by the one the run really used (if echoed)."""
-    out = copy.deepcopy(dict(user_payload))
-    for slot in find_clusters(out):
-        real = _submitted_cluster(run, slot)
-        if real is None:
-            continue
-        if slot.kind == "single":
-            out["new_cluster"] = dict(real)
-        else:
-            name = "tasks" if slot.kind == "task" else "job_clusters"
-            out[name][slot.index] = {**out[name][slot.index], "new_cluster": dict(real)}
-    return out
-
-
-def payload_from_run(run: Mapping[str, Any]) -> dict[str, Any]:
-    """A submit-shaped payload rebuilt from ``runs/get`` (clusters filled in by :func:`submitted_payload`)."""
-    tasks = [dict(t) for t in run.get("tasks") or []]
-    if run.get("job_clusters") or len(tasks) > 1:
-        return {"tasks": tasks, "job_clusters": [dict(j) for j in run.get("job_clusters") or []]}
-    if tasks and isinstance(tasks[0].get("new_cluster"), Mapping):
-        return {"new_cluster": dict(tasks[0]["new_cluster"])}
-    spec = (run.get("cluster_spec") or {}).get("new_cluster")
-    return {"new_cluster": dict(spec)} if isinstance(spec, Mapping) else {}
-
-
-def _tag(cluster: Mapping[str, Any], key: str) -> str | None:
-    tags = cluster.get("custom_tags") or {}
-    value = tags.get(key) if isinstance(tags, Mapping) else None
-    return None if value in (None, "", "none") else str(value)
-
-
 def record_task_run(
     task: Any,
     context: Mapping[str, Any] | None,
     run_id: int,
     *,
     payload: Mapping[str, Any] | None = None,
-    client: Any = None,
+    client: GradientClient | None = None,
     opts: CollectOptions | None = None,
 ) -> list[RecordResult]:
     """Collect Databricks run ``run_id`` of ``task`` and record one run per cluster/project.
@@ -140,32 +78,29 @@ def record_task_run(
         retry_limit=getattr(task, "databricks_retry_limit", 3),
         retry_delay=getattr(task, "databricks_retry_delay", 1),
     )
+    settings = get_settings()
     opts = opts or collect_options(task, context)
     client = client or get_client(task)
     if payload is None:
-        run = hook.get_run(run_id)
-        user_payload = effective_payload(task)
-        if not find_clusters(user_payload):  # run-now: the clusters live in the job
-            user_payload = payload_from_run(run)
-        payload = submitted_payload(user_payload, run)
-    base = resolve_app_id(task, context)
-    project_ids: dict[str, Any] = {}
-    rec_ids: dict[str, Any] = {}
-    for slot in find_clusters(payload):
-        cluster = get_cluster(payload, slot)
-        pid = _tag(cluster, TAG_PROJECT_ID)
-        if pid is None:
-            pid = client.get_or_create_project(slot.app_id(base), dag_id=task.dag_id, task_id=task.task_id).id
-        project_ids[slot.slot_id] = int(pid)
-        rid = _tag(cluster, TAG_RECOMMENDATION_ID)
-        rec_ids[slot.slot_id] = int(rid) if rid is not None and rid.isdigit() else None
-    collected = collect_run(hook, run_id, payload, recommendation_ids=rec_ids, opts=opts)
-    for rid in rec_ids.values():
-        if rid is not None:
-            try:
-                client.mark_applied(rid, databricks_run_id=int(run_id))
-            except Exception as e:  # noqa: BLE001 - informational only
-                log.debug("mark_applied(%s) failed: %s", rid, e)
+        payload = run_payload(effective_payload(task), hook.get_run(run_id))
+    projects, recommendations = project_ids(
+        client, payload, resolve_app_id(task, context), dag_id=task.dag_id, task_id=task.task_id
+    )
+    collected = collect_run(hook, run_id, payload, recommendation_ids=recommendations, opts=opts)
+    return record_collected(
+        client,
+        collected,
+        projects,
+        cloud=settings.cloud,
+        region=settings.region,
+        plan=settings.plan_type,
+        price_catalog=settings.price_catalog,
+        extra=run_context(task, context),
+    )
+
+
+def run_context(task: Any, context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The Airflow side of a recorded run: DAG, task, DAG run, try number and logical date."""
     ti = (context or {}).get("ti")
     extra = {
         "dag_id": getattr(task, "dag_id", None),
@@ -174,17 +109,7 @@ def record_task_run(
         "try_number": getattr(ti, "try_number", None),
         "logical_ms": logical_ms(context, ti),
     }
-    settings = get_settings()
-    return record_collected(
-        client,
-        collected,
-        project_ids,
-        cloud=settings.cloud,
-        region=settings.region,
-        plan=settings.plan_type,
-        price_catalog=settings.price_catalog,
-        extra={k: v for k, v in extra.items() if v is not None},
-    )
+    return {k: v for k, v in extra.items() if v is not None}
 
 
 def collect_options(task: Any, context: Mapping[str, Any] | None) -> CollectOptions:
@@ -267,7 +192,7 @@ def safe_record(
             )
     from airflow_provider_gradient.operators._alerts import after_record
 
-    after_record(results, client, context, logger)
+    after_record(results, context, logger)
     if errors:
         _queue(task, context, int(run_id), "; ".join(errors), logger)
     else:
@@ -287,7 +212,7 @@ def _queue(task: Any, context: Mapping[str, Any] | None, run_id: int, reason: st
         logger.warning("Gradient: could not queue Databricks run %s for later: %s: %s", run_id, type(e).__name__, e)
 
 
-def _record_queued(task: Any, client: Any, run_id: int, logger: Any) -> None:
+def _record_queued(task: Any, client: GradientClient, run_id: int, logger: Any) -> None:
     """The run is stored: drop it from the queue and record the DAG's other queued runs (never raises)."""
     from airflow_provider_gradient.operators._pending import forget, sync_pending
 

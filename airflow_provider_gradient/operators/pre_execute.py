@@ -43,7 +43,7 @@ def gradient_pre_execute_hook(
     auto_apply: bool | None = None,
     conn_id: str | None = None,
 ) -> None:
-    """Apply the project's recommendation (see ``_apply.choose_recommendation``) to ``context["task"]`` (never raises).
+    """Apply the project's recommendation (see ``service.apply.choose_recommendation``) to ``context["task"]`` (never raises).
 
     :param context: the Airflow task context.
     :param app_id: project app id (default ``"<dag_id>.<task_id>"``).

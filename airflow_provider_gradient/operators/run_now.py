@@ -1,7 +1,7 @@
 """Gradient for Databricks Jobs run with ``DatabricksRunNowOperator`` (the analogue of job auto-apply).
 
 ``gradient_run_now_pre_execute_hook`` reads the job's settings (``jobs/get``), merges the recommendation each
-cluster's project applies (``_apply.choose_recommendation``: auto-apply, co-pilot Apply, window; one project per ``job_cluster_key`` / ``task_key``) and writes back **only the
+cluster's project applies (``service.apply.choose_recommendation``: auto-apply, co-pilot Apply, window; one project per ``job_cluster_key`` / ``task_key``) and writes back **only the
 cluster fields** with ``jobs/update`` before ``run-now``. The run is recorded afterwards by the Gradient
 listener. Fail-open and time-bounded like the submit-run hook; note that when the time budget runs out
 after ``jobs/update`` was sent, the job keeps the applied cluster (the warning says fail-open anyway).
@@ -13,15 +13,16 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_gradient.core.cluster_merge import apply_patches, find_clusters, get_cluster
+from airflow_provider_gradient.core.payload import coerce_json
 from airflow_provider_gradient.operators._apply import (
     GradientTaskState,
-    coerce_json,
-    plan_patches,
     project_settings,
     resolve_app_id,
+    utcnow,
 )
 from airflow_provider_gradient.operators.pre_execute import run_hook
+from airflow_provider_gradient.service.apply import plan_apply
+from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.settings import get_settings
 
 
@@ -52,10 +53,9 @@ def _job_id(task: Any, hook: Any) -> int:
     return int(job_id)
 
 
-def apply_to_job(task: Any, context: Mapping[str, Any] | None, client: Any) -> GradientTaskState:
+def apply_to_job(task: Any, context: Mapping[str, Any] | None, client: GradientClient) -> GradientTaskState:
     """Merge recommendations into the job's clusters and ``jobs/update`` the changed ones."""
     from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
-    from airflow_provider_gradient.operators._apply import AppliedCluster
 
     hook = GradientDatabricksHook(
         task.databricks_conn_id or "databricks_default",
@@ -63,28 +63,24 @@ def apply_to_job(task: Any, context: Mapping[str, Any] | None, client: Any) -> G
         retry_delay=task.databricks_retry_delay or 1,
     )
     job_id = _job_id(task, hook)
-    settings = hook.get_job_settings(job_id)
-    payload: dict[str, Any] = {k: settings[k] for k in ("tasks", "job_clusters") if k in settings}
-    patches, applied = plan_patches(
+    job = hook.get_job_settings(job_id)
+    payload: dict[str, Any] = {k: job[k] for k in ("tasks", "job_clusters") if k in job}
+    settings = get_settings()
+    plan = plan_apply(
+        client,
         payload,
         resolve_app_id(task, context),
-        client,
-        project_settings(task, context),
-        region=get_settings().region,
+        log_url_template=settings.cluster_log_url,
+        settings=project_settings(task, context),
+        region=settings.region,
         dag_id=task.dag_id,
         task_id=task.task_id,
+        now=utcnow(),
     )
-    merged = apply_patches(payload, patches)
-    update = cluster_update(payload, merged)
+    update = cluster_update(payload, plan.payload)
     if update:
         hook.update_job(str(job_id), update)
-    clusters: dict[str, AppliedCluster] = {}
-    for slot in find_clusters(merged):
-        if slot.slot_id in applied:
-            a = applied[slot.slot_id]
-            clusters[slot.slot_id] = AppliedCluster(a.slot_id, a.app_id, a.project_id, a.recommendation_id,
-                                                    copy.deepcopy(get_cluster(merged, slot)))
-    return GradientTaskState(clusters=clusters)
+    return GradientTaskState(clusters=plan.clusters)
 
 
 def gradient_run_now_pre_execute_hook(

@@ -111,8 +111,8 @@ class GradientEventLogSensor(BaseSensorOperator):
                                  d.pending.databricks_run_id, d.error)
 
     def _record(self, context: Any) -> float | None:
+        from airflow_provider_gradient.core.payload import payload_from_run, submitted_payload
         from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
-        from airflow_provider_gradient.operators._record import payload_from_run, submitted_payload
 
         run = GradientDatabricksHook(self.databricks_conn_id).get_run(int(self.run_id))
         payload = submitted_payload(payload_from_run(run), run)

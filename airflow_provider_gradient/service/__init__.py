@@ -6,6 +6,7 @@ svc = GradientService.from_url("sqlite:////tmp/gradient.db")
 
 from __future__ import annotations
 
+from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.errors import (
     AuthenticationError,
     ConflictError,
@@ -24,6 +25,7 @@ from airflow_provider_gradient.service.schemas import (
     ProjectSettingsIn,
     Recommendation,
     RecommendationIn,
+    RecordOutcome,
     Run,
     RunCost,
     RunIn,
@@ -36,6 +38,7 @@ __all__ = [
     "ApplyIn",
     "AuthenticationError",
     "ConflictError",
+    "GradientClient",
     "GradientError",
     "GradientService",
     "GradientValidationError",
@@ -49,6 +52,7 @@ __all__ = [
     "ProjectSettingsIn",
     "Recommendation",
     "RecommendationIn",
+    "RecordOutcome",
     "Run",
     "RunCost",
     "RunIn",

@@ -301,6 +301,17 @@ class Recommendation(RecommendationIn):
     updated_ms: int
 
 
+class RecordOutcome(_Frozen):
+    """What recording a collected run did (``record_and_recommend``): the stored run, its project, the
+    recommendation the run used (now applied to it), and the next recommendation or why there is none."""
+
+    run: Run
+    project: Project
+    applied: Recommendation | None = None
+    recommendation: Recommendation | None = None
+    recommendation_error: str | None = None
+
+
 class ApplyIn(_Frozen):
     """Body of "apply": the Databricks run it was applied to (None: approved by a user for the next run)."""
 

@@ -21,6 +21,7 @@ from airflow_provider_gradient import __version__
 from airflow_provider_gradient.core.redact import redact_optional, redact_text, redact_tree
 from airflow_provider_gradient.core.roi import ProjectRoi
 from airflow_provider_gradient.service import read_model
+from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.convert import project_out, recommendation_out, run_out, workspace_out
 from airflow_provider_gradient.service.errors import (
     ConflictError,
@@ -36,6 +37,7 @@ from airflow_provider_gradient.service.schemas import (
     ProjectSettingsIn,
     Recommendation,
     RecommendationIn,
+    RecordOutcome,
     Run,
     RunIn,
     Workspace,
@@ -74,8 +76,8 @@ def _validate(model: type[T], value: Any, prefix: tuple[str, ...] = ()) -> T:
         raise GradientValidationError.from_pydantic(exc, prefix) from None
 
 
-class GradientService:
-    """Projects, runs and recommendations over one store URL.
+class GradientService(GradientClient):
+    """Projects, runs and recommendations over one store URL (the in-process :class:`GradientClient`).
 
     :param url: SQLAlchemy URL of the store (SQLite or PostgreSQL).
     :param price_catalog: optional price catalog override path (``[gradient] price_catalog``).
@@ -452,6 +454,41 @@ class GradientService:
             return run_out(row)
 
         return self._write(tx)
+
+    def record_and_recommend(
+        self, ref: ProjectRef, run: RunIn | dict[str, Any], *, recommend: bool = True
+    ) -> RecordOutcome:
+        """The record step of the loop: record the run (idempotent), mark the recommendation it used
+        (``run.recommendation_id``, checked to be the project's by ``record_run``) applied to it, then
+        generate the next recommendation.
+
+        Marking applied is informational (a recommendation that failed meanwhile is only logged); a
+        failed generation leaves the run stored and says why in ``recommendation_error``, so the next
+        run recommends again.
+        """
+        run_in = _validate(RunIn, run, ("run",))
+        stored = self.record_run(ref, run_in)
+        applied = None
+        if run_in.recommendation_id is not None:
+            try:
+                applied = self.mark_applied(run_in.recommendation_id, databricks_run_id=run_in.databricks_run_id)
+            except GradientError as exc:
+                log.debug("mark_applied(%s) failed: %s", run_in.recommendation_id, exc)
+        rec = None
+        error = None
+        if recommend:
+            try:
+                rec = self.generate_recommendation(stored.project_id)
+            except Exception as exc:  # noqa: BLE001 - the run is stored; the next record recommends again
+                error = f"{type(exc).__name__}: {redact_text(str(exc))}"
+                log.warning("Gradient: no new recommendation for project %s: %s", stored.project_id, error)
+        return RecordOutcome(
+            run=stored,
+            project=self.get_project(stored.project_id),
+            applied=applied,
+            recommendation=rec,
+            recommendation_error=error,
+        )
 
     def get_run(self, ref: ProjectRef, databricks_run_id: int) -> Run:
         with self._read() as s:

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from airflow_provider_gradient.operators._apply import choose_recommendation
 from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.service.apply import choose_recommendation
 
 pytestmark = pytest.mark.sqlite_only
 

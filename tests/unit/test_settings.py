@@ -36,7 +36,7 @@ def test_one_field_per_declared_option_and_declared_defaults() -> None:
     assert s.learning_runs == 4 and s.pre_execute_timeout_seconds == 2.0
     assert s.default_auto_apply is False and s.default_sla_minutes is None and s.store_url is None
     assert s.onboard == "none" and s.alert_on == ("sla_miss", "oom", "recommendation_waiting")
-    assert s.cluster_log_url_for(7) == "dbfs:/cluster-logs/gradient/7"
+    assert s.cluster_log_url == "dbfs:/cluster-logs/gradient/{project_id}"
 
 
 def test_precedence_env_over_cfg_over_default(tmp_path: Path) -> None:

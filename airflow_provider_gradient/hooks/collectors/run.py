@@ -1,11 +1,11 @@
-"""Collect everything about one Databricks run and record it (one record per cluster/project).
+"""Collect everything about one Databricks run (one :class:`CollectedRun` per cluster).
 
 :func:`collect_run` reads ``runs/get`` -> cluster ids per task; ``clusters/get`` + every page of
 ``clusters/events``; optionally the cloud's instances/volumes; the event log from the cluster's log
 destination. Completeness of the event log is decided by the final ``eventlog`` part being present and
 written at or after the run's end; until then it retries with exponential backoff up to ``log_tries``
-and then records the run as ``log_incomplete`` (never fails the task). :func:`record_collected` prices
-the runs and stores them through the Gradient client, then asks for the next recommendation.
+and then records the run as ``log_incomplete`` (never fails the task). Recording is the service's use case
+:func:`~airflow_provider_gradient.service.record.record_collected`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,7 @@ from airflow_provider_gradient.hooks.collectors.storage import LogStore, store_f
 from airflow_provider_gradient.service.ingest import (
     ClusterFacts,
     CollectedRun,
-    IngestError,
     RunStateFacts,
-    to_run_in,
 )
 
 log = logging.getLogger(__name__)
@@ -232,61 +230,6 @@ def _cluster_facts(hook: GradientDatabricksHook, cid: str, info: Mapping[str, An
 
 def _all_events(hook: GradientDatabricksHook, cid: str) -> tuple[Any, ...]:
     return tuple(hook.iter_cluster_events(cid))
-
-
-@dataclass(frozen=True)
-class RecordResult:
-    """What recording one cluster's run produced."""
-
-    slot_id: str
-    project_id: Any
-    run: Any | None
-    cost_usd: float | None
-    error: str | None = None
-    next_recommendation_id: Any | None = None
-
-
-def record_collected(
-    client: Any,
-    collected: Mapping[str, CollectedRun],
-    project_ids: Mapping[str, Any],
-    *,
-    cloud: str,
-    region: str,
-    plan: str = "Premium",
-    price_catalog: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-    recommend: bool = True,
-) -> list[RecordResult]:
-    """Price and record each collected run with its project, then generate the next recommendation.
-
-    :param price_catalog: the ``[gradient] price_catalog`` override (None: the shipped catalog).
-
-    Never raises: a failure is returned in :attr:`RecordResult.error`.
-    """
-    from airflow_provider_gradient.core.pricing import load_catalog
-
-    catalog = load_catalog(price_catalog)
-    results = []
-    for slot_id, run in collected.items():
-        pid = project_ids.get(slot_id)
-        if pid is None:
-            continue
-        try:
-            run_in = to_run_in(run, catalog, cloud=cloud, region=region, plan=plan, extra=extra)
-            stored = client.record_run(pid, run_in)
-            cost = run_in.cost.total_usd if run_in.cost is not None else None
-            rec_id = None
-            if recommend:
-                try:
-                    rec = client.generate_recommendation(pid)
-                    rec_id = getattr(rec, "id", None)
-                except Exception as e:  # noqa: BLE001 - the run is stored; the next try will recommend
-                    log.warning("Gradient: no new recommendation for project %s: %s: %s", pid, type(e).__name__, e)
-            results.append(RecordResult(slot_id, pid, stored, cost, None, rec_id))
-        except (IngestError, Exception) as e:  # noqa: BLE001
-            results.append(RecordResult(slot_id, pid, None, None, f"{type(e).__name__}: {e}"))
-    return results
 
 
 def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, str]:

@@ -26,6 +26,7 @@ from airflow_provider_gradient.service import (
     ProjectSettingsIn,
     Recommendation,
     RecommendationIn,
+    RecordOutcome,
     Run,
     RunIn,
     Workspace,
@@ -185,6 +186,17 @@ def record_run(ref: ProjectRef, body: RunIn, access: UserAccess, svc: Service) -
     """Record a run (idempotent on ``databricks_run_id``: a repeat updates, never duplicates)."""
     project = _project(svc, access, _ref(ref), "PUT")
     return svc.record_run(project.id, body)
+
+
+@router.post("/projects/{ref}/runs:record", response_model=RecordOutcome, tags=["runs"], responses=ERRORS)
+def record_and_recommend(
+    ref: ProjectRef, body: RunIn, access: UserAccess, svc: Service, recommend: bool = True
+) -> RecordOutcome:
+    """The loop's record step in one call: mark the recommendation the run used (``recommendation_id``)
+    applied to it, record the run (idempotent on ``databricks_run_id``) and, with ``recommend``, generate
+    the next recommendation (``recommendation_error`` says why there is none)."""
+    project = _project(svc, access, _ref(ref), "PUT")
+    return svc.record_and_recommend(project.id, body, recommend=recommend)
 
 
 @router.get("/projects/{ref}/runs/{databricks_run_id}", response_model=Run, tags=["runs"], responses=ERRORS)

@@ -100,3 +100,64 @@ def test_collect_run_end_to_end(emulator: Any, finished_run: dict[str, Any]) -> 
     assert run.log_status == "complete" and run.summary is not None and run.summary.complete
     assert run.cluster is not None and len(run.cluster.events) >= 4
     assert run.cluster.spark_context_id == finished_run["cluster_instance"]["spark_context_id"]
+
+
+def test_http_mode_records_a_cluster_in_one_request(
+    emulator: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record step of a cluster Gradient prepared, in http mode: one REST request (record the run, mark
+    the recommendation it used applied to it, recommend the next one) -- it took 3, plus 2 for the alerts."""
+    import copy
+    from types import SimpleNamespace
+
+    import httpx
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from airflow_provider_gradient.core.cluster_merge import gradient_tags
+    from airflow_provider_gradient.hooks.http_client import GradientHttpClient
+    from airflow_provider_gradient.operators._record import safe_record
+    from airflow_provider_gradient.plugins.app import create_app
+    from airflow_provider_gradient.service import GradientService, RecommendationIn
+
+    monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(tmp_path / "pending"))
+    svc = GradientService.from_url(f"sqlite:///{tmp_path / 'gradient.db'}")
+    project = svc.get_or_create_project("it_http_count.etl", settings={"auto_apply": True}, dag_id="it_http_count")
+    used = svc.store_recommendation(project.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
+    # the cluster as the apply step submits it: Gradient's tags name the project and the recommendation
+    payload = copy.deepcopy(PAYLOAD)
+    payload["new_cluster"]["custom_tags"].update(gradient_tags(project.id, project.app_id, used.id))
+    emulator.set_faults(reset=True)
+    run_id = emulator.request("POST", "/api/2.2/jobs/runs/submit", payload)["run_id"]
+    emulator.wait_run(run_id, timeout=120)
+
+    app = create_app(svc)
+    app.dependency_overrides[get_user] = lambda: object()
+    api_server = FastAPI()
+    api_server.mount("/gradient", app)  # as Airflow's api-server mounts the plugin
+    inner = TestClient(api_server)._transport
+    sent: list[str] = []
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path}")
+            return inner.handle_request(request)
+
+    http = GradientHttpClient("http://testserver", token="test", transport=Counting())
+    task = SimpleNamespace(
+        dag_id="it_http_count", task_id="etl", params={}, json=payload, new_cluster=None, tasks=None,
+        databricks_conn_id="databricks_default", databricks_retry_limit=3, databricks_retry_delay=1,
+        gradient_conn_id=None, gradient_aws_conn_id=None, gradient_log_tries=4, gradient_log_backoff_s=0.2,
+    )
+    (result,) = safe_record(task, {"run_id": "manual__1"}, run_id, client=http)
+
+    assert sent == [f"POST /gradient/api/v1/projects/{project.id}/runs:record"], sent
+    assert result.error is None and result.run is not None and result.run.databricks_run_id == run_id
+    stored = svc.get_run(project.id, run_id)
+    assert stored.recommendation_id == used.id and stored.log_status == "complete" and stored.cost is not None
+    applied = svc.get_recommendation(used.id)
+    assert applied.state == "applied" and applied.applied_to_run == run_id
+    nxt = svc.latest_recommendation(project.id, state="ready")
+    assert nxt is not None and result.next_recommendation_id == nxt.id != used.id
+    assert result.project is not None and result.project.last_run_ms is not None

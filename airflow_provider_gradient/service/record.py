@@ -1,0 +1,101 @@
+"""The loop's record step as a use case over a :class:`~airflow_provider_gradient.service.client.GradientClient`.
+
+The collectors (``hooks/collectors``) gather a :class:`~airflow_provider_gradient.service.ingest.CollectedRun`
+per cluster. Here each one is priced and turned into a ``RunIn`` (:func:`~airflow_provider_gradient.service.
+ingest.to_run_in`) and handed to ``client.record_and_recommend`` -- record, mark applied, recommend: one call
+per cluster (one REST request in http mode). No Airflow.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_gradient.core.payload import tagged_ids
+from airflow_provider_gradient.service.client import GradientClient
+from airflow_provider_gradient.service.ingest import CollectedRun, to_run_in
+from airflow_provider_gradient.service.schemas import Project, Recommendation, Run
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What recording one cluster's run produced (``error`` set when it was not recorded)."""
+
+    slot_id: str
+    project_id: int | None
+    run: Run | None
+    cost_usd: float | None
+    error: str | None = None
+    next_recommendation_id: int | None = None
+    project: Project | None = None
+    recommendation: Recommendation | None = None
+
+
+def project_ids(
+    client: GradientClient,
+    payload: Mapping[str, Any],
+    base_app_id: str,
+    *,
+    dag_id: str | None = None,
+    task_id: str | None = None,
+) -> tuple[dict[str, int], dict[str, int | None]]:
+    """Project and applied recommendation of each cluster: from Gradient's tags on the submitted clusters,
+    else (a cluster Gradient did not prepare) the project of ``<app id>[.<key>]``, created if absent.
+
+    :return: (project id by slot id, recommendation id by slot id).
+    """
+    projects: dict[str, int] = {}
+    recs: dict[str, int | None] = {}
+    for ids in tagged_ids(payload):
+        pid = ids.project_id
+        if pid is None:
+            pid = client.get_or_create_project(ids.slot.app_id(base_app_id), dag_id=dag_id, task_id=task_id).id
+        projects[ids.slot.slot_id] = pid
+        recs[ids.slot.slot_id] = ids.recommendation_id
+    return projects, recs
+
+
+def record_collected(
+    client: GradientClient,
+    collected: Mapping[str, CollectedRun],
+    project_ids: Mapping[str, int],
+    *,
+    cloud: str,
+    region: str,
+    plan: str = "Premium",
+    price_catalog: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    recommend: bool = True,
+) -> list[RecordResult]:
+    """Price each collected run and record it with its project, marking its recommendation applied and
+    generating the next one (``client.record_and_recommend``).
+
+    :param price_catalog: the ``[gradient] price_catalog`` override (None: the shipped catalog).
+
+    Never raises: a failure is returned in :attr:`RecordResult.error`.
+    """
+    from airflow_provider_gradient.core.pricing import load_catalog
+
+    catalog = load_catalog(price_catalog)
+    results = []
+    for slot_id, run in collected.items():
+        pid = project_ids.get(slot_id)
+        if pid is None:
+            continue
+        try:
+            run_in = to_run_in(run, catalog, cloud=cloud, region=region, plan=plan, extra=extra)
+            outcome = client.record_and_recommend(pid, run_in, recommend=recommend)
+        except Exception as e:  # noqa: BLE001 - returned to the caller, who queues the run
+            results.append(RecordResult(slot_id, pid, None, None, f"{type(e).__name__}: {e}"))
+            continue
+        if outcome.recommendation_error:
+            log.warning("Gradient: no new recommendation for project %s: %s", pid, outcome.recommendation_error)
+        rec = outcome.recommendation
+        cost = run_in.cost.total_usd if run_in.cost is not None else None
+        results.append(RecordResult(slot_id, pid, outcome.run, cost, None, rec.id if rec is not None else None,
+                                    outcome.project, rec))
+    return results
