@@ -62,6 +62,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str]] = {
     ("PATCH", "/api/v1/projects/{ref}/settings"): ("EDIT", "api"),
     ("GET", "/api/v1/projects/{ref}/runs"): ("READ", "api"),
     ("POST", "/api/v1/projects/{ref}/runs"): ("EDIT", "api"),
+    ("POST", "/api/v1/projects/{ref}/runs:record"): ("EDIT", "api"),
     ("GET", "/api/v1/projects/{ref}/runs/{databricks_run_id}"): ("READ", "api"),
     ("GET", "/api/v1/projects/{ref}/recommendations"): ("READ", "api"),
     ("GET", "/api/v1/projects/{ref}/recommendations/latest"): ("READ", "api"),
@@ -182,6 +183,7 @@ def _request(method: str, path: str, t: Target, role: str) -> tuple[str, str, An
         ("PATCH", "/api/v1/projects/{ref}"): {"name": f"renamed by {role}"},
         ("PATCH", "/api/v1/projects/{ref}/settings"): {"sla_minutes": 9},
         ("POST", "/api/v1/projects/{ref}/runs"): {"databricks_run_id": 77, "outcome": "success"},
+        ("POST", "/api/v1/projects/{ref}/runs:record"): {"databricks_run_id": 78, "outcome": "success"},
         ("POST", "/api/v1/projects/{ref}/recommendations"): {"cluster": {"num_workers": 4}, "phase": "learning"},
         ("POST", "/ui/actions/projects/{project_id}/settings"): {"sla_minutes": 9},
     }

@@ -192,3 +192,34 @@ def test_run_links_its_recommendation(svc: GradientService) -> None:
     rec = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 2}, phase="learning"))
     r = svc.record_run(p.id, RunIn(databricks_run_id=9, outcome="oom", recommendation_id=rec.id))
     assert r.recommendation_id == rec.id and r.outcome == "oom"
+
+
+def test_record_and_recommend_records_marks_applied_and_recommends(svc: GradientService) -> None:
+    """The loop's record step in one call; retried (same run again) it still stores one run."""
+    p = svc.get_or_create_project("loop.task", baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 2})
+    used = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
+    run = RunIn(databricks_run_id=501, outcome="success", start_ms=1_000, end_ms=601_000, recommendation_id=used.id,
+                cluster_config={"node_type_id": "m5.xlarge", "num_workers": 3}, cost=RunCost(total_usd=1.5))
+    out = svc.record_and_recommend(p.app_id, run)
+    assert out.run.databricks_run_id == 501 and out.run.recommendation_id == used.id
+    assert out.applied is not None and out.applied.state == "applied" and out.applied.applied_to_run == 501
+    assert out.recommendation is not None and out.recommendation.state == "ready" and out.recommendation_error is None
+    assert out.project.id == p.id and out.project.last_run_ms == 1_000
+    again = svc.record_and_recommend(p.id, run, recommend=False)
+    assert again.recommendation is None and len(svc.list_runs(p.id)) == 1
+
+
+def test_record_and_recommend_never_marks_another_projects_recommendation(svc: GradientService) -> None:
+    mine = svc.get_or_create_project("mine.task")
+    theirs = svc.get_or_create_project("theirs.task")
+    rec = svc.store_recommendation(theirs.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
+    with pytest.raises(GradientValidationError, match="recommendation_id"):
+        svc.record_and_recommend(mine.id, RunIn(databricks_run_id=1, outcome="success", recommendation_id=rec.id))
+    assert svc.get_recommendation(rec.id).state == "ready" and svc.list_runs(mine.id) == []
+
+
+def test_record_and_recommend_keeps_the_run_when_nothing_to_optimise(svc: GradientService) -> None:
+    p = svc.get_or_create_project("failing.task")  # no baseline, a run without a cluster: nothing to optimise
+    out = svc.record_and_recommend(p.id, RunIn(databricks_run_id=9, outcome="failed"))
+    assert out.run.databricks_run_id == 9 and svc.list_runs(p.id)[0].outcome == "failed"
+    assert (out.recommendation is None) == (out.recommendation_error is not None)
