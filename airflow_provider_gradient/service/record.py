@@ -1,6 +1,6 @@
 """The loop's record step as a use case over a :class:`~airflow_provider_gradient.service.client.GradientClient`.
 
-The collectors (``hooks/collectors``) gather a :class:`~airflow_provider_gradient.service.ingest.CollectedRun`
+The collectors (``hooks/collectors``) gather a :class:`~airflow_provider_gradient.service.collected.CollectedRun`
 per cluster. Here each one is priced and turned into a ``RunIn`` (:func:`~airflow_provider_gradient.service.
 ingest.to_run_in`) and handed to ``client.record_and_recommend`` -- record, mark applied, recommend: one call
 per cluster (one REST request in http mode). No Airflow.
@@ -15,7 +15,8 @@ from typing import Any
 
 from airflow_provider_gradient.core.payload import tagged_ids
 from airflow_provider_gradient.service.client import GradientClient
-from airflow_provider_gradient.service.ingest import CollectedRun, to_run_in
+from airflow_provider_gradient.service.collected import CollectedRun
+from airflow_provider_gradient.service.ingest import to_run_in
 from airflow_provider_gradient.service.schemas import Project, Recommendation, Run
 
 log = logging.getLogger(__name__)

@@ -5,19 +5,16 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_gradient.core.pricing import compute_run_cost, load_catalog
-from airflow_provider_gradient.service.ingest import (
+from airflow_provider_gradient.service.collected import (
     CloudInstance,
     CloudVolume,
     ClusterFacts,
     CollectedRun,
     IngestError,
     RunStateFacts,
-    build_timeline,
-    classify_outcome,
-    price_run,
-    timeline_from_events,
-    to_run_in,
 )
+from airflow_provider_gradient.service.ingest import classify_outcome, to_run_in
+from airflow_provider_gradient.service.run_cost import build_timeline, price_run, timeline_from_events
 
 T0 = 1_700_000_000_000
 MIN = 60_000

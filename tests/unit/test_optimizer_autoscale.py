@@ -17,7 +17,7 @@ from airflow_provider_gradient.core.optimizer import (
 from airflow_provider_gradient.core.optimizer.autoscale import size_autoscale
 from airflow_provider_gradient.core.optimizer.space import node_rate_usd
 from airflow_provider_gradient.core.pricing import ClusterTimeline, NodeInterval
-from airflow_provider_gradient.service.ingest import worker_stats
+from airflow_provider_gradient.service.run_cost import worker_stats
 
 NODES = (
     NodeOption("m5.xlarge", "m5", 4, 16.0, 0.192, 0.69, 0.6),

@@ -17,9 +17,10 @@ from airflow_provider_gradient.core.optimizer import ClusterShape
 from airflow_provider_gradient.core.optimizer.space import shape_cost_usd
 from airflow_provider_gradient.core.pricing import PriceCatalog, estimate_run_cost, load_catalog
 from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.service.collected import CollectedRun, RunStateFacts
 from airflow_provider_gradient.service.discover import WorkspaceScan, task_usages
-from airflow_provider_gradient.service.ingest import CollectedRun, RunStateFacts, price_run
 from airflow_provider_gradient.service.recommend import build_inputs
+from airflow_provider_gradient.service.run_cost import price_run
 from airflow_provider_gradient.simulator import ClusterSpec, load_profile, price, simulate
 
 SIGNALS = {

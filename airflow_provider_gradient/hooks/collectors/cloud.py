@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_gradient.service.ingest import CloudInstance, CloudVolume
+from airflow_provider_gradient.service.collected import CloudInstance, CloudVolume
 
 
 def _ms(value: Any) -> int | None:
@@ -69,7 +69,7 @@ class AwsClusterCollector:
         return list(found.values())
 
     def collect(self, cluster_id: str, *, driver_instance_id: str | None = None) -> tuple[tuple[CloudInstance, ...], tuple[CloudVolume, ...]]:
-        """Instances and volumes of a cluster as ingest value objects."""
+        """Instances and volumes of a cluster as ``service.collected`` value objects."""
         raw = self.instances(cluster_id)
         insts = []
         for r in raw:

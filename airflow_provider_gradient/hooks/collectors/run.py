@@ -28,11 +28,7 @@ from airflow_provider_gradient.hooks.collectors.databricks import (
     sleep,
 )
 from airflow_provider_gradient.hooks.collectors.storage import LogStore, store_for
-from airflow_provider_gradient.service.ingest import (
-    ClusterFacts,
-    CollectedRun,
-    RunStateFacts,
-)
+from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, RunStateFacts
 
 log = logging.getLogger(__name__)
 
