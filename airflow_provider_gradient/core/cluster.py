@@ -516,3 +516,23 @@ class Cluster:
             extra={k: v for k, v in block.extra.items() if k not in ("ebs_volume_count", "ebs_volume_size", "ebs_volume_type")},
         )
         return dataclasses.replace(self, aws_attributes=block, extra=self._drop_extra("aws_attributes"))
+
+
+def cluster_label(cfg: Mapping[str, Any] | None) -> str:
+    """``node × workers`` (or ``node × min–max``), plus ``spot``/``photon`` hints, of a new_cluster dict
+    (read as a :class:`Cluster`; an invalid one names its bad field). The pages and the demo report show it.
+
+    :param cfg: a Databricks ``new_cluster`` dict (None or empty: ``—``)
+    """
+    if not cfg:
+        return "—"
+    try:
+        c = Cluster.from_databricks(cfg, strict=False)
+    except ClusterError as exc:
+        return f"{cfg.get('node_type_id') or '?'} (invalid {exc.field})"
+    if c.is_autoscale:
+        workers = f"{c.autoscale_min}–{c.autoscale_max}"
+    else:
+        workers = "?" if c.num_workers is None else str(c.num_workers)
+    extra = [name for name, on in (("spot", c.spot), ("photon", c.photon)) if on]
+    return f"{c.node_type_id or '?'} × {workers}" + (f" ({', '.join(extra)})" if extra else "")

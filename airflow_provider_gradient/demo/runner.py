@@ -131,7 +131,7 @@ def _last_run(svc: Any, number: int, sla_minutes: float) -> DemoRun:
             f"learning {rec.learning_iteration}/{rec.learning_total}" if rec.phase == "learning" else "optimizing"
         )
         reason = rec.reason
-    from airflow_provider_gradient.plugins.ui.views import cluster_label
+    from airflow_provider_gradient.core.cluster import cluster_label
 
     cost = run.cost
     return DemoRun(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_gradient.charts import ChartPoint
-from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+from airflow_provider_gradient.core.cluster import cluster_label
 from airflow_provider_gradient.core.csv_cell import csv_text
 from airflow_provider_gradient.service.summaries import ProjectSummary, run_cost, run_runtime_s
 
@@ -117,23 +117,6 @@ class RunView:
     #: input data size of the run (the stored ``input_bytes`` ROI uses; metrics as a fallback)
     input_bytes: int | None = None
     failure_message: str | None = None
-
-
-def cluster_label(cfg: Mapping[str, Any] | None) -> str:
-    """``node × workers`` (or ``node × min–max``), plus ``spot``/``photon`` hints, of a new_cluster dict
-    (read as a ``core.cluster.Cluster``; an invalid one names its bad field)."""
-    if not cfg:
-        return "—"
-    try:
-        c = Cluster.from_databricks(cfg, strict=False)
-    except ClusterError as exc:
-        return f"{cfg.get('node_type_id') or '?'} (invalid {exc.field})"
-    if c.is_autoscale:
-        workers = f"{c.autoscale_min}–{c.autoscale_max}"
-    else:
-        workers = "?" if c.num_workers is None else str(c.num_workers)
-    extra = [name for name, on in (("spot", c.spot), ("photon", c.photon)) if on]
-    return f"{c.node_type_id or '?'} × {workers}" + (f" ({', '.join(extra)})" if extra else "")
 
 
 def run_views(runs: Sequence[Any]) -> list[RunView]:
