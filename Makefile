@@ -12,10 +12,12 @@ $(VENV)/.installed: pyproject.toml Makefile
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install -q uv
 	@test -x $(PY) || $(UV) venv -q -p python3.11 $(VENV)
 	$(UV) pip install -q -p $(PY) -e ".[test]"
-	@# Byte-compile the installed packages once (uv does not): where PYTHONDONTWRITEBYTECODE is set, every
-	@# process would otherwise compile Airflow, SQLAlchemy, pydantic... from source again (gradient CLI 3x slower).
-	$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null \
-		|| echo "warning: some installed files could not be byte-compiled" >&2
+	@# Where PYTHONDONTWRITEBYTECODE is set, Python never caches bytecode and uv installs none, so every process
+	@# would compile Airflow, SQLAlchemy, pydantic... from source again (gradient CLI 3x slower): compile them once.
+	@if [ -n "$${PYTHONDONTWRITEBYTECODE:-}" ]; then \
+		$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null \
+			|| echo "warning: some installed files could not be byte-compiled" >&2; \
+	fi
 	@touch $@
 
 test: venv

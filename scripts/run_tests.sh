@@ -16,8 +16,8 @@ if ! command -v chromium >/dev/null 2>&1 && [ -z "${GRADIENT_SKIP_BROWSER:-}" ];
     || echo "warning: chromium could not be installed" >&2
 fi
 mkdir -p test-artifacts
-# our own modules byte-compiled up front (PYTHONDONTWRITEBYTECODE would make every test subprocess compile them)
-$PY -m compileall -q airflow_provider_gradient >/dev/null || true
+# with PYTHONDONTWRITEBYTECODE set, our own modules byte-compiled up front (else every test subprocess compiles them)
+if [ -n "${PYTHONDONTWRITEBYTECODE:-}" ]; then $PY -m compileall -q airflow_provider_gradient >/dev/null || true; fi
 # the import contracts (layers, pure core, dev tools off the runtime path: pyproject.toml [tool.importlinter])
 if ! .venv/bin/lint-imports --no-cache; then
   echo "import contracts broken (see above)" >&2; exit 1
