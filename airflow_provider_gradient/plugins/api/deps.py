@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
 
 from airflow_provider_gradient.plugins.access import Access
-from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.plugins.ui.auth import csrf_token
+from airflow_provider_gradient.service import GradientService, Project
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +22,19 @@ CSRF_HEADER = "X-Gradient-CSRF"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def get_service(request: Request) -> GradientService:
-    """The app's GradientService (``app.state.gradient_service``), built from ``[gradient]`` on first use."""
-    svc = getattr(request.app.state, "gradient_service", None)
+def service_of(app: Any) -> GradientService:
+    """The GradientService of ``app`` (``app.state.gradient_service``), built from ``[gradient]`` on first use."""
+    svc = getattr(app.state, "gradient_service", None)
     if svc is None:
         from airflow_provider_gradient.hooks.gradient import local_service
 
-        svc = request.app.state.gradient_service = local_service()
+        svc = app.state.gradient_service = local_service()
     return svc
+
+
+def get_service(request: Request) -> GradientService:
+    """The service of the request's app (:func:`service_of`)."""
+    return service_of(request.app)
 
 
 Service = Annotated[GradientService, Depends(get_service)]
@@ -50,12 +56,7 @@ def csrf_guard(request: Request) -> None:
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
-    try:
-        from airflow_provider_gradient.plugins.ui.auth import csrf_token
-
-        expected = csrf_token(request)
-    except Exception:  # noqa: BLE001 - no pages module: cookie-only writes are refused
-        expected = ""
+    expected = csrf_token(request)
     given = request.headers.get(CSRF_HEADER, "")
     if not expected or not hmac.compare_digest(expected, given):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or invalid CSRF token (use a bearer token)")
@@ -67,3 +68,17 @@ def get_access(user: CurrentUser) -> Access:
 
 
 UserAccess = Annotated[Access, Depends(get_access)]
+
+
+def project_ref(ref: str) -> int | str:
+    """A path segment of digits is a project id; anything else an app id (see also ``/projects:resolve``)."""
+    return int(ref) if ref.isdigit() and len(ref) < 18 else ref
+
+
+def authorized_project(
+    svc: GradientService, access: Access, ref: int | str, method: Literal["GET", "PUT"] = "GET"
+) -> Project:
+    """The project of ``ref`` (404 when absent) if the user may ``method`` it (else 403)."""
+    project = svc.get_project(ref)
+    access.require(project.dag_id, method)
+    return project

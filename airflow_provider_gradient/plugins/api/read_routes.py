@@ -11,8 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from airflow_provider_gradient.core.roi import ProjectRoi
-from airflow_provider_gradient.plugins.api.deps import Service, UserAccess, csrf_guard
-from airflow_provider_gradient.plugins.api.routes import ERRORS, ProjectRef, _project, _ref
+from airflow_provider_gradient.plugins.api.deps import (
+    Service,
+    UserAccess,
+    authorized_project,
+    csrf_guard,
+    project_ref,
+)
+from airflow_provider_gradient.plugins.api.routes import ERRORS, ProjectRef
 from airflow_provider_gradient.service.summaries import ProjectOverview, ProjectSummary, TaskRun
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_guard)])
@@ -36,14 +42,14 @@ def project_summaries(access: UserAccess, svc: Service, now_ms: NowQ = None) -> 
 )
 def project_overview(ref: ProjectRef, access: UserAccess, svc: Service, now_ms: NowQ = None) -> ProjectOverview:
     """A project with its summary, every run and its newest recommendations: the project page."""
-    project = _project(svc, access, _ref(ref))
+    project = authorized_project(svc, access, project_ref(ref))
     return svc.project_overview(project.id, now_ms=now_ms)
 
 
 @router.get("/projects/{ref}/roi", response_model=ProjectRoi, tags=["read model"], responses=ERRORS)
 def project_roi(ref: ProjectRef, access: UserAccess, svc: Service) -> ProjectRoi:
     """A project's return on investment from all its runs (which metric, and why)."""
-    project = _project(svc, access, _ref(ref))
+    project = authorized_project(svc, access, project_ref(ref))
     return svc.project_roi(project.id)
 
 

@@ -15,8 +15,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from airflow_provider_gradient.plugins.access import Access
-from airflow_provider_gradient.plugins.api.deps import CurrentUser, Service, UserAccess, csrf_guard
+from airflow_provider_gradient.plugins.api.deps import (
+    CurrentUser,
+    Service,
+    UserAccess,
+    authorized_project,
+    csrf_guard,
+    project_ref,
+)
 from airflow_provider_gradient.service import (
     ApplyIn,
     Health,
@@ -64,18 +70,6 @@ class ProjectUpdate(BaseModel):
     task_id: Annotated[str, Field(max_length=250)] | None = None
 
 
-def _ref(ref: str) -> int | str:
-    """A path segment of digits is a project id; anything else an app id (see also ``/projects:resolve``)."""
-    return int(ref) if ref.isdigit() and len(ref) < 18 else ref
-
-
-def _project(svc: Service, access: Access, ref: int | str, method: Literal["GET", "PUT"] = "GET") -> Project:
-    """The project of ``ref`` (404 when absent) if the user may ``method`` it (else 403)."""
-    project = svc.get_project(ref)
-    access.require(project.dag_id, method)
-    return project
-
-
 # ---------------------------------------------------------------------------- health / workspaces
 @router.get("/health", response_model=Health, tags=["health"], responses=ERRORS)
 def health(user: CurrentUser, svc: Service) -> Health:
@@ -109,7 +103,7 @@ def resolve_project(
     access: UserAccess, svc: Service, ref: Annotated[str, Query(min_length=1, max_length=500)]
 ) -> Project:
     """A project by id or app id given as a query parameter (for app ids that are awkward in a path)."""
-    return _project(svc, access, ref)
+    return authorized_project(svc, access, ref)
 
 
 @router.post("/projects", response_model=Project, tags=["projects"], responses=ERRORS)
@@ -133,12 +127,12 @@ def create_project(body: ProjectIn, access: UserAccess, svc: Service) -> Project
 
 @router.get("/projects/{ref}", response_model=Project, tags=["projects"], responses=ERRORS)
 def get_project(ref: ProjectRef, access: UserAccess, svc: Service) -> Project:
-    return _project(svc, access, _ref(ref))
+    return authorized_project(svc, access, project_ref(ref))
 
 
 @router.patch("/projects/{ref}", response_model=Project, tags=["projects"], responses=ERRORS)
 def update_project(ref: ProjectRef, body: ProjectUpdate, access: UserAccess, svc: Service) -> Project:
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     if body.dag_id is not None and body.dag_id != project.dag_id:
         access.require(body.dag_id, "PUT")  # moving a project needs edit on both DAGs
     return svc.update_project(project.id, **body.model_dump(exclude_none=True))
@@ -147,7 +141,7 @@ def update_project(ref: ProjectRef, body: ProjectUpdate, access: UserAccess, svc
 @router.delete("/projects/{ref}", status_code=status.HTTP_204_NO_CONTENT, tags=["projects"], responses=ERRORS)
 def delete_project(ref: ProjectRef, access: UserAccess, svc: Service) -> Response:
     """Delete a project with its runs and recommendations."""
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     svc.delete_project(project.id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -155,19 +149,19 @@ def delete_project(ref: ProjectRef, access: UserAccess, svc: Service) -> Respons
 @router.post("/projects/{ref}/reset", response_model=Project, tags=["projects"], responses=ERRORS)
 def reset_project(ref: ProjectRef, access: UserAccess, svc: Service) -> Project:
     """Forget runs and recommendations; the project learns again (settings kept)."""
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     return svc.reset_project(project.id)
 
 
 @router.get("/projects/{ref}/settings", response_model=ProjectSettings, tags=["projects"], responses=ERRORS)
 def get_settings(ref: ProjectRef, access: UserAccess, svc: Service) -> ProjectSettings:
-    return _project(svc, access, _ref(ref)).settings
+    return authorized_project(svc, access, project_ref(ref)).settings
 
 
 @router.patch("/projects/{ref}/settings", response_model=Project, tags=["projects"], responses=ERRORS)
 def update_settings(ref: ProjectRef, body: ProjectSettingsIn, access: UserAccess, svc: Service) -> Project:
     """Change some settings (only the fields given; ``null`` clears a nullable one)."""
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     return svc.update_settings(project.id, body)
 
 
@@ -177,14 +171,14 @@ def list_runs(
     ref: ProjectRef, access: UserAccess, svc: Service, limit: Limit = 100, offset: Offset = 0
 ) -> list[Run]:
     """Runs of a project, newest first."""
-    project = _project(svc, access, _ref(ref))
+    project = authorized_project(svc, access, project_ref(ref))
     return svc.list_runs(project.id, limit=limit or None, offset=offset)
 
 
 @router.post("/projects/{ref}/runs", response_model=Run, tags=["runs"], responses=ERRORS)
 def record_run(ref: ProjectRef, body: RunIn, access: UserAccess, svc: Service) -> Run:
     """Record a run (idempotent on ``databricks_run_id``: a repeat updates, never duplicates)."""
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     return svc.record_run(project.id, body)
 
 
@@ -195,7 +189,7 @@ def record_and_recommend(
     """The loop's record step in one call: mark the recommendation the run used (``recommendation_id``)
     applied to it, record the run (idempotent on ``databricks_run_id``) and, with ``recommend``, generate
     the next recommendation (``recommendation_error`` says why there is none)."""
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     return svc.record_and_recommend(project.id, body, recommend=recommend)
 
 
@@ -206,7 +200,7 @@ def get_run(
     access: UserAccess,
     svc: Service,
 ) -> Run:
-    project = _project(svc, access, _ref(ref))
+    project = authorized_project(svc, access, project_ref(ref))
     return svc.get_run(project.id, databricks_run_id)
 
 
@@ -220,7 +214,7 @@ def get_run(
 def list_recommendations(
     ref: ProjectRef, access: UserAccess, svc: Service, limit: Limit = 50
 ) -> list[Recommendation]:
-    project = _project(svc, access, _ref(ref))
+    project = authorized_project(svc, access, project_ref(ref))
     return svc.list_recommendations(project.id, limit=limit or None)
 
 
@@ -234,7 +228,7 @@ def latest_recommendation(
     ref: ProjectRef, access: UserAccess, svc: Service, state: StateQ = "ready"
 ) -> Recommendation | None:
     """The newest recommendation in ``state`` (``any``: any state); ``null`` when there is none."""
-    project = _project(svc, access, _ref(ref))
+    project = authorized_project(svc, access, project_ref(ref))
     return svc.latest_recommendation(project.id, state=None if state == "any" else state)
 
 
@@ -252,7 +246,7 @@ def store_recommendation(
     state: Literal["ready", "pending", "failed"] = "ready",
 ) -> Recommendation:
     """Store a recommendation computed elsewhere (a new ready one supersedes the previous one)."""
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     return svc.store_recommendation(project.id, body, state=state)
 
 
@@ -264,7 +258,7 @@ def store_recommendation(
 )
 def generate_recommendation(ref: ProjectRef, access: UserAccess, svc: Service) -> Recommendation:
     """Run the optimiser over the project's runs now and store the result as the ready recommendation."""
-    project = _project(svc, access, _ref(ref), "PUT")
+    project = authorized_project(svc, access, project_ref(ref), "PUT")
     return svc.generate_recommendation(project.id)
 
 
@@ -278,7 +272,7 @@ def get_recommendation(
     recommendation_id: Annotated[int, Path(ge=1, le=2**31 - 1)], access: UserAccess, svc: Service
 ) -> Recommendation:
     rec = svc.get_recommendation(recommendation_id)
-    _project(svc, access, rec.project_id)
+    authorized_project(svc, access, rec.project_id)
     return rec
 
 
@@ -296,5 +290,5 @@ def apply_recommendation(
 ) -> Recommendation:
     """Mark a recommendation applied: to a Databricks run, or approved for the next run when none is given."""
     rec = svc.get_recommendation(recommendation_id)
-    _project(svc, access, rec.project_id, "PUT")
+    authorized_project(svc, access, rec.project_id, "PUT")
     return svc.mark_applied(recommendation_id, body.databricks_run_id if body else None)

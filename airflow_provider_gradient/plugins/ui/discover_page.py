@@ -21,8 +21,9 @@ from fastapi.responses import Response
 
 from airflow_provider_gradient.charts import bar_chart
 from airflow_provider_gradient.plugins.access import Access
+from airflow_provider_gradient.plugins.api.deps import get_service
 from airflow_provider_gradient.plugins.ui.rendering import render
-from airflow_provider_gradient.plugins.ui.routes import ApiUser, PageUser, get_service, router
+from airflow_provider_gradient.plugins.ui.routes import ApiUser, PageUser, router
 
 CACHE_TTL_S = 300.0
 _cache: dict[tuple[tuple[str, ...], int], tuple[float, Any]] = {}

@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airflow_provider_gradient.charts import cost_chart, runtime_chart
 from airflow_provider_gradient.plugins.access import Access, unowned_who
+from airflow_provider_gradient.plugins.api.deps import get_service, service_of
 from airflow_provider_gradient.plugins.ui import auth, data, views
 from airflow_provider_gradient.plugins.ui.rendering import ENV, STATIC, base_path, project_rows, render
 from airflow_provider_gradient.service.summaries import kpis
@@ -59,21 +60,6 @@ PROJECT_COLUMNS = (
     ("savings", "Savings"),
     ("insights", "Insights"),
 )
-
-
-def get_service(request: Request) -> Any:
-    """The app's GradientService (``app.state.gradient_service``), else the one of ``[gradient] store_url``."""
-    return service_of(request.app)
-
-
-def service_of(app: Any) -> Any:
-    """The GradientService of ``app`` (``app.state.gradient_service``), else the one of ``[gradient] store_url``."""
-    svc = getattr(app.state, "gradient_service", None)
-    if svc is None:
-        from airflow_provider_gradient.hooks.gradient import local_service
-
-        svc = app.state.gradient_service = local_service()
-    return svc
 
 
 def _now_ms() -> int:

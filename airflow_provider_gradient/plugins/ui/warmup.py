@@ -39,8 +39,9 @@ def start_in_api_server(lazy_app: Any, argv: Sequence[str] | None = None) -> thr
 
         def run() -> None:
             try:
+                from airflow_provider_gradient.plugins.api.deps import service_of
                 from airflow_provider_gradient.plugins.ui import data
-                from airflow_provider_gradient.plugins.ui.routes import compile_templates, service_of
+                from airflow_provider_gradient.plugins.ui.routes import compile_templates
 
                 svc = service_of(lazy_app.app)
                 if data.is_local(svc):
