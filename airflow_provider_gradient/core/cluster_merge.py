@@ -2,8 +2,9 @@
 
 A submit payload (``runs/submit`` / ``jobs/update`` ``new_settings``) can hold clusters in three places:
 ``json["new_cluster"]`` (single-task form), every ``tasks[*].new_cluster`` and every
-``job_clusters[*].new_cluster``. Each one is its own Gradient project; :func:`find_clusters` names them
-and :func:`apply_patches` merges one :class:`ClusterPatch` per cluster.
+``job_clusters[*].new_cluster``. Each one is its own Gradient project;
+:func:`~airflow_provider_gradient.core.payload.find_clusters` names them and :func:`apply_patches` merges one
+:class:`ClusterPatch` per cluster.
 
 Rules of the merge (:func:`merge_cluster`):
 
@@ -26,15 +27,18 @@ import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from airflow_provider_gradient.core.cluster import plain_spark_version
+from airflow_provider_gradient.core.payload import (
+    TAG_APP_ID,
+    TAG_PROJECT_ID,
+    TAG_RECOMMENDATION_ID,
+    ClusterMergeError,
+    find_clusters,
+    get_cluster,
+)
 from airflow_provider_gradient.core.redact import REDACTED
-
-TAG_PROJECT_ID = "gradient:project-id"
-TAG_RECOMMENDATION_ID = "gradient:recommendation-id"
-TAG_APP_ID = "gradient:app-id"
-GRADIENT_TAG_KEYS = (TAG_PROJECT_ID, TAG_RECOMMENDATION_ID, TAG_APP_ID)
 
 #: Fields that only make sense without an instance pool (the pool fixes node types and attributes).
 _POOL_LOCKED_KEYS = frozenset(
@@ -44,38 +48,6 @@ _WORKER_KEYS = ("num_workers", "autoscale")
 #: Characters allowed in tag values on both AWS and Azure (conservative intersection).
 _TAG_VALUE_BAD = re.compile(r"[^A-Za-z0-9 _.:=+\-@]")
 MAX_TAG_VALUE_LEN = 256
-
-ClusterKind = Literal["single", "task", "job_cluster"]
-
-
-class ClusterMergeError(ValueError):
-    """The payload or the recommendation is not a valid Databricks cluster definition."""
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterSlot:
-    """Where one cluster lives in a submit payload.
-
-    :param kind: ``single`` (``json["new_cluster"]``), ``task`` or ``job_cluster``.
-    :param key: ``task_key`` / ``job_cluster_key`` ("" for the single form).
-    :param index: position in ``tasks`` / ``job_clusters`` (-1 for the single form).
-    """
-
-    kind: ClusterKind
-    key: str
-    index: int = -1
-
-    @property
-    def slot_id(self) -> str:
-        """Stable name of the slot: ``new_cluster``, ``tasks/<key>`` or ``job_clusters/<key>``."""
-        if self.kind == "single":
-            return "new_cluster"
-        return f"{'tasks' if self.kind == 'task' else 'job_clusters'}/{self.key}"
-
-    def app_id(self, base_app_id: str) -> str:
-        """Project app id of this cluster: the base id, or ``<base>.<task_key|job_cluster_key>``."""
-        return base_app_id if self.kind == "single" else f"{base_app_id}.{self.key}"
-
 
 @dataclass(frozen=True, slots=True)
 class ClusterPatch:
@@ -103,42 +75,6 @@ def gradient_tags(project_id: object, app_id: str, recommendation_id: object | N
     tags = {TAG_PROJECT_ID: sanitize_tag_value(project_id), TAG_APP_ID: sanitize_tag_value(app_id)}
     tags[TAG_RECOMMENDATION_ID] = "none" if recommendation_id is None else sanitize_tag_value(recommendation_id)
     return tags
-
-
-def find_clusters(payload: Mapping[str, Any]) -> list[ClusterSlot]:
-    """List the new clusters of a submit payload (tasks on existing clusters are skipped).
-
-    :raises ClusterMergeError: when ``tasks``/``job_clusters`` are not lists of objects or keys are missing.
-    """
-    if not isinstance(payload, Mapping):
-        raise ClusterMergeError(f"payload must be a JSON object, got {type(payload).__name__}")
-    slots: list[ClusterSlot] = []
-    if isinstance(payload.get("new_cluster"), Mapping):
-        slots.append(ClusterSlot("single", ""))
-    for name, kind, key_name in (("tasks", "task", "task_key"), ("job_clusters", "job_cluster", "job_cluster_key")):
-        items = payload.get(name)
-        if items is None:
-            continue
-        if not isinstance(items, Sequence) or isinstance(items, str | bytes):
-            raise ClusterMergeError(f"'{name}' must be a list, got {type(items).__name__}")
-        for i, item in enumerate(items):
-            if not isinstance(item, Mapping):
-                raise ClusterMergeError(f"'{name}[{i}]' must be an object, got {type(item).__name__}")
-            if not isinstance(item.get("new_cluster"), Mapping):
-                continue
-            key = item.get(key_name)
-            if not isinstance(key, str) or not key:
-                raise ClusterMergeError(f"'{name}[{i}]' has a new_cluster but no '{key_name}'")
-            slots.append(ClusterSlot(kind, key, i))  # type: ignore[arg-type]
-    return slots
-
-
-def get_cluster(payload: Mapping[str, Any], slot: ClusterSlot) -> dict[str, Any]:
-    """Return (a reference to) the ``new_cluster`` dict of ``slot`` in ``payload``."""
-    if slot.kind == "single":
-        return payload["new_cluster"]  # type: ignore[no-any-return]
-    name = "tasks" if slot.kind == "task" else "job_clusters"
-    return payload[name][slot.index]["new_cluster"]  # type: ignore[no-any-return]
 
 
 def _union_list(base: list[Any], extra: Sequence[Any]) -> list[Any]:
@@ -232,18 +168,6 @@ def log_conf_for(url: str, *, region: str | None = None) -> dict[str, Any]:
     raise ClusterMergeError(
         f"unsupported cluster log destination {url!r}: use dbfs:/..., s3://... or /Volumes/..."
     )
-
-
-def log_destination(cluster: Mapping[str, Any]) -> str | None:
-    """The log destination URL a cluster delivers to, or None when it has no ``cluster_log_conf``."""
-    conf = cluster.get("cluster_log_conf")
-    if not isinstance(conf, Mapping):
-        return None
-    for kind in ("dbfs", "s3", "volumes"):
-        dest = conf.get(kind)
-        if isinstance(dest, Mapping) and isinstance(dest.get("destination"), str):
-            return str(dest["destination"])
-    return None
 
 
 def apply_patches(payload: Mapping[str, Any], patches: Mapping[str, ClusterPatch]) -> dict[str, Any]:

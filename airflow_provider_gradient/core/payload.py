@@ -1,31 +1,119 @@
 """What a Databricks task submits and what it really ran on (pure: no Airflow, no I/O).
 
+* :func:`find_clusters` / :func:`get_cluster` -- where the clusters of a payload are (``json["new_cluster"]``,
+  every ``tasks[*].new_cluster``, every ``job_clusters[*].new_cluster``), :func:`log_destination` where one
+  delivers its logs;
 * :func:`submit_payload` -- the payload an operator builds: its ``json`` overridden by the named arguments;
 * :func:`payload_fields` -- which of the operator's attributes receive a merged payload back;
 * :func:`submitted_payload` / :func:`payload_from_run` -- the clusters a run really used, from ``runs/get``;
 * :func:`tagged_ids` -- the project and recommendation ids read back from Gradient's custom tags.
 
-Clusters are found and merged with :mod:`~airflow_provider_gradient.core.cluster_merge`.
+A recommendation is merged into the clusters by :mod:`~airflow_provider_gradient.core.cluster_merge`.
 """
 
 from __future__ import annotations
 
 import copy
 import json as jsonlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from airflow_provider_gradient.core.cluster_merge import (
-    TAG_PROJECT_ID,
-    TAG_RECOMMENDATION_ID,
-    ClusterSlot,
-    find_clusters,
-    get_cluster,
-)
+TAG_PROJECT_ID = "gradient:project-id"
+TAG_RECOMMENDATION_ID = "gradient:recommendation-id"
+TAG_APP_ID = "gradient:app-id"
+GRADIENT_TAG_KEYS = (TAG_PROJECT_ID, TAG_RECOMMENDATION_ID, TAG_APP_ID)
+
+ClusterKind = Literal["single", "task", "job_cluster"]
+
+
+class ClusterMergeError(ValueError):
+    """The payload or the recommendation is not a valid Databricks cluster definition."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSlot:
+    """Where one cluster lives in a submit payload.
+
+    :param kind: ``single`` (``json["new_cluster"]``), ``task`` or ``job_cluster``.
+    :param key: ``task_key`` / ``job_cluster_key`` ("" for the single form).
+    :param index: position in ``tasks`` / ``job_clusters`` (-1 for the single form).
+    """
+
+    kind: ClusterKind
+    key: str
+    index: int = -1
+
+    @property
+    def slot_id(self) -> str:
+        """Stable name of the slot: ``new_cluster``, ``tasks/<key>`` or ``job_clusters/<key>``."""
+        if self.kind == "single":
+            return "new_cluster"
+        return f"{'tasks' if self.kind == 'task' else 'job_clusters'}/{self.key}"
+
+    def app_id(self, base_app_id: str) -> str:
+        """Project app id of this cluster: the base id, or ``<base>.<task_key|job_cluster_key>``."""
+        return base_app_id if self.kind == "single" else f"{base_app_id}.{self.key}"
+
+
+def find_clusters(payload: Mapping[str, Any]) -> list[ClusterSlot]:
+    """List the new clusters of a submit payload (tasks on existing clusters are skipped).
+
+    :raises ClusterMergeError: when ``tasks``/``job_clusters`` are not lists of objects or keys are missing.
+    """
+    if not isinstance(payload, Mapping):
+        raise ClusterMergeError(f"payload must be a JSON object, got {type(payload).__name__}")
+    slots: list[ClusterSlot] = []
+    if isinstance(payload.get("new_cluster"), Mapping):
+        slots.append(ClusterSlot("single", ""))
+    for name, kind, key_name in (("tasks", "task", "task_key"), ("job_clusters", "job_cluster", "job_cluster_key")):
+        items = payload.get(name)
+        if items is None:
+            continue
+        if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+            raise ClusterMergeError(f"'{name}' must be a list, got {type(items).__name__}")
+        for i, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise ClusterMergeError(f"'{name}[{i}]' must be an object, got {type(item).__name__}")
+            if not isinstance(item.get("new_cluster"), Mapping):
+                continue
+            key = item.get(key_name)
+            if not isinstance(key, str) or not key:
+                raise ClusterMergeError(f"'{name}[{i}]' has a new_cluster but no '{key_name}'")
+            slots.append(ClusterSlot(kind, key, i))  # type: ignore[arg-type]
+    return slots
+
+
+def get_cluster(payload: Mapping[str, Any], slot: ClusterSlot) -> dict[str, Any]:
+    """Return (a reference to) the ``new_cluster`` dict of ``slot`` in ``payload``."""
+    if slot.kind == "single":
+        return payload["new_cluster"]  # type: ignore[no-any-return]
+    name = "tasks" if slot.kind == "task" else "job_clusters"
+    return payload[name][slot.index]["new_cluster"]  # type: ignore[no-any-return]
+
+
+def log_destination(cluster: Mapping[str, Any]) -> str | None:
+    """The log destination URL a cluster delivers to, or None when it has no ``cluster_log_conf``."""
+    conf = cluster.get("cluster_log_conf")
+    if not isinstance(conf, Mapping):
+        return None
+    for kind in ("dbfs", "s3", "volumes"):
+        dest = conf.get(kind)
+        if isinstance(dest, Mapping) and isinstance(dest.get("destination"), str):
+            return str(dest["destination"])
+    return None
+
 
 #: The operator arguments that override ``json`` when set (``DatabricksSubmitRunOperator``).
 NAMED_FIELDS = ("new_cluster", "tasks")
+
+
+def app_id_of(dag_id: str, task_id: str, *, explicit: Any = None, params: Any = None) -> str:
+    """App id of a task's project: ``params["gradient_app_id"]``, the task's ``gradient_app_id``
+    (``explicit``), else ``<dag_id>.<task_id>`` (each cluster of a multi-cluster payload: :meth:`ClusterSlot.app_id`)."""
+    value = params.get("gradient_app_id") if isinstance(params, Mapping) else None
+    value = value or explicit
+    return str(value) if value else f"{dag_id}.{task_id}"
 
 
 def coerce_json(value: Any) -> dict[str, Any]:

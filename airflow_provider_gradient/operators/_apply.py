@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from airflow_provider_gradient.core.payload import NAMED_FIELDS, payload_fields, submit_payload
+from airflow_provider_gradient.core.payload import NAMED_FIELDS, app_id_of, payload_fields, submit_payload
 from airflow_provider_gradient.service.apply import AppliedCluster, plan_apply
 from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.schemas import ProjectSettingsIn
@@ -89,11 +89,7 @@ def utcnow() -> dt.datetime:
 def resolve_app_id(task: Any, context: Mapping[str, Any] | None) -> str:
     """App id: ``params["gradient_app_id"]``, the task's ``gradient_app_id``, else ``<dag_id>.<task_id>``."""
     params = (context or {}).get("params") or getattr(task, "params", None) or {}
-    value = params.get("gradient_app_id") if isinstance(params, Mapping) else None
-    value = value or getattr(task, "gradient_app_id", None)
-    if value:
-        return str(value)
-    return f"{task.dag_id}.{task.task_id}"
+    return app_id_of(task.dag_id, task.task_id, explicit=getattr(task, "gradient_app_id", None), params=params)
 
 
 def task_setting(task: Any, context: Mapping[str, Any] | None, name: str) -> Any:
@@ -173,13 +169,26 @@ def apply_to_task(task: Any, context: Mapping[str, Any] | None, client: Gradient
     return GradientTaskState(clusters=plan.clusters)
 
 
-def get_client(task: Any) -> GradientClient:
-    """The Gradient client of the task's ``gradient_conn_id`` (default connection otherwise)."""
+def client_for(conn_id: str | None, *, answering: bool = False) -> GradientClient:
+    """The Gradient client of a ``gradient`` connection (None: the default connection).
+
+    :param answering: only a client that is built and answers its health check within the pre_execute
+        budget (twice ``[gradient] pre_execute_timeout_seconds``); else :class:`PreExecuteTimeout` or its error.
+    """
     from airflow_provider_gradient.hooks.gradient import GradientHook
 
-    conn_id = getattr(task, "gradient_conn_id", None)
-    hook = GradientHook(conn_id) if conn_id else GradientHook()
-    return hook.get_client()
+    def connect() -> GradientClient:
+        client = (GradientHook(conn_id) if conn_id else GradientHook()).get_client()
+        if answering:
+            client.health()
+        return client
+
+    return run_bounded(connect, 2 * pre_execute_timeout_s(), "the optimiser") if answering else connect()
+
+
+def get_client(task: Any) -> GradientClient:
+    """The Gradient client of the task's ``gradient_conn_id`` (default connection otherwise)."""
+    return client_for(getattr(task, "gradient_conn_id", None))
 
 
 def is_deferral_resume(context: Mapping[str, Any] | None) -> bool:

@@ -20,15 +20,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from airflow_provider_gradient.operators._record import RunToRecord
     from airflow_provider_gradient.service.client import GradientClient
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PendingRun", "SyncResult", "forget", "pending_dir", "pending_runs", "remember", "sync_pending"]
+__all__ = ["PendingRun", "SyncResult", "forget", "pending_dir", "pending_entry", "pending_runs", "remember", "run_of", "settle", "sync_pending"]
 
 
 @dataclass(frozen=True)
@@ -128,29 +128,26 @@ def pending_runs(folder: Path | None = None) -> list[PendingRun]:
     return sorted(out, key=lambda p: (p.queued_ms, p.databricks_run_id))
 
 
-def entry_for_task(task: Any, context: Mapping[str, Any] | None, run_id: int, error: str) -> PendingRun:
-    """The pending entry of ``task``'s Databricks run ``run_id`` (log destinations from its payload)."""
-    from airflow_provider_gradient.core.cluster_merge import find_clusters, get_cluster, log_destination
-    from airflow_provider_gradient.operators._apply import effective_payload, resolve_app_id
+def pending_entry(target: RunToRecord, error: str) -> PendingRun:
+    """The queue entry of a run that could not be recorded (log destinations from the task's payload)."""
+    from airflow_provider_gradient.core.payload import find_clusters, get_cluster, log_destination
 
     dests: list[str] = []
     try:
-        payload = effective_payload(task)
-        for slot in find_clusters(payload):
-            dest = log_destination(get_cluster(payload, slot))
+        for slot in find_clusters(target.payload):
+            dest = log_destination(get_cluster(target.payload, slot))
             if dest and dest not in dests:
                 dests.append(dest)
     except Exception:  # noqa: BLE001 - the run id alone is enough to record it later
-        log.debug("no log destination for run %s", run_id, exc_info=True)
-    ti = (context or {}).get("ti")
-    try_number = getattr(ti, "try_number", None)
+        log.debug("no log destination for run %s", target.databricks_run_id, exc_info=True)
+    try_number = target.airflow.get("try_number")
     return PendingRun(
-        databricks_run_id=int(run_id),
-        databricks_conn_id=str(getattr(task, "databricks_conn_id", None) or "databricks_default"),
-        app_id=resolve_app_id(task, context),
-        dag_id=getattr(task, "dag_id", None),
-        task_id=getattr(task, "task_id", None),
-        airflow_run_id=(context or {}).get("run_id") or getattr(ti, "run_id", None),
+        databricks_run_id=target.databricks_run_id,
+        databricks_conn_id=target.databricks_conn_id,
+        app_id=target.app_id,
+        dag_id=target.dag_id,
+        task_id=target.task_id,
+        airflow_run_id=target.airflow.get("airflow_run_id"),
         try_number=int(try_number) if isinstance(try_number, int) else None,
         log_destinations=tuple(dests),
         last_error=error[:500],
@@ -158,13 +155,21 @@ def entry_for_task(task: Any, context: Mapping[str, Any] | None, run_id: int, er
     )
 
 
-def _task_of(entry: PendingRun) -> Any:
-    """A task-like object the record step reads (clusters come from ``runs/get``)."""
-    return SimpleNamespace(
-        dag_id=entry.dag_id, task_id=entry.task_id, gradient_app_id=entry.app_id,
-        databricks_conn_id=entry.databricks_conn_id, databricks_retry_limit=3, databricks_retry_delay=1,
-        json=None, new_cluster=None, tasks=None, params={}, gradient_conn_id=None,
-        gradient_log_tries=3, gradient_log_backoff_s=0.5, gradient_aws_conn_id=None,
+def run_of(entry: PendingRun) -> RunToRecord:
+    """What the record step needs of a queued run (its clusters come from ``runs/get``)."""
+    from airflow_provider_gradient.operators._record import RunToRecord
+
+    airflow = {"dag_id": entry.dag_id, "task_id": entry.task_id, "airflow_run_id": entry.airflow_run_id,
+               "try_number": entry.try_number}
+    return RunToRecord(
+        databricks_run_id=entry.databricks_run_id,
+        app_id=entry.app_id or f"{entry.dag_id}.{entry.task_id}",
+        dag_id=entry.dag_id,
+        task_id=entry.task_id,
+        databricks_conn_id=entry.databricks_conn_id,
+        airflow={k: v for k, v in airflow.items() if v is not None},
+        log_tries=3,
+        log_backoff_s=0.5,
     )
 
 
@@ -173,24 +178,21 @@ def sync_pending(
     *,
     select: Callable[[PendingRun], bool] | None = None,
     folder: Path | None = None,
-    record: Callable[..., Iterable[Any]] | None = None,
+    record: Callable[[RunToRecord, GradientClient], Iterable[Any]] | None = None,
 ) -> list[SyncResult]:
     """Record the pending runs (all, or those ``select`` keeps) through ``client``; never raises.
 
     A run whose every cluster was stored is forgotten; otherwise its entry stays with one more attempt.
     """
-    from airflow_provider_gradient.operators._record import record_task_run
+    from airflow_provider_gradient.operators._record import record_run
 
     folder = folder or pending_dir()
     out: list[SyncResult] = []
     for entry in pending_runs(folder):
         if select is not None and not select(entry):
             continue
-        context = {"run_id": entry.airflow_run_id,
-                   "ti": SimpleNamespace(try_number=entry.try_number, run_id=entry.airflow_run_id)}
         try:
-            results = tuple((record or record_task_run)(_task_of(entry), context, entry.databricks_run_id,
-                                                        client=client))
+            results = tuple((record or record_run)(run_of(entry), client))
             errors = [str(r.error) for r in results if getattr(r, "error", None)]
             if not results:
                 errors = ["no cluster of the run could be matched to a project"]
@@ -207,3 +209,29 @@ def sync_pending(
             forget(entry.databricks_run_id, folder)
             out.append(SyncResult(entry, True, None, results))
     return out
+
+
+def settle(target: RunToRecord, client: GradientClient | None, failure: str | None, logger: Any = None) -> None:
+    """After recording ``target``: a run not recorded (``failure`` says why) is queued; a recorded one leaves
+    the queue and the DAG's other queued runs are recorded (through ``client``). Never raises."""
+    logger = logger or log
+    run_id = target.databricks_run_id
+    if failure or client is None:
+        try:
+            path = remember(pending_entry(target, failure or "no Gradient client"))
+            logger.warning("Gradient: Databricks run %s queued for recording later (%s); `gradient runs sync` "
+                           "records it now", run_id, path)
+        except Exception as e:  # noqa: BLE001
+            logger.warning("Gradient: could not queue Databricks run %s for later: %s: %s", run_id,
+                           type(e).__name__, e)
+        return
+    try:
+        forget(run_id)
+        for done in sync_pending(client, select=lambda p: p.dag_id == target.dag_id and p.databricks_run_id != run_id):
+            if done.recorded:
+                logger.info("Gradient: recorded queued Databricks run %s", done.pending.databricks_run_id)
+            else:
+                logger.warning("Gradient: queued Databricks run %s still not recorded: %s",
+                               done.pending.databricks_run_id, done.error)
+    except Exception as e:  # noqa: BLE001
+        logger.warning("Gradient: could not record the queued runs: %s: %s", type(e).__name__, e)

@@ -1,30 +1,30 @@
-"""Record step shared by the operator, the listener and the sensor: collect a finished run and store it.
+"""Airflow glue of the record step, shared by the operator, the listener and the sensor.
 
-Project and recommendation ids are read back from the ``gradient:*`` custom tags of the clusters that
-were really submitted (``runs/get`` echoes them), so recording also works in a fresh process (after a
-deferral, in the listener, in a separate sensor task) without any state carried over.
+The task is read once (:func:`run_to_record` -> :class:`RunToRecord`); the record step itself is
+:func:`~airflow_provider_gradient.hooks.collectors.run.collect_and_record` (collect the run, then one
+``record_and_recommend`` per cluster). Project and recommendation ids are read back from the ``gradient:*``
+custom tags of the clusters that were really submitted (``runs/get`` echoes them), so recording also works
+in a fresh process (after a deferral, in the listener, in a separate sensor task, from the queue of runs
+not recorded yet) without any state carried over. :func:`safe_record` never raises.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_gradient.core.payload import run_payload
-from airflow_provider_gradient.hooks.collectors.run import CollectOptions, collect_run
+from airflow_provider_gradient.core.payload import NAMED_FIELDS, app_id_of, submit_payload
+from airflow_provider_gradient.hooks.collectors.run import CollectOptions, collect_and_record, options_for
 from airflow_provider_gradient.operators._apply import (
     STATE_ATTR,
     GradientTaskState,
-    effective_payload,
-    get_client,
+    client_for,
     incr,
-    pre_execute_timeout_s,
-    resolve_app_id,
-    run_bounded,
 )
 from airflow_provider_gradient.service.client import GradientClient
-from airflow_provider_gradient.service.record import RecordResult, project_ids, record_collected
+from airflow_provider_gradient.service.record import RecordResult
 from airflow_provider_gradient.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,32 @@ XCOM_PROJECT_ID = "gradient_project_id"
 XCOM_RECOMMENDATION_ID = "gradient_recommendation_id"
 XCOM_RUN_COST = "gradient_run_cost_usd"
 
+
+@dataclass(frozen=True)
+class RunToRecord:
+    """One Databricks run of an Airflow task, as the record step needs it (read once from the task).
+
+    :param payload: the task's submit payload ({} for a run-now job: rebuilt from ``runs/get``).
+    :param airflow: the Airflow side of the run stored with it (``dag_id``, ``task_id``, ``airflow_run_id``,
+        ``try_number``, ``logical_ms``).
+    :param log_tries: tries to find a complete event log (None: spread ``log_collection_timeout_seconds``).
+    :param aws_conn_id: the task's AWS connection (None: ``[gradient] aws_conn_id``); same for Azure.
+    """
+
+    databricks_run_id: int
+    app_id: str
+    dag_id: str | None = None
+    task_id: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    databricks_conn_id: str = "databricks_default"
+    databricks_retry_limit: int = 3
+    databricks_retry_delay: float = 1.0
+    gradient_conn_id: str | None = None
+    airflow: Mapping[str, Any] = field(default_factory=dict)
+    log_tries: int | None = None
+    log_backoff_s: float | None = None
+    aws_conn_id: str | None = None
+    azure_conn_id: str | None = None
 
 
 def logical_ms(context: Any, ti: Any) -> int | None:
@@ -58,172 +84,144 @@ def logical_ms(context: Any, ti: Any) -> int | None:
                 continue
     return None
 
-def record_task_run(
-    task: Any,
-    context: Mapping[str, Any] | None,
-    run_id: int,
-    *,
-    payload: Mapping[str, Any] | None = None,
-    client: GradientClient | None = None,
-    opts: CollectOptions | None = None,
-) -> list[RecordResult]:
-    """Collect Databricks run ``run_id`` of ``task`` and record one run per cluster/project.
 
-    :param payload: the payload as submitted; default: the task's payload overlaid with ``runs/get``.
-    """
-    from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
-
-    hook = GradientDatabricksHook(
-        getattr(task, "databricks_conn_id", "databricks_default"),
-        retry_limit=getattr(task, "databricks_retry_limit", 3),
-        retry_delay=getattr(task, "databricks_retry_delay", 1),
-    )
-    settings = get_settings()
-    opts = opts or collect_options(task, context)
-    client = client or get_client(task)
-    if payload is None:
-        payload = run_payload(effective_payload(task), hook.get_run(run_id))
-    projects, recommendations = project_ids(
-        client, payload, resolve_app_id(task, context), dag_id=task.dag_id, task_id=task.task_id
-    )
-    collected = collect_run(hook, run_id, payload, recommendation_ids=recommendations, opts=opts)
-    return record_collected(
-        client,
-        collected,
-        projects,
-        cloud=settings.cloud,
-        region=settings.region,
-        plan=settings.plan_type,
-        price_catalog=settings.price_catalog,
-        extra=run_context(task, context),
-    )
-
-
-def run_context(task: Any, context: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The Airflow side of a recorded run: DAG, task, DAG run, try number and logical date."""
+def run_to_record(task: Any, context: Mapping[str, Any] | None, run_id: int) -> RunToRecord:
+    """Read what the record step needs from the task and its context (the only place that reads them)."""
     ti = (context or {}).get("ti")
-    extra = {
+    airflow = {
         "dag_id": getattr(task, "dag_id", None),
         "task_id": getattr(task, "task_id", None),
         "airflow_run_id": (context or {}).get("run_id") or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
         "logical_ms": logical_ms(context, ti),
     }
-    return {k: v for k, v in extra.items() if v is not None}
+    params = (context or {}).get("params") or getattr(task, "params", None) or {}
+    app_id = app_id_of(task.dag_id, task.task_id, explicit=getattr(task, "gradient_app_id", None), params=params)
+    try:
+        payload = submit_payload(getattr(task, "json", None), {n: getattr(task, n, None) for n in NAMED_FIELDS})
+    except (TypeError, ValueError):  # a malformed json: the clusters come from runs/get
+        payload = {}
+    return RunToRecord(
+        databricks_run_id=int(run_id),
+        app_id=app_id,
+        dag_id=getattr(task, "dag_id", None),
+        task_id=getattr(task, "task_id", None),
+        payload=payload,
+        databricks_conn_id=getattr(task, "databricks_conn_id", None) or "databricks_default",
+        databricks_retry_limit=getattr(task, "databricks_retry_limit", 3),
+        databricks_retry_delay=getattr(task, "databricks_retry_delay", 1),
+        gradient_conn_id=getattr(task, "gradient_conn_id", None),
+        airflow={k: v for k, v in airflow.items() if v is not None},
+        log_tries=getattr(task, "gradient_log_tries", None),
+        log_backoff_s=getattr(task, "gradient_log_backoff_s", None),
+        aws_conn_id=getattr(task, "gradient_aws_conn_id", None),
+        azure_conn_id=getattr(task, "gradient_azure_conn_id", None),
+    )
 
 
 def collect_options(task: Any, context: Mapping[str, Any] | None) -> CollectOptions:
-    """Collection knobs from the task (``gradient_aws_conn_id``, ``gradient_log_tries``) and config."""
-    settings = get_settings()
-    timeout = settings.log_collection_timeout_seconds
-    tries = getattr(task, "gradient_log_tries", None)
-    backoff = getattr(task, "gradient_log_backoff_s", None)
-    if tries is None:
-        # spread the configured timeout over doubling delays: 1+2+4+...
-        tries, total = 1, 0.0
-        while total < timeout and tries < 12:
-            total += min(60.0, 2.0 ** (tries - 1))
-            tries += 1
-    from airflow_provider_gradient.hooks.collectors.cloud import connection_exists
+    """Collection knobs of ``task`` (``gradient_aws_conn_id``, ``gradient_log_tries``) and the config."""
+    target = run_to_record(task, context, 0)
+    return options_for(get_settings(), log_tries=target.log_tries, log_backoff_s=target.log_backoff_s,
+                       aws_conn_id=target.aws_conn_id, azure_conn_id=target.azure_conn_id)
 
-    cloud = settings.cloud
-    # the task's connection, else [gradient] aws_conn_id / azure_conn_id (default aws_default / azure_default),
-    # used when that connection is defined; AWS credentials also read S3 log deliveries
-    aws = getattr(task, "gradient_aws_conn_id", None) or settings.aws_conn_id
-    azure = getattr(task, "gradient_azure_conn_id", None) or settings.azure_conn_id
-    return CollectOptions(
-        log_tries=int(tries),
-        log_backoff_s=float(backoff if backoff is not None else 1.0),
-        aws_conn_id=aws if connection_exists(aws) else None,
-        azure_conn_id=azure if cloud == "azure" and connection_exists(azure) else None,
-        region=settings.region,
-        cloud=cloud,
+
+def record_run(
+    target: RunToRecord,
+    client: GradientClient,
+    *,
+    payload: Mapping[str, Any] | None = None,
+    opts: CollectOptions | None = None,
+) -> list[RecordResult]:
+    """Collect the Databricks run of ``target`` and record one run per cluster/project (raises on error).
+
+    :param payload: the payload as submitted; default: the task's payload overlaid with ``runs/get``.
+    """
+    from airflow_provider_gradient.hooks.collectors.databricks import GradientDatabricksHook
+
+    hook = GradientDatabricksHook(
+        target.databricks_conn_id,
+        retry_limit=target.databricks_retry_limit,
+        retry_delay=target.databricks_retry_delay,
+    )
+    return collect_and_record(
+        hook,
+        client,
+        target.databricks_run_id,
+        payload if payload is not None else target.payload,
+        as_submitted=payload is not None,
+        base_app_id=target.app_id,
+        settings=get_settings(),
+        opts=opts,
+        log_tries=target.log_tries,
+        log_backoff_s=target.log_backoff_s,
+        aws_conn_id=target.aws_conn_id,
+        azure_conn_id=target.azure_conn_id,
+        dag_id=target.dag_id,
+        task_id=target.task_id,
+        extra=target.airflow,
     )
 
 
 def safe_record(
-    task: Any, context: Mapping[str, Any] | None, run_id: int | None, *, timeout_s: float | None = None, **kwargs: Any
+    task: Any,
+    context: Mapping[str, Any] | None,
+    run_id: int | None,
+    *,
+    client: GradientClient | None = None,
+    payload: Mapping[str, Any] | None = None,
+    opts: CollectOptions | None = None,
 ) -> list[RecordResult]:
-    """:func:`record_task_run` that never raises (errors are logged as WARNINGs and counted).
+    """Record the Databricks run ``run_id`` of ``task``; never raises (errors are logged as WARNINGs and
+    counted).
 
     A run that could not be recorded is queued durably (:mod:`~airflow_provider_gradient.operators._pending`)
     and recorded later; after a successful record, the DAG's queued runs are recorded too.
+
+    :param client: the Gradient client (default: the task's ``gradient_conn_id``).
+    :param payload: the payload as submitted (default: the task's, overlaid with ``runs/get``).
     """
     logger = getattr(task, "log", log)
     if not run_id:
         logger.warning("Gradient: no Databricks run id, nothing to record")
         return []
-    state = getattr(task, STATE_ATTR, None)
-    if isinstance(state, GradientTaskState) and state.fail_open_reason and kwargs.get("client") is None:
-        # the optimiser failed before the run: record only if it answers again within the budget
-        try:
-            client = run_bounded(lambda: get_client(task), pre_execute_timeout_s(), "the optimiser")
-            run_bounded(client.health, pre_execute_timeout_s(), "the optimiser")
-            kwargs["client"] = client
-        except Exception as e:  # noqa: BLE001
-            reason = f"optimiser still unavailable ({type(e).__name__}: {e})"
-            logger.warning("Gradient: %s; Databricks run %s not recorded", reason, run_id)
-            incr(RECORD_FAILED_METRIC)
-            _queue(task, context, int(run_id), reason, logger)
-            return []
     try:
-        client = kwargs.pop("client", None) or get_client(task)
-
-        def work() -> list[RecordResult]:
-            return record_task_run(task, context, int(run_id), client=client, **kwargs)
-
-        results = run_bounded(work, timeout_s, "recording the run") if timeout_s else work()
+        target = run_to_record(task, context, int(run_id))
     except Exception as e:  # noqa: BLE001 - never break the user's task
-        logger.warning("Gradient: could not record Databricks run %s: %s: %s", run_id, type(e).__name__, e)
+        logger.warning("Gradient: could not read the task of Databricks run %s: %s: %s", run_id, type(e).__name__, e)
         incr(RECORD_FAILED_METRIC)
-        _queue(task, context, int(run_id), f"{type(e).__name__}: {e}", logger)
         return []
-    errors = []
+    state = getattr(task, STATE_ATTR, None)
+    failed_before = isinstance(state, GradientTaskState) and bool(state.fail_open_reason)
+    results: list[RecordResult] = []
+    failure: str | None = None
+    try:
+        # the optimiser failed before the run: record only if it answers again within the budget
+        client = client or client_for(target.gradient_conn_id, answering=failed_before)
+    except Exception as e:  # noqa: BLE001
+        failure = f"optimiser still unavailable ({type(e).__name__}: {e})"
+        logger.warning("Gradient: %s; Databricks run %s not recorded", failure, run_id)
+        incr(RECORD_FAILED_METRIC)
+    else:
+        try:
+            results = record_run(target, client, payload=payload, opts=opts)
+            failure = "; ".join(str(r.error) for r in results if r.error) or None
+        except Exception as e:  # noqa: BLE001 - never break the user's task
+            failure = f"{type(e).__name__}: {e}"
+            logger.warning("Gradient: could not record Databricks run %s: %s", run_id, failure)
+            incr(RECORD_FAILED_METRIC)
     for r in results:
         if r.error:
             logger.warning("Gradient: run %s of project %s not recorded: %s", run_id, r.project_id, r.error)
             incr(RECORD_FAILED_METRIC)
-            errors.append(str(r.error))
-        else:
-            run = r.run
+        elif r.run is not None:
             logger.info(
                 "Gradient: recorded Databricks run %s in project %s (outcome %s, cost $%.4f, log %s)",
-                run_id, r.project_id, getattr(run, "outcome", "?"), r.cost_usd or 0.0, getattr(run, "log_status", "?"),
+                run_id, r.project_id, r.run.outcome, r.cost_usd or 0.0, r.run.log_status,
             )
     from airflow_provider_gradient.operators._alerts import after_record
+    from airflow_provider_gradient.operators._pending import settle
 
     after_record(results, context, logger)
-    if errors:
-        _queue(task, context, int(run_id), "; ".join(errors), logger)
-    else:
-        _record_queued(task, client, int(run_id), logger)
+    settle(target, client, failure, logger)
     return results
-
-
-def _queue(task: Any, context: Mapping[str, Any] | None, run_id: int, reason: str, logger: Any) -> None:
-    """Remember a run that could not be recorded (never raises)."""
-    from airflow_provider_gradient.operators._pending import entry_for_task, remember
-
-    try:
-        path = remember(entry_for_task(task, context, run_id, reason))
-        logger.warning("Gradient: Databricks run %s queued for recording later (%s); `gradient runs sync` "
-                       "records it now", run_id, path)
-    except Exception as e:  # noqa: BLE001
-        logger.warning("Gradient: could not queue Databricks run %s for later: %s: %s", run_id, type(e).__name__, e)
-
-
-def _record_queued(task: Any, client: GradientClient, run_id: int, logger: Any) -> None:
-    """The run is stored: drop it from the queue and record the DAG's other queued runs (never raises)."""
-    from airflow_provider_gradient.operators._pending import forget, sync_pending
-
-    try:
-        forget(run_id)
-        dag_id = getattr(task, "dag_id", None)
-        for done in sync_pending(client, select=lambda p: p.dag_id == dag_id and p.databricks_run_id != run_id):
-            if done.recorded:
-                logger.info("Gradient: recorded queued Databricks run %s", done.pending.databricks_run_id)
-            else:
-                logger.warning("Gradient: queued Databricks run %s still not recorded: %s",
-                               done.pending.databricks_run_id, done.error)
-    except Exception as e:  # noqa: BLE001
-        logger.warning("Gradient: could not record the queued runs: %s: %s", type(e).__name__, e)

@@ -15,13 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_gradient.core.cluster_merge import (
-    ClusterPatch,
-    apply_patches,
-    find_clusters,
-    get_cluster,
-    gradient_tags,
-)
+from airflow_provider_gradient.core.cluster_merge import ClusterPatch, apply_patches, gradient_tags
+from airflow_provider_gradient.core.payload import find_clusters, get_cluster
 from airflow_provider_gradient.core.window import describe_window, in_window
 from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.schemas import Project, ProjectSettingsIn, Recommendation

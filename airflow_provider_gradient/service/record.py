@@ -18,6 +18,7 @@ from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.collected import CollectedRun
 from airflow_provider_gradient.service.ingest import to_run_in
 from airflow_provider_gradient.service.schemas import Project, Recommendation, Run
+from airflow_provider_gradient.settings import GradientSettings
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,34 @@ def project_ids(
         projects[ids.slot.slot_id] = pid
         recs[ids.slot.slot_id] = ids.recommendation_id
     return projects, recs
+
+
+def record_clusters(
+    client: GradientClient,
+    collected: Mapping[str, CollectedRun],
+    payload: Mapping[str, Any],
+    *,
+    base_app_id: str,
+    settings: GradientSettings,
+    dag_id: str | None = None,
+    task_id: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[RecordResult]:
+    """Record the collected runs of the clusters of ``payload`` (as submitted): the project of each cluster
+    (:func:`project_ids`), then :func:`record_collected` with the ``[gradient]`` cloud, region, plan and
+    price catalog. Raises when a project cannot be resolved; a run that cannot be recorded is an error result.
+    """
+    projects, _ = project_ids(client, payload, base_app_id, dag_id=dag_id, task_id=task_id)
+    return record_collected(
+        client,
+        collected,
+        projects,
+        cloud=settings.cloud,
+        region=settings.region,
+        plan=settings.plan_type,
+        price_catalog=settings.price_catalog,
+        extra=extra,
+    )
 
 
 def record_collected(

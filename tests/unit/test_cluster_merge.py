@@ -10,18 +10,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_gradient.core.cluster_merge import (
+    ClusterPatch,
+    apply_patches,
+    gradient_tags,
+    log_conf_for,
+    merge_cluster,
+    sanitize_tag_value,
+)
+from airflow_provider_gradient.core.payload import (
     TAG_APP_ID,
     TAG_PROJECT_ID,
     TAG_RECOMMENDATION_ID,
     ClusterMergeError,
-    ClusterPatch,
-    apply_patches,
     find_clusters,
-    gradient_tags,
-    log_conf_for,
     log_destination,
-    merge_cluster,
-    sanitize_tag_value,
 )
 
 USER = {

@@ -4,8 +4,9 @@
 ``clusters/events``; optionally the cloud's instances/volumes; the event log from the cluster's log
 destination. Completeness of the event log is decided by the final ``eventlog`` part being present and
 written at or after the run's end; until then it retries with exponential backoff up to ``log_tries``
-and then records the run as ``log_incomplete`` (never fails the task). Recording is the service's use case
-:func:`~airflow_provider_gradient.service.record.record_collected`.
+and then records the run as ``log_incomplete`` (never fails the task). :func:`collect_and_record` is the
+whole record step of a run: collect, then the service's use case
+:func:`~airflow_provider_gradient.service.record.record_collected` (one ``record_and_recommend`` per cluster).
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_gradient.core.cluster_merge import find_clusters, get_cluster, log_destination
+from airflow_provider_gradient.core.payload import (
+    find_clusters,
+    get_cluster,
+    log_destination,
+    run_payload,
+    tagged_ids,
+)
 from airflow_provider_gradient.hooks.collectors.databricks import (
     GradientDatabricksHook,
     backoff_delays,
@@ -28,7 +35,10 @@ from airflow_provider_gradient.hooks.collectors.databricks import (
     sleep,
 )
 from airflow_provider_gradient.hooks.collectors.storage import LogStore, store_for
+from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, RunStateFacts
+from airflow_provider_gradient.service.record import RecordResult, record_clusters
+from airflow_provider_gradient.settings import GradientSettings
 
 log = logging.getLogger(__name__)
 
@@ -143,14 +153,18 @@ def collect_run(
     *,
     recommendation_ids: Mapping[str, Any] | None = None,
     opts: CollectOptions | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> dict[str, CollectedRun]:
     """Collect one :class:`CollectedRun` per cluster slot of ``payload`` (keyed by slot id).
 
     :param payload: the submit payload as it was submitted (clusters after Gradient's merge).
-    :param recommendation_ids: recommendation applied per slot id.
+    :param recommendation_ids: recommendation applied per slot id (default: from Gradient's tags).
+    :param run: the run's ``runs/get`` answer when the caller has it already.
     """
     opts = opts or CollectOptions()
-    run = hook.get_run(run_id)
+    run = run if run is not None else hook.get_run(run_id)
+    if recommendation_ids is None:
+        recommendation_ids = {t.slot.slot_id: t.recommendation_id for t in tagged_ids(payload)}
     slots = {s.slot_id: s for s in find_clusters(payload)}
     ids = cluster_ids_of_run(run, single="new_cluster" in slots)
     out: dict[str, CollectedRun] = {}
@@ -226,6 +240,87 @@ def _cluster_facts(hook: GradientDatabricksHook, cid: str, info: Mapping[str, An
 
 def _all_events(hook: GradientDatabricksHook, cid: str) -> tuple[Any, ...]:
     return tuple(hook.iter_cluster_events(cid))
+
+
+def options_for(
+    settings: GradientSettings,
+    *,
+    log_tries: int | None = None,
+    log_backoff_s: float | None = None,
+    aws_conn_id: str | None = None,
+    azure_conn_id: str | None = None,
+) -> CollectOptions:
+    """Collection knobs: the task's (arguments), else ``[gradient]``'s (log timeout, AWS / Azure connections).
+
+    :param log_tries: tries to find a complete event log (None: spread ``log_collection_timeout_seconds``
+        over doubling delays 1 + 2 + 4 ... s).
+    :param aws_conn_id: the task's AWS connection, else ``[gradient] aws_conn_id``; used when it is defined
+        (its credentials also read S3 log deliveries). Same for ``azure_conn_id`` (cloud ``azure``).
+    """
+    from airflow_provider_gradient.hooks.collectors.cloud import connection_exists
+
+    tries = log_tries
+    if tries is None:
+        tries, total = 1, 0.0
+        while total < settings.log_collection_timeout_seconds and tries < 12:
+            total += min(60.0, 2.0 ** (tries - 1))
+            tries += 1
+    aws = aws_conn_id or settings.aws_conn_id
+    azure = azure_conn_id or settings.azure_conn_id
+    return CollectOptions(
+        log_tries=int(tries),
+        log_backoff_s=float(log_backoff_s if log_backoff_s is not None else 1.0),
+        aws_conn_id=aws if connection_exists(aws) else None,
+        azure_conn_id=azure if settings.cloud == "azure" and connection_exists(azure) else None,
+        region=settings.region,
+        cloud=settings.cloud,
+    )
+
+
+def collect_and_record(
+    hook: GradientDatabricksHook,
+    client: GradientClient,
+    run_id: int,
+    payload: Mapping[str, Any],
+    *,
+    base_app_id: str,
+    settings: GradientSettings,
+    opts: CollectOptions | None = None,
+    log_tries: int | None = None,
+    log_backoff_s: float | None = None,
+    aws_conn_id: str | None = None,
+    azure_conn_id: str | None = None,
+    as_submitted: bool = False,
+    dag_id: str | None = None,
+    task_id: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> list[RecordResult]:
+    """The record step of one Databricks run: ``runs/get``, everything about each cluster (:func:`collect_run`),
+    then the service's :func:`~airflow_provider_gradient.service.record.record_clusters` (the project of each
+    cluster from Gradient's tags, one ``client.record_and_recommend`` per cluster).
+
+    :param payload: the task's submit payload; the clusters ``runs/get`` echoes replace its own (for a run-now
+        job, whose clusters live in the job, the payload is rebuilt from ``runs/get``).
+    :param opts: collection knobs; default :func:`options_for` the task's ``log_tries``, ``log_backoff_s``,
+        ``aws_conn_id``, ``azure_conn_id`` and ``settings``.
+    :param as_submitted: ``payload`` already is what was submitted (a sensor rebuilt it from ``runs/get``).
+    :param extra: the Airflow side of the run (DAG, task, DAG run, try number, logical date).
+    """
+    opts = opts or options_for(settings, log_tries=log_tries, log_backoff_s=log_backoff_s,
+                               aws_conn_id=aws_conn_id, azure_conn_id=azure_conn_id)
+    run = hook.get_run(run_id)
+    submitted = payload if as_submitted else run_payload(payload, run)
+    collected = collect_run(hook, run_id, submitted, opts=opts, run=run)
+    return record_clusters(
+        client,
+        collected,
+        submitted,
+        base_app_id=base_app_id,
+        dag_id=dag_id,
+        task_id=task_id,
+        settings=settings,
+        extra=extra,
+    )
 
 
 def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, str]:

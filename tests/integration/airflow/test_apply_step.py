@@ -9,7 +9,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_provider_gradient.core.cluster_merge import TAG_RECOMMENDATION_ID
+from airflow_provider_gradient.core.payload import TAG_RECOMMENDATION_ID
 from airflow_provider_gradient.operators._apply import STATE_ATTR, guarded_apply
 from airflow_provider_gradient.operators.run_now import cluster_update
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from airflow_provider_gradient.core.cluster_merge import TAG_RECOMMENDATION_ID
+from airflow_provider_gradient.core.payload import TAG_RECOMMENDATION_ID
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_gradient.core.cluster_merge import TAG_PROJECT_ID, TAG_RECOMMENDATION_ID
+from airflow_provider_gradient.core.payload import TAG_PROJECT_ID, TAG_RECOMMENDATION_ID
 
 pytestmark = pytest.mark.slow
 
