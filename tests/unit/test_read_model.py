@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
+from app_users import as_admin
 from fastapi.testclient import TestClient
 
 from airflow_provider_gradient.hooks.http_client import GradientHttpClient
 from airflow_provider_gradient.plugins.app import create_app
-from airflow_provider_gradient.plugins.ui import auth
 from airflow_provider_gradient.service import GradientService, NotFoundError
 from airflow_provider_gradient.service.summaries import ProjectSummary
 from airflow_provider_gradient.simulator.seed import SeedProject, seed_default, seed_project
@@ -30,21 +29,10 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> GradientService:
     return service
 
 
-def _admin_app(service: Any) -> Any:
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-
-    app = create_app(service)
-    user = SimpleAuthManagerUser(username="admin", role="admin")
-    for dep in (auth.page_user, auth.api_user, get_user):
-        app.dependency_overrides[dep] = lambda: user
-    return app
-
-
 @pytest.fixture(scope="module")
 def api(svc: GradientService) -> Iterator[TestClient]:
     """The plugin's app over the local service (the api-server)."""
-    with TestClient(_admin_app(svc)) as c:
+    with TestClient(as_admin(create_app(svc))) as c:
         c.cookies.set("_token", "session-jwt")
         yield c
 
@@ -92,7 +80,7 @@ def test_pages_over_the_http_client_are_the_pages_of_the_local_service(
     svc: GradientService, http: GradientHttpClient, api: TestClient, page: str
 ) -> None:
     path = page.format(pid=svc.get_project("nightly_etl.transform").id)
-    with TestClient(_admin_app(http)) as remote:
+    with TestClient(as_admin(create_app(http))) as remote:
         remote.cookies.set("_token", "session-jwt")
         over_http = remote.get(path)
     local = api.get(path)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from app_users import as_admin
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -56,14 +57,7 @@ def anon(app: Any) -> Iterator[TestClient]:
 
 @pytest.fixture
 def client(app: Any) -> Iterator[TestClient]:
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-
-    user = SimpleAuthManagerUser(username="admin", role="admin")
-    app.dependency_overrides[auth.page_user] = lambda: user
-    app.dependency_overrides[auth.api_user] = lambda: user
-    app.dependency_overrides[get_user] = lambda: user
-    with TestClient(app, follow_redirects=False) as c:
+    with TestClient(as_admin(app), follow_redirects=False) as c:
         c.cookies.set("_token", "session-jwt")
         yield c
     app.dependency_overrides.clear()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from app_users import as_admin
 from fastapi.testclient import TestClient
 
 from airflow_provider_gradient import charts
@@ -29,15 +30,7 @@ CLUSTER = {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge", "nu
 
 @pytest.fixture
 def client(svc: GradientService) -> Iterator[TestClient]:
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-
-    app = create_app(svc)
-    user = SimpleAuthManagerUser(username="admin", role="admin")
-    app.dependency_overrides[auth.page_user] = lambda: user
-    app.dependency_overrides[auth.api_user] = lambda: user
-    app.dependency_overrides[get_user] = lambda: user
-    with TestClient(app, follow_redirects=False) as c:
+    with TestClient(as_admin(create_app(svc)), follow_redirects=False) as c:
         c.cookies.set("_token", "session-jwt")
         yield c
 
