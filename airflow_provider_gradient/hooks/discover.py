@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.discover import DAY_MS, DEFAULT_DAYS, DiscoverReport, WorkspaceScan
 
 log = logging.getLogger(__name__)
@@ -161,7 +162,7 @@ def discover(
     days: int = DEFAULT_DAYS,
     store_url: str | None = None,
     now_ms: int | None = None,
-    service: Any = None,
+    service: GradientClient | None = None,
 ) -> DiscoverReport:
     """Scan the workspaces of ``conn_ids`` and the provider's store; return the Discover report.
 
@@ -169,7 +170,7 @@ def discover(
 
     :param conn_ids: Airflow Databricks connection ids
     :param store_url: the Gradient store (managed app ids); default ``[gradient] store_url``
-    :param service: a GradientService to use instead of ``store_url``
+    :param service: a Gradient client to use instead of ``store_url``
     """
     from airflow_provider_gradient.service.discover import analyze
 
@@ -195,7 +196,7 @@ def discover(
             WorkspaceScan(conn_id, (), (), {}, until - days * DAY_MS, until, errors=(f"{conn_id}: {problem}",))
         )
     managed: list[str] = []
-    svc = service
+    svc: GradientClient | None = service
     if svc is None and store_url:
         from airflow_provider_gradient.service import GradientService
 

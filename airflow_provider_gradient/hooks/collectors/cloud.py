@@ -9,9 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_gradient.service.collected import CloudInstance, CloudVolume
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.mgmt.compute import ComputeManagementClient
+    from botocore.client import BaseClient
 
 
 def _ms(value: Any) -> int | None:
@@ -30,7 +35,9 @@ class AwsClusterCollector:
     :param client: a ready boto3 EC2 client (tests / moto).
     """
 
-    def __init__(self, aws_conn_id: str | None = "aws_default", region: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self, aws_conn_id: str | None = "aws_default", region: str | None = None, client: BaseClient | None = None
+    ) -> None:
         if client is None:
             from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
@@ -143,7 +150,13 @@ class AzureClusterCollector:
     :param credential: azure-identity credential (None: ``DefaultAzureCredential``).
     """
 
-    def __init__(self, subscription_id: str, resource_group: str, credential: Any = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        subscription_id: str,
+        resource_group: str,
+        credential: TokenCredential | None = None,
+        client: ComputeManagementClient | None = None,
+    ) -> None:
         if client is None:
             from azure.mgmt.compute import ComputeManagementClient
 
@@ -194,7 +207,7 @@ class AzureClusterCollector:
             role = None
             if driver_instance_id:
                 role = "driver" if vm.name == driver_instance_id else "worker"
-            insts.append(CloudInstance(vm.name, vm.hardware_profile.vm_size, "spot" if spot else "on_demand", created, None, role))
+            insts.append(CloudInstance(str(vm.name), vm.hardware_profile.vm_size, "spot" if spot else "on_demand", created, None, role))
             os_disk = getattr(getattr(vm, "storage_profile", None), "os_disk", None)
             for disk in [os_disk, *(getattr(vm.storage_profile, "data_disks", None) or [])]:
                 if disk is None or not getattr(disk, "disk_size_gb", None):

@@ -7,8 +7,11 @@ copied to a temp folder chunk by chunk and never held whole in memory.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
 
 CHUNK = 1 << 20
 
@@ -33,7 +36,9 @@ class S3LogStore:
     :param client: a ready boto3 S3 client (tests).
     """
 
-    def __init__(self, aws_conn_id: str | None = "aws_default", region: str | None = None, client: Any = None) -> None:
+    def __init__(
+        self, aws_conn_id: str | None = "aws_default", region: str | None = None, client: BaseClient | None = None
+    ) -> None:
         if client is None:
             from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
