@@ -24,11 +24,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from airflow_provider_gradient.service.record import RecordResult
-from airflow_provider_gradient.settings import get_settings
+from airflow_provider_gradient.service.schemas import Project, Recommendation, Run
+from airflow_provider_gradient.settings import ALERT_KINDS, get_settings
 
 log = logging.getLogger(__name__)
 
-KINDS = ("sla_miss", "oom", "recommendation_waiting")
+KINDS = ALERT_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,45 +49,34 @@ class Alert:
         return asdict(self)
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def alerts_for(project: Any, run: Any, waiting_recommendation: Any | None = None) -> list[Alert]:
+def alerts_for(project: Project, run: Run, waiting_recommendation: Recommendation | None = None) -> list[Alert]:
     """The alerts one recorded run raises (pure).
 
-    :param project: the service ``Project`` (settings: ``sla_minutes``, ``auto_apply``).
-    :param run: the stored ``Run``.
-    :param waiting_recommendation: the ready recommendation generated after the run, if any.
+    :param project: the project (settings: ``sla_minutes``, ``auto_apply``).
+    :param run: the stored run.
+    :param waiting_recommendation: the recommendation generated after the run, if any.
     """
-    settings = _get(project, "settings")
-    app_id = str(_get(project, "app_id"))
-    pid = _get(project, "id")
-    run_id = _get(run, "databricks_run_id")
+    app_id, pid, run_id = project.app_id, project.id, run.databricks_run_id
     out: list[Alert] = []
-    outcome = _get(run, "outcome")
-    sla = _get(settings, "sla_minutes")
-    duration = _get(run, "duration_s")
-    if duration is None and _get(run, "start_ms") is not None and _get(run, "end_ms") is not None:
-        duration = (_get(run, "end_ms") - _get(run, "start_ms")) / 1000.0
-    if outcome == "oom":
-        evidence = _get(run, "failure_message") or "out of memory"
+    sla = project.settings.sla_minutes
+    duration = run.duration_s
+    if duration is None and run.start_ms is not None and run.end_ms is not None:
+        duration = (run.end_ms - run.start_ms) / 1000.0
+    if run.outcome == "oom":
+        evidence = run.failure_message or "out of memory"
         out.append(Alert("oom", f"Gradient project {app_id}: Databricks run {run_id} ran out of memory. {evidence}",
                          pid, app_id, run_id))
     elif sla and duration is not None and duration > float(sla) * 60:
         out.append(Alert("sla_miss", f"Gradient project {app_id}: Databricks run {run_id} took "
                          f"{duration / 60:.1f} min, over its {float(sla):g}-min SLA.", pid, app_id, run_id))
-    if waiting_recommendation is not None and not _get(settings, "auto_apply", False):
-        if _get(waiting_recommendation, "state") == "ready":
-            rec_id = _get(waiting_recommendation, "id")
-            out.append(Alert(
-                "recommendation_waiting",
-                f"Gradient project {app_id}: recommendation {rec_id} is waiting for Apply (auto-apply is off): "
-                f"{_get(waiting_recommendation, 'reason') or ''}".strip(),
-                pid, app_id, run_id, rec_id,
-            ))
+    rec = waiting_recommendation
+    if rec is not None and not project.settings.auto_apply and rec.state == "ready":
+        out.append(Alert(
+            "recommendation_waiting",
+            f"Gradient project {app_id}: recommendation {rec.id} is waiting for Apply (auto-apply is off): "
+            f"{rec.reason or ''}".strip(),
+            pid, app_id, run_id, rec.id,
+        ))
     return out
 
 
