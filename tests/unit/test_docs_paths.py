@@ -13,9 +13,14 @@ REPO = Path(__file__).resolve().parents[2]
 PKG = "airflow_provider_gradient"
 DOCS = sorted([REPO / "README.md", *(REPO / "docs").glob("*.md")])
 LAYERS = "core|service|store|hooks|operators|sensors|triggers|plugins|simulator|cli|demo|bench"
-#: ``airflow_provider_gradient/core/x.py`` or, as the docs often write them, ``core/x.py``
-SLASH_PATH = re.compile(rf"(?<![\w/.-])(?:{PKG}/)?(?:{LAYERS})(?:/\w+)*(?:\.py|/)")
+TOP_MODULES = "settings|policies|charts"
+#: ``airflow_provider_gradient/core/x.py`` or, as the docs often write them, ``core/x.py`` (``core/x.py:Name`` too)
+SLASH_PATH = re.compile(
+    rf"(?<![\w/.-])((?:{PKG}/)?(?:(?:{LAYERS})(?:/\w+)*(?:\.py|/)|(?:{TOP_MODULES})\.py))(?::(\w+))?"
+)
 DOTTED = re.compile(rf"(?<![\w.]){PKG}(?:\.\w+)+")
+#: ``name.py`` or ``name.py:Name`` in backticks, read in the folder named last before it on the same line
+BARE_FILE = re.compile(r"`(\w+\.py)(?::(\w+))?`")
 FROM_IMPORT = re.compile(rf"^\s*from ({PKG}(?:\.\w+)*) import \(?([\w, ]+)", re.MULTILINE)
 
 
@@ -63,8 +68,24 @@ def _refs() -> list[tuple[str, str]]:
     refs: list[tuple[str, str]] = []
     for doc in DOCS:
         text = doc.read_text()
-        refs += [(doc.name, "path " + m.group(0)) for m in SLASH_PATH.finditer(text)]
+        for m in SLASH_PATH.finditer(text):
+            refs.append((doc.name, "path " + m.group(1)))
+            if m.group(2):
+                module = m.group(1).removeprefix(f"{PKG}/").removesuffix(".py").replace("/", ".")
+                refs.append((doc.name, f"name {PKG}.{module}.{m.group(2)}"))
         refs += [(doc.name, "name " + m.group(0)) for m in DOTTED.finditer(text)]
+        for line in text.splitlines():
+            paths = list(SLASH_PATH.finditer(line))
+            folders = [(m.end(), m.group(1)) for m in paths if m.group(1).endswith("/")]
+            for m in BARE_FILE.finditer(line):
+                folder = next((f for end, f in reversed(folders) if end <= m.start()), None)
+                if folder is None or any(m.start() <= p.start() < m.end() for p in paths):
+                    continue
+                path = f"{folder.removeprefix(PKG + '/')}{m.group(1)}"
+                refs.append((doc.name, "path " + path))
+                if m.group(2):
+                    module = path.removesuffix(".py").replace("/", ".")
+                    refs.append((doc.name, f"name {PKG}.{module}.{m.group(2)}"))
         for m in FROM_IMPORT.finditer(text):
             refs += [(doc.name, f"name {m.group(1)}.{n.strip()}") for n in m.group(2).split(",") if n.strip()]
     return refs
