@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import msgspec
+
 from airflow_provider_gradient.core.eventlog import schema
 from airflow_provider_gradient.core.eventlog.accumulators import (
     JobAccumulator,
@@ -127,7 +129,7 @@ class Aggregator(TaskFolder):
         if line.isascii() or _utf8(line):
             try:
                 return schema.STAGE_DECODER.decode(line).info
-            except schema.msgspec.DecodeError:
+            except msgspec.DecodeError:
                 pass  # other value types, no Stage Info, not JSON: the orjson way below decides
         info = self._load(line, where).get("Stage Info")
         if not isinstance(info, dict):
@@ -176,7 +178,7 @@ class Aggregator(TaskFolder):
         if line.isascii() or _utf8(line):
             try:
                 return schema.JOB_START_DECODER.decode(line)
-            except schema.msgspec.DecodeError:
+            except msgspec.DecodeError:
                 pass  # other value types or not JSON: the orjson way below decides
         ev = self._load(line, where)
         ids = ev.get("Stage IDs")
@@ -321,7 +323,7 @@ class Aggregator(TaskFolder):
     def _sql_start(self, line: bytes, where: str) -> None:
         try:
             ev = schema.SQL_START_DECODER.decode(line)
-        except schema.msgspec.DecodeError as exc:
+        except msgspec.DecodeError as exc:
             raise MalformedEventError(f"{where}: malformed SQLExecutionStart ({exc})") from None
         sql = self.sql.get(ev.execution_id) or SqlAccumulator(ev.execution_id)
         self.sql[ev.execution_id] = sql
@@ -332,7 +334,7 @@ class Aggregator(TaskFolder):
     def _sql_end(self, line: bytes, where: str) -> None:
         try:
             ev = schema.SQL_END_DECODER.decode(line)
-        except schema.msgspec.DecodeError as exc:
+        except msgspec.DecodeError as exc:
             raise MalformedEventError(f"{where}: malformed SQLExecutionEnd ({exc})") from None
         sql = self.sql.get(ev.execution_id) or SqlAccumulator(ev.execution_id)
         self.sql[ev.execution_id] = sql

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+import msgspec
 import orjson
 
 from airflow_provider_gradient.core.eventlog import schema
@@ -134,7 +135,7 @@ def _dispatch(agg: Aggregator, numbered: Iterable[tuple[int, bytes]], name: str,
                 if len(line) > _BIG_LINE:  # the sliced decode skips the accumulables
                     try:
                         ev = decode(line)
-                    except schema.msgspec.DecodeError:
+                    except msgspec.DecodeError:
                         ev = None
                     if ev is not None and (ev.end_reason is None or ev.end_reason.reason == "Success"):
                         events.append(ev)

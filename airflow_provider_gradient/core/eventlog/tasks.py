@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import msgspec
 import orjson
 
 from airflow_provider_gradient.core.eventlog import schema
@@ -79,7 +80,7 @@ class TaskFolder:
             parts[0] = b"[" + parts[0]
             parts[-1] += b"]"
             events = schema.TASK_END_LIST_DECODER.decode(b",".join(parts))
-        except schema.msgspec.DecodeError:
+        except msgspec.DecodeError:
             where = f"{part}:{span[0]}-{span[1]}"
             for line in lines:
                 self.task_end(line, where, 0)
@@ -94,12 +95,12 @@ class TaskFolder:
         """Fold one SparkListenerTaskEnd line (the hot path: no dict decode, no per-line strings)."""
         try:
             ev = schema.decode_task_end(line)
-        except schema.msgspec.DecodeError:
+        except msgspec.DecodeError:
             where = f"{part}:{line_no}" if line_no else part
             raw = self._load(line, where)
             try:
-                ev = schema.msgspec.convert(raw, schema.TaskEnd, strict=False)
-            except (schema.msgspec.ValidationError, TypeError) as exc:
+                ev = msgspec.convert(raw, schema.TaskEnd, strict=False)
+            except (msgspec.ValidationError, TypeError) as exc:
                 raise MalformedEventError(f"{where}: malformed SparkListenerTaskEnd ({exc})") from None
         self._fold_batch([ev], [line], part, line_no)
 

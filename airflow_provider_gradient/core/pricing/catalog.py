@@ -324,7 +324,8 @@ class PriceCatalog:
 
     def to_dict(self) -> dict[str, Any]:
         """The merged catalog document (JSON-safe)."""
-        return json.loads(json.dumps(self.raw))
+        doc: dict[str, Any] = json.loads(json.dumps(self.raw))
+        return doc
 
     def __repr__(self) -> str:
         return (
@@ -349,7 +350,8 @@ def shipped_catalog_document() -> dict[str, Any]:
                 .read_text("utf-8")
             )
             _SHIPPED.update(json.loads(text))
-    return json.loads(json.dumps(_SHIPPED))
+    doc: dict[str, Any] = json.loads(json.dumps(_SHIPPED))
+    return doc
 
 
 def _read_override(path: str) -> dict[str, Any]:
