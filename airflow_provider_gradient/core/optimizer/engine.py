@@ -83,6 +83,15 @@ LIKELY_P = 0.4
 KEEP_MARGIN = 0.03
 #: P(typical runtime meets the SLA) an untried shape needs to replace the measured incumbent without a probe.
 FINAL_CONFIDENCE = 0.95
+#: A measured shape that may miss the SLA competes at its expected cost, a miss costing at least this multiple of
+#: the cheapest plausible measured cost (an SLA miss is as bad as paying the run twice).
+MISS_COST = 2.0
+#: P(typical runtime meets the SLA) of today's cluster from which its runs count as straddling the SLA: it is then
+#: kept at its cost (the user's own choice), never charged for the risk.
+STRADDLE_P = 0.05
+#: A shape whose median run was within the SLA is trusted at its cost unless the model finds P(typical runtime
+#: meets) below this (confident that it misses).
+WITHIN_TRUST = 0.35
 
 
 # ---------------------------------------------------------------- optimizing
@@ -133,15 +142,18 @@ def _p_median(ctx: _Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
 
 
 def _incumbent(ctx: _Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
-    """The measured shape to keep (or None), and every shape's measured cost (its median run; nan if unmeasured):
-    the cheapest measured, never-failed shape that met the SLA.
+    """The measured shape to keep (or None), and every shape's measured cost (its median run; nan if unmeasured).
 
-    "Met" means its median run (scaled to the next input) was within the SLA and the model
-    does not find its typical runtime confidently above it (P(median meets) ≥ :data:`INCUMBENT_MIN_P`). A shape
-    measured above the SLA whose typical runtime the model still finds as likely within as not
-    (P ≥ :data:`LIKELY_P`: runs straddling the SLA) competes at its cost × (2 − P). The shape
-    of the last run is kept unless another one costs clearly less (:data:`KEEP_MARGIN`): production clusters do
-    not flap on noise.
+    - A shape whose median run (scaled to the next input) was within the SLA competes at its cost, unless the model
+      (pooling every run) finds P(its typical runtime meets the SLA) below :data:`WITHIN_TRUST`.
+    - Any other measured, never-failed shape with P ≥ :data:`INCUMBENT_MIN_P` competes at its *expected* cost:
+      its cost when it meets the SLA and, when it misses, at least :data:`MISS_COST` × the cheapest plausible
+      cost. So a shape whose runs straddle the SLA on a noisy job loses to a slightly dearer one that meets it.
+    - Today's cluster (the reference) competes at its cost once P ≥ :data:`STRADDLE_P`: the SLA is usually set
+      from its own runtime, so its runs straddling the SLA are not held against it.
+
+    The shape of the last run is kept unless another one scores clearly less (:data:`KEEP_MARGIN`): production
+    clusters do not flap on noise.
     """
     c = ctx.cands
     n = len(c)
@@ -153,17 +165,19 @@ def _incumbent(ctx: _Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, n
     for i, ts in runs.items():
         t_typ[i] = float(np.median(ts))
     measured = ~np.isnan(t_typ) & ~ctx.risk.banned
-    # met the SLA: its median run did (at the expected input); its cost is that of its median run
-    within = measured & (t_typ <= (ctx.sla_s if ctx.sla_s is not None else math.inf))
     cost = c.rate_usd * t_typ / 3600.0
-    met = within & (p_med >= INCUMBENT_MIN_P)
-    # measured above the SLA, yet the model (pooling every run) finds its typical runtime as likely within as not:
-    # a noisy job whose runs straddle the SLA. It competes at its cost weighted by its risk of missing
-    likely = measured & ~within & (p_med >= LIKELY_P)
-    ok = met | likely
-    score = np.where(met, cost, np.where(likely, cost * (2.0 - p_med), np.inf))
+    ok = measured & (p_med >= INCUMBENT_MIN_P)
+    r0 = ctx.ref_idx
+    ref_ok = bool(measured[r0] and p_med[r0] >= STRADDLE_P)
+    ok[r0] |= ref_ok
     if not ok.any():
         return None, cost
+    c_star = float(np.min(cost[ok]))
+    score = np.where(ok, p_med * cost + (1.0 - p_med) * np.maximum(cost, MISS_COST * c_star), np.inf)
+    within = ok & (t_typ <= (ctx.sla_s if ctx.sla_s is not None else math.inf)) & (p_med >= WITHIN_TRUST)
+    score = np.where(within, cost, score)
+    if ref_ok:
+        score[r0] = cost[r0]
     i = int(np.argmin(score))
     if 0 <= last_i != i and ok[last_i] and score[i] > (1.0 - KEEP_MARGIN) * score[last_i]:
         i = last_i
@@ -233,12 +247,25 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
                 return _Choice(j, pred, True, tuple(notes), model)
         if ctx.settings.explore is False:
             notes.append(f"keeping the cheapest measured shape that met the SLA (unless P(its typical runtime meets "
-                         f"the SLA) < {INCUMBENT_MIN_P:.0%}); an untried one replaces it only at P(meets SLA) ≥ "
+                         f"the SLA) < {WITHIN_TRUST:.0%}; a shape whose runs straddle the SLA counts a miss as "
+                         f"{MISS_COST:.0f}× the cost); an untried one replaces it only at P(meets SLA) ≥ "
                          f"{FINAL_CONFIDENCE:.0%} and a lower cost at its 90th-percentile runtime")
         return _Choice(inc, pred, True, tuple(notes), model)
     if fallback and last is not None:
         what = "failed" if not last.succeeded else "missed the SLA"
         notes.append(f"the last run on {fmt_shape(c, last_i)} {what}")
+    # nothing measured is likely within the SLA. When today's cluster's own runs straddle it (its typical runtime
+    # within noise of the SLA, and no measured shape more likely), keep today's cluster rather than gamble on an
+    # untried shape: only one predicted to meet it with P ≥ FINAL_CONFIDENCE replaces it
+    r0 = ctx.ref_idx
+    m_ok = ~np.isnan(t_obs) & ~ctx.risk.banned
+    if (m_ok[r0] and p_med[r0] >= STRADDLE_P and p_med[r0] >= float(p_med[m_ok].max()) - 1e-9):
+        sure = (np.isnan(t_obs) & ~missed & ~ctx.risk.banned & _cap_mask(ctx, r0) & (p_med >= FINAL_CONFIDENCE)
+                & (ctx.risk.p_fail <= 0.05))
+        if not sure.any():
+            notes.append(f"no shape is likely within the SLA; keeping today's {fmt_shape(c, r0)}, whose runs "
+                         f"straddle it (P(typical runtime meets the SLA) {p_med[r0]:.0%})")
+            return _Choice(r0, pred, False, tuple(notes), model)
     ref = _best_ref(ctx)
     cap = _cap_mask(ctx, ref)
     wide = _cap_mask(ctx, ref, ctx.settings.max_change_factor**2)

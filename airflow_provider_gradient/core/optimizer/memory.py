@@ -23,6 +23,11 @@ from airflow_provider_gradient.core.optimizer.types import Observation, SearchSp
 
 #: Failure risk of a shape with no more memory and no more cores than a failure of unknown cause.
 UNKNOWN_FAILURE_RISK = 0.5
+#: Failure risk of an untried shape per halving of (total memory, memory per core) below the nearest success, and
+#: the base risk of any shape below every success (no memory evidence: a mild prior, or cheaper families are never
+#: explored).
+PRIOR_PER_HALVING: tuple[float, float] = (0.03, 0.04)
+PRIOR_BASE = 0.01
 #: Share of a node's memory that Spark execution can use per core (heap × unified-memory fraction).
 USABLE_MEMORY_FRACTION = 0.45
 _EPS = 1e-6
@@ -116,8 +121,8 @@ def memory_risk(cands: Candidates, history: Sequence[Observation], space: Search
         # distance below the nearest success (0 when some success has no more memory on both axes)
         gap_m = np.log2(np.maximum(ok[None, :, 0] / mem[:, None], 1.0))
         gap_p = np.log2(np.maximum(ok[None, :, 1] / mpc[:, None], 1.0))
-        gap = (0.05 * gap_m + 0.12 * gap_p).min(axis=1)
-        prior = np.where(gap > 0, np.minimum(0.6, 0.02 + gap), 0.0)
+        gap = (PRIOR_PER_HALVING[0] * gap_m + PRIOR_PER_HALVING[1] * gap_p).min(axis=1)
+        prior = np.where(gap > 0, np.minimum(0.6, PRIOR_BASE + gap), 0.0)
     else:
         prior = np.full(n, 0.15)
     if spill_mem_gb:
