@@ -19,6 +19,8 @@ from airflow_provider_gradient.hooks.http_transport import GradientHttpTransport
 from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.errors import GradientValidationError, NotFoundError
 from airflow_provider_gradient.service.schemas import (
+    ApplyChoice,
+    ApplyChoiceIn,
     Health,
     Project,
     ProjectIn,
@@ -118,6 +120,14 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
             "POST", "/projects", idempotent=True, json=p_in.model_dump(mode="json", exclude_unset=True)
         )
         return Project.model_validate(resp.json())
+
+    def choose_cluster(self, choice: ApplyChoiceIn) -> ApplyChoice:
+        # idempotent: get-or-create and reads only
+        c_in = _validate(ApplyChoiceIn, choice, ())
+        resp = self._request(
+            "POST", "/projects:choose-cluster", idempotent=True, json=c_in.model_dump(mode="json", exclude_unset=True)
+        )
+        return ApplyChoice.model_validate(resp.json())
 
     def get_project(self, ref: int | str) -> Project:
         if not isinstance(ref, int) and (not _SAFE_REF.match(str(ref)) or str(ref).isdigit()):

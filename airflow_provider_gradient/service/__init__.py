@@ -17,6 +17,8 @@ from airflow_provider_gradient.service.errors import (
     PermissionDeniedError,
 )
 from airflow_provider_gradient.service.schemas import (
+    ApplyChoice,
+    ApplyChoiceIn,
     ApplyIn,
     Health,
     Project,
@@ -35,6 +37,8 @@ from airflow_provider_gradient.service.schemas import (
 from airflow_provider_gradient.service.service import GradientService, StoreBusyError
 
 __all__ = [
+    "ApplyChoice",
+    "ApplyChoiceIn",
     "ApplyIn",
     "AuthenticationError",
     "ConflictError",

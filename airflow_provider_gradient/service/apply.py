@@ -19,7 +19,13 @@ from airflow_provider_gradient.core.cluster_merge import ClusterPatch, apply_pat
 from airflow_provider_gradient.core.payload import find_clusters, get_cluster
 from airflow_provider_gradient.core.window import describe_window, in_window
 from airflow_provider_gradient.service.client import GradientClient
-from airflow_provider_gradient.service.schemas import Project, ProjectSettingsIn, Recommendation
+from airflow_provider_gradient.service.schemas import (
+    ApplyChoiceIn,
+    Project,
+    ProjectIn,
+    ProjectSettingsIn,
+    Recommendation,
+)
 
 
 @dataclass
@@ -91,7 +97,8 @@ def plan_apply(
     task_id: str | None = None,
     now: dt.datetime | None = None,
 ) -> ApplyPlan:
-    """Resolve the project of every cluster of ``payload`` and merge the recommendation its next run uses.
+    """Resolve the project of every cluster of ``payload`` and merge the recommendation its next run uses
+    (one ``client.choose_cluster`` per cluster: one REST request in http mode).
 
     :param base_app_id: app id of the task (a multi-cluster payload gets ``<app id>.<key>`` per cluster).
     :param log_url_template: ``[gradient] cluster_log_url`` (for clusters without a log destination).
@@ -103,14 +110,12 @@ def plan_apply(
     applied: dict[str, AppliedCluster] = {}
     for slot in find_clusters(payload):
         app_id = slot.app_id(base_app_id)
-        project = client.get_or_create_project(
-            app_id,
-            settings=settings,
-            baseline_cluster=dict(get_cluster(payload, slot)),
-            dag_id=dag_id,
-            task_id=task_id,
-        )
-        rec, note = choose_recommendation(client, project, now or dt.datetime.now(dt.UTC))
+        choice = client.choose_cluster(ApplyChoiceIn(
+            project=ProjectIn(app_id=app_id, settings=settings, baseline_cluster=dict(get_cluster(payload, slot)),
+                              dag_id=dag_id, task_id=task_id),
+            now_ms=int(now.timestamp() * 1000) if now is not None else None,
+        ))
+        project, rec, note = choice.project, choice.recommendation, choice.note
         rec_id = rec.id if rec is not None else None
         patches[slot.slot_id] = ClusterPatch(
             cluster=dict(rec.cluster) if rec is not None and rec.cluster else None,

@@ -17,6 +17,8 @@ from typing import Any, Protocol
 
 from airflow_provider_gradient.core.roi import ProjectRoi
 from airflow_provider_gradient.service.schemas import (
+    ApplyChoice,
+    ApplyChoiceIn,
     Health,
     Project,
     ProjectIn,
@@ -107,6 +109,11 @@ class GradientClient(Protocol):
 
     def reset_project(self, ref: ProjectRef) -> Project:
         """Forget a project's runs and recommendations (settings kept)."""
+        ...
+
+    def choose_cluster(self, choice: ApplyChoiceIn) -> ApplyChoice:
+        """The apply step of the loop in one call: the project of ``choice.project`` (get-or-create) and the
+        recommendation its next run uses (co-pilot Apply, auto-apply, optimisation window at ``now_ms``)."""
         ...
 
     # -- runs

@@ -301,6 +301,23 @@ class Recommendation(RecommendationIn):
     updated_ms: int
 
 
+class ApplyChoiceIn(_Frozen):
+    """What choosing the cluster of a task's next run takes: its project (get-or-create) and the time (UTC,
+    epoch ms) the optimisation window is checked at (None: the server's clock)."""
+
+    project: ProjectIn
+    now_ms: Annotated[int, Field(ge=0)] | None = None
+
+
+class ApplyChoice(_Frozen):
+    """The cluster a task's next run uses: its project, the recommendation to merge (None: the task's own
+    cluster) and why (for the task log)."""
+
+    project: Project
+    recommendation: Recommendation | None = None
+    note: str = ""
+
+
 class RecordOutcome(_Frozen):
     """What recording a collected run did (``record_and_recommend``): the stored run, its project, the
     recommendation the run used (now applied to it), and the next recommendation or why there is none."""

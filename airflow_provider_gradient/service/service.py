@@ -30,6 +30,8 @@ from airflow_provider_gradient.service.errors import (
     NotFoundError,
 )
 from airflow_provider_gradient.service.schemas import (
+    ApplyChoice,
+    ApplyChoiceIn,
     Health,
     Project,
     ProjectIn,
@@ -314,6 +316,19 @@ class GradientService(GradientClient):
                 if row is None:
                     raise
                 return self._project_out(s, row)
+
+    def choose_cluster(self, choice: ApplyChoiceIn) -> ApplyChoice:
+        """The apply step of the loop: get or create the project, then the recommendation its next run uses
+        (:func:`~airflow_provider_gradient.service.apply.choose_recommendation`)."""
+        import datetime as dt
+
+        from airflow_provider_gradient.service.apply import choose_recommendation
+
+        choice = _validate(ApplyChoiceIn, choice)
+        project = self.create_project(choice.project)
+        now = dt.datetime.fromtimestamp(choice.now_ms / 1000, dt.UTC) if choice.now_ms is not None else None
+        rec, note = choose_recommendation(self, project, now or dt.datetime.now(dt.UTC))
+        return ApplyChoice(project=project, recommendation=rec, note=note)
 
     def get_project(self, ref: ProjectRef) -> Project:
         """A project by id or app id (NotFoundError when absent)."""

@@ -53,6 +53,7 @@ ACCESS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/workspaces"): ("ADMIN", "api"),
     ("GET", "/api/v1/projects"): ("LIST", "api"),
     ("POST", "/api/v1/projects"): ("EDIT", "api"),
+    ("POST", "/api/v1/projects:choose-cluster"): ("EDIT", "api"),
     ("GET", "/api/v1/projects:resolve"): ("READ", "api"),
     ("GET", "/api/v1/projects/{ref}"): ("READ", "api"),
     ("PATCH", "/api/v1/projects/{ref}"): ("EDIT", "api"),
@@ -180,6 +181,7 @@ def _request(method: str, path: str, t: Target, role: str) -> tuple[str, str, An
     bodies: dict[tuple[str, str], Any] = {
         ("POST", "/api/v1/workspaces"): {"name": f"ws-{role}", "cloud": "aws", "plan_type": "Standard"},
         ("POST", "/api/v1/projects"): {"app_id": t.app_id, "dag_id": DENIED_DAG},
+        ("POST", "/api/v1/projects:choose-cluster"): {"project": {"app_id": t.app_id, "dag_id": DENIED_DAG}},
         ("PATCH", "/api/v1/projects/{ref}"): {"name": f"renamed by {role}"},
         ("PATCH", "/api/v1/projects/{ref}/settings"): {"sla_minutes": 9},
         ("POST", "/api/v1/projects/{ref}/runs"): {"databricks_run_id": 77, "outcome": "success"},

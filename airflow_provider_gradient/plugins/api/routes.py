@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from airflow_provider_gradient.plugins.access import Access
 from airflow_provider_gradient.plugins.api.deps import (
     CurrentUser,
     Service,
@@ -24,7 +25,10 @@ from airflow_provider_gradient.plugins.api.deps import (
     project_ref,
 )
 from airflow_provider_gradient.service import (
+    ApplyChoice,
+    ApplyChoiceIn,
     ApplyIn,
+    GradientService,
     Health,
     Project,
     ProjectIn,
@@ -113,6 +117,12 @@ def create_project(body: ProjectIn, access: UserAccess, svc: Service) -> Project
     Needs edit permission on the project's DAG (an existing project's, else ``dag_id``); naming a workspace
     that does not exist yet needs the permission of ``POST /workspaces``.
     """
+    _may_get_or_create(body, access, svc)
+    return svc.create_project(body)
+
+
+def _may_get_or_create(body: ProjectIn, access: Access, svc: GradientService) -> None:
+    """403 unless the user may get-or-create ``body``'s project (see ``POST /projects``)."""
     existing = svc.find_project(body.app_id)
     if existing is not None:
         access.require(existing.dag_id, "PUT")
@@ -122,7 +132,14 @@ def create_project(body: ProjectIn, access: UserAccess, svc: Service) -> Project
         access.require(body.dag_id, "PUT")
         if body.workspace is not None and body.workspace.name not in {w.name for w in svc.list_workspaces()}:
             access.require_admin("creating a workspace")
-    return svc.create_project(body)
+
+
+@router.post("/projects:choose-cluster", response_model=ApplyChoice, tags=["projects"], responses=ERRORS)
+def choose_cluster(body: ApplyChoiceIn, access: UserAccess, svc: Service) -> ApplyChoice:
+    """The loop's apply step in one call: get or create the project (permissions of ``POST /projects``) and
+    the recommendation its next run uses (co-pilot Apply, auto-apply, optimisation window at ``now_ms``)."""
+    _may_get_or_create(body.project, access, svc)
+    return svc.choose_cluster(body)
 
 
 @router.get("/projects/{ref}", response_model=Project, tags=["projects"], responses=ERRORS)

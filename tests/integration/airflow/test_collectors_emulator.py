@@ -3,6 +3,7 @@ log parts of the right Spark context, EC2 instances/volumes by ClusterId tag, on
 
 from __future__ import annotations
 
+import copy
 import time
 from typing import Any
 
@@ -102,23 +103,66 @@ def test_collect_run_end_to_end(emulator: Any, finished_run: dict[str, Any]) -> 
     assert run.cluster.spark_context_id == finished_run["cluster_instance"]["spark_context_id"]
 
 
-def test_http_mode_records_a_cluster_in_one_request(
-    emulator: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The record step of a cluster Gradient prepared, in http mode: one REST request (record the run, mark
-    the recommendation it used applied to it, recommend the next one) -- it took 3, plus 2 for the alerts."""
-    import copy
-    from types import SimpleNamespace
-
+def _counting_http_client(svc: Any) -> tuple[Any, list[str]]:
+    """An http-mode client of the plugin's API over ``svc`` (in-process, mounted at /gradient as Airflow's
+    api-server does) and the list of requests it sends."""
     import httpx
     from airflow.api_fastapi.core_api.security import get_user
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from airflow_provider_gradient.core.cluster_merge import gradient_tags
     from airflow_provider_gradient.hooks.http_client import GradientHttpClient
-    from airflow_provider_gradient.operators._record import safe_record
     from airflow_provider_gradient.plugins.app import create_app
+
+    app = create_app(svc)
+    app.dependency_overrides[get_user] = lambda: object()
+    api_server = FastAPI()
+    api_server.mount("/gradient", app)
+    inner = TestClient(api_server)._transport
+    sent: list[str] = []
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path}")
+            return inner.handle_request(request)
+
+    return GradientHttpClient("http://testserver", token="test", transport=Counting()), sent
+
+
+def test_http_mode_applies_a_cluster_in_one_request(tmp_path: Any) -> None:
+    """The apply step of one cluster in http mode: one REST request (get-or-create the project and choose the
+    recommendation its next run uses) -- it took 3 (create, latest applied, latest ready)."""
+    from types import SimpleNamespace
+
+    from airflow_provider_gradient.operators._apply import guarded_apply
+    from airflow_provider_gradient.service import GradientService, RecommendationIn
+
+    svc = GradientService.from_url(f"sqlite:///{tmp_path / 'gradient.db'}")
+    project = svc.get_or_create_project("it_http_apply.etl", settings={"auto_apply": True}, dag_id="it_http_apply")
+    ready = svc.store_recommendation(project.id, RecommendationIn(
+        cluster={"node_type_id": "r5.xlarge", "num_workers": 5}, phase="learning"))
+    http, sent = _counting_http_client(svc)
+    task = SimpleNamespace(dag_id="it_http_apply", task_id="etl", params={}, json=copy.deepcopy(PAYLOAD),
+                           new_cluster=None, tasks=None)
+    state = guarded_apply(task, {}, client_factory=lambda _t: http)
+
+    assert sent == ["POST /gradient/api/v1/projects:choose-cluster"], sent
+    assert state.fail_open_reason is None and state.clusters["new_cluster"].recommendation_id == ready.id
+    cluster = task.json["new_cluster"]
+    assert (cluster["node_type_id"], cluster["num_workers"]) == ("r5.xlarge", 5)
+    assert cluster["custom_tags"]["gradient:recommendation-id"] == str(ready.id)
+    assert cluster["custom_tags"]["team"] == "it" and cluster["cluster_log_conf"] == PAYLOAD["new_cluster"]["cluster_log_conf"]
+
+
+def test_http_mode_records_a_cluster_in_one_request(
+    emulator: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record step of a cluster Gradient prepared, in http mode: one REST request (record the run, mark
+    the recommendation it used applied to it, recommend the next one) -- it took 3, plus 2 for the alerts."""
+    from types import SimpleNamespace
+
+    from airflow_provider_gradient.core.cluster_merge import gradient_tags
+    from airflow_provider_gradient.operators._record import safe_record
     from airflow_provider_gradient.service import GradientService, RecommendationIn
 
     monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(tmp_path / "pending"))
@@ -132,19 +176,7 @@ def test_http_mode_records_a_cluster_in_one_request(
     run_id = emulator.request("POST", "/api/2.2/jobs/runs/submit", payload)["run_id"]
     emulator.wait_run(run_id, timeout=120)
 
-    app = create_app(svc)
-    app.dependency_overrides[get_user] = lambda: object()
-    api_server = FastAPI()
-    api_server.mount("/gradient", app)  # as Airflow's api-server mounts the plugin
-    inner = TestClient(api_server)._transport
-    sent: list[str] = []
-
-    class Counting(httpx.BaseTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            sent.append(f"{request.method} {request.url.path}")
-            return inner.handle_request(request)
-
-    http = GradientHttpClient("http://testserver", token="test", transport=Counting())
+    http, sent = _counting_http_client(svc)
     task = SimpleNamespace(
         dag_id="it_http_count", task_id="etl", params={}, json=payload, new_cluster=None, tasks=None,
         databricks_conn_id="databricks_default", databricks_retry_limit=3, databricks_retry_delay=1,
