@@ -9,11 +9,11 @@ per cluster (one REST request in http mode). No Airflow.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_gradient.core.payload import tagged_ids
+from airflow_provider_gradient.core.payload import TaggedIds
 from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.collected import CollectedRun
 from airflow_provider_gradient.service.ingest import to_run_in
@@ -39,32 +39,31 @@ class RecordResult:
 
 def project_ids(
     client: GradientClient,
-    payload: Mapping[str, Any],
+    tags: Sequence[TaggedIds],
     base_app_id: str,
     *,
     dag_id: str | None = None,
     task_id: str | None = None,
-) -> tuple[dict[str, int], dict[str, int | None]]:
-    """Project and applied recommendation of each cluster: from Gradient's tags on the submitted clusters,
-    else (a cluster Gradient did not prepare) the project of ``<app id>[.<key>]``, created if absent.
+) -> dict[str, int]:
+    """The project of each submitted cluster: the one Gradient's tags name
+    (:func:`~airflow_provider_gradient.core.payload.tagged_ids`), else (a cluster Gradient did not prepare) the
+    project of ``<app id>[.<key>]``, created if absent.
 
-    :return: (project id by slot id, recommendation id by slot id).
+    :return: project id by slot id.
     """
     projects: dict[str, int] = {}
-    recs: dict[str, int | None] = {}
-    for ids in tagged_ids(payload):
+    for ids in tags:
         pid = ids.project_id
         if pid is None:
             pid = client.get_or_create_project(ids.slot.app_id(base_app_id), dag_id=dag_id, task_id=task_id).id
         projects[ids.slot.slot_id] = pid
-        recs[ids.slot.slot_id] = ids.recommendation_id
-    return projects, recs
+    return projects
 
 
 def record_clusters(
     client: GradientClient,
     collected: Mapping[str, CollectedRun],
-    payload: Mapping[str, Any],
+    tags: Sequence[TaggedIds],
     *,
     base_app_id: str,
     settings: GradientSettings,
@@ -72,11 +71,11 @@ def record_clusters(
     task_id: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> list[RecordResult]:
-    """Record the collected runs of the clusters of ``payload`` (as submitted): the project of each cluster
-    (:func:`project_ids`), then :func:`record_collected` with the ``[gradient]`` cloud, region, plan and
+    """Record the collected runs of the submitted clusters (``tags``: their Gradient ids): the project of each
+    cluster (:func:`project_ids`), then :func:`record_collected` with the ``[gradient]`` cloud, region, plan and
     price catalog. Raises when a project cannot be resolved; a run that cannot be recorded is an error result.
     """
-    projects, _ = project_ids(client, payload, base_app_id, dag_id=dag_id, task_id=task_id)
+    projects = project_ids(client, tags, base_app_id, dag_id=dag_id, task_id=task_id)
     return record_collected(
         client,
         collected,

@@ -310,11 +310,13 @@ def collect_and_record(
                                aws_conn_id=aws_conn_id, azure_conn_id=azure_conn_id)
     run = hook.get_run(run_id)
     submitted = payload if as_submitted else run_payload(payload, run)
-    collected = collect_run(hook, run_id, submitted, opts=opts, run=run)
+    tags = tagged_ids(submitted)
+    recommendations = {t.slot.slot_id: t.recommendation_id for t in tags}
+    collected = collect_run(hook, run_id, submitted, recommendation_ids=recommendations, opts=opts, run=run)
     return record_clusters(
         client,
         collected,
-        submitted,
+        tags,
         base_app_id=base_app_id,
         dag_id=dag_id,
         task_id=task_id,
