@@ -39,11 +39,6 @@ def _as_bool(value: Any, default: bool) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def store_url_from_conf() -> str:
-    """``[gradient] store_url``, or ``sqlite:///$AIRFLOW_HOME/gradient.db``."""
-    return get_settings().resolved_store_url()
-
-
 @functools.lru_cache(maxsize=8)
 def _cached_service(url: str, settings: GradientSettings) -> GradientService:
     from airflow_provider_gradient.service import GradientService
