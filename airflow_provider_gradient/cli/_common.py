@@ -13,9 +13,12 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.service.client import GradientClient
 
 ConnOpt = Annotated[
     str, typer.Option("--conn-id", envvar="GRADIENT_CONN_ID", help="The gradient connection (local or http).")
@@ -83,7 +86,9 @@ def check_store_url(store_url: str | None, *, create: bool) -> None:
         fail(2, f"--store-url: directory {path.parent} does not exist")
 
 
-def client(conn_id: str = "gradient_default", store_url: str | None = None, *, create: bool = False) -> Any:
+def client(
+    conn_id: str = "gradient_default", store_url: str | None = None, *, create: bool = False
+) -> GradientClient:
     """The Gradient client of the connection (or local over ``store_url``).
 
     With a store URL (``--store-url`` / ``GRADIENT_STORE_URL``) the command runs in local mode without
