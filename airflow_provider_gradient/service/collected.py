@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.core.eventlog import AppSummary
 
 LogStatus = Literal["complete", "incomplete", "missing"]
 
@@ -87,7 +90,7 @@ class CollectedRun:
     end_ms: int
     submitted_cluster: Mapping[str, Any]
     cluster: ClusterFacts | None = None
-    summary: Any | None = None
+    summary: AppSummary | None = None
     log_status: LogStatus = "missing"
     log_reason: str | None = None
     recommendation_id: Any | None = None

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_gradient.core.cluster import Cluster, ClusterError
-from airflow_provider_gradient.core.pricing import (
-    PriceCatalog,
-    RunCost,
-)
+from airflow_provider_gradient.core.pricing import PriceCatalog, RunCost
 from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, IngestError, RunStateFacts
 from airflow_provider_gradient.service.run_cost import build_timeline, price_run, worker_stats
 
-Outcome = Literal["success", "failed", "oom", "cancelled"]
+if TYPE_CHECKING:
+    from airflow_provider_gradient.core.eventlog import AppSummary
 
+Outcome = Literal["success", "failed", "oom", "cancelled"]
 
 #: Messages/termination codes that mean the job ran out of memory (driver or executors).
 OOM_PATTERN = re.compile(
@@ -26,13 +25,11 @@ OOM_PATTERN = re.compile(
     r"exit code 137|Container killed .*memory|DRIVER_OUT_OF_MEMORY|SPARK_DRIVER_OOM|memory limit exceeded",
     re.IGNORECASE,
 )
-
-
 _CANCELLED = {"CANCELED", "CANCELLED", "SKIPPED", "EXCLUDED"}
 
 
 def classify_outcome(
-    state: RunStateFacts, cluster: ClusterFacts | None = None, summary: Any = None
+    state: RunStateFacts, cluster: ClusterFacts | None = None, summary: AppSummary | None = None
 ) -> Outcome:
     """Classify a terminal run: ``oom`` (state message, termination reason or event log), ``cancelled``,
     ``success`` or ``failed``."""
@@ -43,7 +40,7 @@ def classify_outcome(
             texts.append(str(reason.get("code") or ""))
             texts.extend(str(v) for v in (reason.get("parameters") or {}).values())
         texts.append(str(cluster.cluster.get("state_message") or ""))
-    oom = any(OOM_PATTERN.search(t) for t in texts if t) or bool(getattr(summary, "oom_detected", False))
+    oom = any(OOM_PATTERN.search(t) for t in texts if t) or (summary is not None and summary.oom_detected)
     if state.result_state == "SUCCESS" and not oom:
         return "success"
     if oom and state.result_state != "SUCCESS":
@@ -62,12 +59,9 @@ def _submitted(run: CollectedRun) -> Cluster:
         return Cluster()
 
 
-def summary_dict(summary: Any) -> dict[str, Any] | None:
+def summary_dict(summary: AppSummary | None) -> dict[str, Any] | None:
     """JSON-safe dict of an ``AppSummary`` (its ``to_dict``), or None."""
-    if summary is None:
-        return None
-    to_dict = getattr(summary, "to_dict", None)
-    return dict(to_dict()) if callable(to_dict) else dict(summary)
+    return None if summary is None else summary.to_dict()
 
 
 def runtime_s(run: CollectedRun) -> float:
@@ -118,9 +112,7 @@ def oom_evidence(run: CollectedRun) -> tuple[str, str] | None:
         for line in (text or "").splitlines():
             if OOM_PATTERN.search(line):
                 return where, _clip(line)
-    messages = tuple(getattr(run.summary, "oom_messages", None) or ())
-    if not messages and isinstance(run.summary, Mapping):
-        messages = tuple(run.summary.get("oom_messages") or ())
+    messages = run.summary.oom_messages if run.summary is not None else ()
     if messages:
         return "the Spark event log", _clip(str(messages[0]))
     return None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
+from airflow_provider_gradient.core.eventlog import AppSummary, parse_event_log
 from airflow_provider_gradient.core.pricing import compute_run_cost, load_catalog
 from airflow_provider_gradient.service.collected import (
     CloudInstance,
@@ -31,6 +35,23 @@ EVENTS = (
     {"timestamp": T0 + 20 * MIN, "type": "NODES_LOST", "details": {"current_num_workers": 4}},
     {"timestamp": T0 + 30 * MIN, "type": "TERMINATING", "details": {"reason": {"code": "JOB_FINISHED"}}},
 )
+
+
+OOM_LINE = "java.lang.OutOfMemoryError: Java heap space"
+
+
+def _summary(folder: Path, *, oom: bool) -> AppSummary:
+    """A parsed event log of one stage, failed for lack of memory or not."""
+    info = {"Stage ID": 1, "Stage Attempt ID": 0, "Stage Name": "s", "Number of Tasks": 1, "Submission Time": 2000}
+    done = {**info, "Completion Time": 9000, **({"Failure Reason": OOM_LINE} if oom else {})}
+    events = [
+        {"Event": "SparkListenerApplicationStart", "App ID": "app-1", "Timestamp": 1000},
+        {"Event": "SparkListenerStageSubmitted", "Stage Info": info},
+        {"Event": "SparkListenerStageCompleted", "Stage Info": done},
+    ]
+    path = folder / ("oom" if oom else "ok")
+    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    return parse_event_log(path)
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +92,13 @@ def test_timeline_without_events_uses_spec_size() -> None:
         (("TERMINATED", "TIMEDOUT", "Timed out"), {}, False, "failed"),
     ],
 )
-def test_classify_outcome(state: tuple[str, str, str], cluster: dict, summary_oom: bool, expected: str) -> None:
-    class Summary:
-        oom_detected = summary_oom
-
+def test_classify_outcome(
+    state: tuple[str, str, str], cluster: dict, summary_oom: bool, expected: str, tmp_path: Path
+) -> None:
+    summary = _summary(tmp_path, oom=summary_oom)
+    assert summary.oom_detected is summary_oom
     facts = ClusterFacts("c-1", cluster=cluster)
-    assert classify_outcome(RunStateFacts(*state), facts, Summary()) == expected
+    assert classify_outcome(RunStateFacts(*state), facts, summary) == expected
 
 
 def test_price_from_events_matches_cost_model(catalog) -> None:  # type: ignore[no-untyped-def]
@@ -138,12 +160,9 @@ def test_unknown_node_type_is_a_clear_error(catalog) -> None:  # type: ignore[no
         to_run_in(run, catalog, cloud="aws", region="us-east-1")
 
 
-def test_oom_message_names_the_evidence_and_where(catalog) -> None:  # type: ignore[no-untyped-def]
+def test_oom_message_names_the_evidence_and_where(catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 15 item 11: not the generic "Workload failed" but the OutOfMemoryError line and its source."""
-    from types import SimpleNamespace
-
-    summary = SimpleNamespace(oom_detected=True, oom_messages=("java.lang.OutOfMemoryError: Java heap space",),
-                              to_dict=lambda: {"oom_detected": True})
+    summary = _summary(tmp_path, oom=True)
     run = CollectedRun(
         43,
         RunStateFacts("TERMINATED", "FAILED", "Workload failed, see run output for details"),
