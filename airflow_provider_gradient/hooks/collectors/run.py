@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_gradient.core.payload import (
     find_clusters,
@@ -39,6 +39,9 @@ from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, RunStateFacts
 from airflow_provider_gradient.service.record import RecordResult, record_clusters
 from airflow_provider_gradient.settings import GradientSettings
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.core.eventlog import AppSummary
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +78,7 @@ def _safe(what: str, fn: Callable[[], Any], default: Any) -> Any:
         return default
 
 
-def _parse(folder: Path) -> tuple[Any, str | None]:
+def _parse(folder: Path) -> tuple[AppSummary | None, str | None]:
     """Parse a downloaded event log folder: (AppSummary or None, error message or None)."""
     try:
         from airflow_provider_gradient.core.eventlog import parse_event_log
@@ -93,7 +96,7 @@ def fetch_event_log(
     end_ms: int | None,
     workdir: Path,
     opts: CollectOptions,
-) -> tuple[Any, str, str | None]:
+) -> tuple[AppSummary | None, str, str | None]:
     """Download and parse the event log of a run, retrying with backoff until it is complete.
 
     Complete means: the final (live) ``eventlog`` part is there and the log holds the application end
@@ -104,7 +107,7 @@ def fetch_event_log(
     root = f"{dest.rstrip('/')}/{cluster_id}/eventlog"
     delays = list(backoff_delays(max(0, opts.log_tries - 1), base_s=opts.log_backoff_s))
     reason: str | None = "no event log found"
-    summary: Any = None
+    summary: AppSummary | None = None
     found = False
     for attempt in range(len(delays) + 1):
         try:
@@ -126,7 +129,7 @@ def fetch_event_log(
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             fresh = bool(live) and end_ms is not None and int(live[0].get("modification_time") or 0) >= int(end_ms)
-            app_ended = summary is not None and bool(getattr(summary, "complete", False))
+            app_ended = summary is not None and summary.complete
             if live and summary is not None and app_ended:
                 return summary, "complete", None
             if live and summary is not None and fresh:
@@ -177,7 +180,7 @@ def collect_run(
             start_ms = int((info or {}).get("start_ms") or run.get("start_time") or 0)
             end_ms = int((info or {}).get("end_ms") or run.get("end_time") or start_ms)
             facts: ClusterFacts | None = None
-            summary: Any = None
+            summary: AppSummary | None = None
             status: str = "missing"
             reason: str | None = "no cluster instance in runs/get"
             if info:
