@@ -13,6 +13,7 @@ from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.pricing import PriceCatalog, RunCost
 from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, IngestError, RunStateFacts
 from airflow_provider_gradient.service.run_cost import build_timeline, price_run, worker_stats
+from airflow_provider_gradient.service.spot import SpotEvidence, spot_evidence
 
 if TYPE_CHECKING:
     from airflow_provider_gradient.core.eventlog import AppSummary
@@ -123,10 +124,8 @@ def _clip(line: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def run_spot_evidence(run: CollectedRun) -> Any:
+def run_spot_evidence(run: CollectedRun) -> SpotEvidence:
     """Spot workers the run lost (:func:`~airflow_provider_gradient.service.spot.spot_evidence`)."""
-    from airflow_provider_gradient.service.spot import spot_evidence
-
     cluster = run.cluster
     return spot_evidence(
         events=cluster.events if cluster is not None else (),

@@ -15,9 +15,13 @@ sees the same nodes) and says where it looked. A run failed *by* spot loss is re
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.core.eventlog import AppSummary
+    from airflow_provider_gradient.service.collected import CloudInstance
 
 __all__ = ["SpotEvidence", "spot_evidence"]
 
@@ -72,27 +76,19 @@ def _events_lost(events: Any) -> int:
     return lost
 
 
-def _summary_field(summary: Any, name: str) -> Any:
-    if summary is None:
-        return None
-    if isinstance(summary, Mapping):
-        return summary.get(name)
-    return getattr(summary, name, None)
-
-
 def spot_evidence(
     *,
-    events: Any = (),
-    instances: Any = (),
-    summary: Any = None,
+    events: Sequence[Mapping[str, Any]] = (),
+    instances: Sequence[CloudInstance] = (),
+    summary: AppSummary | None = None,
     texts: tuple[str, ...] = (),
     spot_cluster: bool = False,
 ) -> SpotEvidence:
     """Count reclaimed spot workers from cluster events, cloud instances and the event log summary.
 
     :param events: ``clusters/events`` of the cluster.
-    :param instances: cloud instances (objects with ``market`` and ``state_reason``).
-    :param summary: the parsed event log (``AppSummary`` or its dict).
+    :param instances: the cloud instances of the cluster.
+    :param summary: the parsed event log.
     :param texts: more failure texts (run state message).
     :param spot_cluster: the cluster ran its workers on spot (event-log-only evidence counts only then).
     """
@@ -102,15 +98,14 @@ def spot_evidence(
     if n_events:
         counts.append(n_events)
         sources.append(f"cluster events: {n_events} node(s) lost, SPOT_INSTANCE_TERMINATION")
-    reclaimed = [i for i in instances or () if SPOT_PATTERN.search(str(getattr(i, "state_reason", "") or ""))]
+    reclaimed = [i for i in instances if i.state_reason and SPOT_PATTERN.search(i.state_reason)]
     if reclaimed:
         counts.append(len(reclaimed))
-        code = str(getattr(reclaimed[0], "state_reason", ""))
+        code = str(reclaimed[0].state_reason)
         sources.append(f"cloud: {len(reclaimed)} instance(s) ended with {code}")
-    removed = _summary_field(summary, "executor_removed_reasons") or {}
-    worker_lost = sum(int(v) for k, v in removed.items() if str(k).lower().startswith(_WORKER_LOST)) \
-        if isinstance(removed, Mapping) else 0
-    lost_tasks = int(_summary_field(summary, "executor_lost_failures") or 0)
+    removed = summary.executor_removed_reasons if summary is not None else {}
+    worker_lost = sum(int(v) for k, v in removed.items() if str(k).lower().startswith(_WORKER_LOST))
+    lost_tasks = summary.executor_lost_failures if summary is not None else 0
     named = [t for t in texts if t and SPOT_PATTERN.search(t)]
     if worker_lost and (spot_cluster or counts or named):
         counts.append(worker_lost)

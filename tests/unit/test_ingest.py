@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from small_logs import OOM_LINE, one_stage_summary
 
-from airflow_provider_gradient.core.eventlog import AppSummary, parse_event_log
 from airflow_provider_gradient.core.pricing import compute_run_cost, load_catalog
 from airflow_provider_gradient.service.collected import (
     CloudInstance,
@@ -35,23 +34,6 @@ EVENTS = (
     {"timestamp": T0 + 20 * MIN, "type": "NODES_LOST", "details": {"current_num_workers": 4}},
     {"timestamp": T0 + 30 * MIN, "type": "TERMINATING", "details": {"reason": {"code": "JOB_FINISHED"}}},
 )
-
-
-OOM_LINE = "java.lang.OutOfMemoryError: Java heap space"
-
-
-def _summary(folder: Path, *, oom: bool) -> AppSummary:
-    """A parsed event log of one stage, failed for lack of memory or not."""
-    info = {"Stage ID": 1, "Stage Attempt ID": 0, "Stage Name": "s", "Number of Tasks": 1, "Submission Time": 2000}
-    done = {**info, "Completion Time": 9000, **({"Failure Reason": OOM_LINE} if oom else {})}
-    events = [
-        {"Event": "SparkListenerApplicationStart", "App ID": "app-1", "Timestamp": 1000},
-        {"Event": "SparkListenerStageSubmitted", "Stage Info": info},
-        {"Event": "SparkListenerStageCompleted", "Stage Info": done},
-    ]
-    path = folder / ("oom" if oom else "ok")
-    path.write_text("\n".join(json.dumps(e) for e in events) + "\n")
-    return parse_event_log(path)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +77,7 @@ def test_timeline_without_events_uses_spec_size() -> None:
 def test_classify_outcome(
     state: tuple[str, str, str], cluster: dict, summary_oom: bool, expected: str, tmp_path: Path
 ) -> None:
-    summary = _summary(tmp_path, oom=summary_oom)
+    summary = one_stage_summary(tmp_path, failure=OOM_LINE if summary_oom else None)
     assert summary.oom_detected is summary_oom
     facts = ClusterFacts("c-1", cluster=cluster)
     assert classify_outcome(RunStateFacts(*state), facts, summary) == expected
@@ -162,7 +144,7 @@ def test_unknown_node_type_is_a_clear_error(catalog) -> None:  # type: ignore[no
 
 def test_oom_message_names_the_evidence_and_where(catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 15 item 11: not the generic "Workload failed" but the OutOfMemoryError line and its source."""
-    summary = _summary(tmp_path, oom=True)
+    summary = one_stage_summary(tmp_path, failure=OOM_LINE)
     run = CollectedRun(
         43,
         RunStateFacts("TERMINATED", "FAILED", "Workload failed, see run output for details"),
