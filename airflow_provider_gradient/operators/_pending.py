@@ -193,7 +193,7 @@ def sync_pending(
             continue
         try:
             results = tuple((record or record_run)(run_of(entry), client))
-            errors = [str(r.error) for r in results if getattr(r, "error", None)]
+            errors = [r.error for r in results if r.error]
             if not results:
                 errors = ["no cluster of the run could be matched to a project"]
         except Exception as e:  # noqa: BLE001 - keep it pending, say why

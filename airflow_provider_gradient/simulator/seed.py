@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_gradient.simulator.models import ClusterSpec, simulate
+from airflow_provider_gradient.simulator.models import ClusterSpec, SimResult, simulate
 from airflow_provider_gradient.simulator.oracle import price
 
 DAY_MS = 86_400_000
@@ -46,9 +46,9 @@ def _cluster(node_type: str, workers: int) -> dict[str, Any]:
     return {"spark_version": "15.4.x-scala2.12", "node_type_id": node_type, "num_workers": workers}
 
 
-def _metrics(result: Any) -> dict[str, Any]:
+def _metrics(result: SimResult) -> dict[str, Any]:
     stages = result.stages
-    execs = [e for e in getattr(result, "executors", ())]
+    execs = list(result.executors)
     return {
         "input_bytes": int(result.input_bytes),
         "shuffle_read_bytes": int(sum(s.shuffle_read_bytes for s in stages)),
