@@ -70,6 +70,10 @@ ACCESS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/projects/{ref}/recommendations"): ("EDIT", "api"),
     ("POST", "/api/v1/projects/{ref}/recommendations/generate"): ("EDIT", "api"),
     ("GET", "/api/v1/recommendations/{recommendation_id}"): ("READ", "api"),
+    ("GET", "/api/v1/projects:summaries"): ("LIST", "api"),
+    ("GET", "/api/v1/projects/{ref}/overview"): ("READ", "api"),
+    ("GET", "/api/v1/projects/{ref}/roi"): ("READ", "api"),
+    ("GET", "/api/v1/task-runs:find"): ("READ", "api"),
     ("POST", "/api/v1/recommendations/{recommendation_id}/apply"): ("EDIT", "api"),
     ("GET", "/ui/"): ("LIST", "page"),
     ("GET", "/ui/projects.csv"): ("LIST", "api"),
@@ -175,6 +179,7 @@ def _request(method: str, path: str, t: Target, role: str) -> tuple[str, str, An
     query = {
         "/api/v1/projects:resolve": f"?ref={t.app_id}",
         "/ui/ti": f"?dag_id={DENIED_DAG}&task_id={t.app_id.split('.', 1)[1]}&run_id=manual__0",
+        "/api/v1/task-runs:find": f"?dag_id={DENIED_DAG}&task_id={t.app_id.split('.', 1)[1]}&run_id=manual__0",
         "/ui/discover": f"?conn_id={PRIVATE_CONN}&days=1",
         "/ui/discover.csv": f"?conn_id={PRIVATE_CONN}&days=1",
     }.get(path, "")
