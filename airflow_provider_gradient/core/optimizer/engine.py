@@ -83,8 +83,8 @@ LIKELY_P = 0.4
 KEEP_MARGIN = 0.03
 #: P(typical runtime meets the SLA) an untried shape needs to replace the measured incumbent without a probe.
 FINAL_CONFIDENCE = 0.95
-#: A measured shape that may miss the SLA competes at its expected cost, a miss costing at least this multiple of
-#: the cheapest plausible measured cost (an SLA miss is as bad as paying the run twice).
+#: A measured shape that may miss the SLA competes at its expected cost, a miss costing this multiple of what a run
+#: within the SLA costs at least (an SLA miss is as bad as paying that run twice).
 MISS_COST = 2.0
 #: P(typical runtime meets the SLA) of today's cluster from which its runs count as straddling the SLA: it is then
 #: kept at its cost (the user's own choice), never charged for the risk.
@@ -147,8 +147,9 @@ def _incumbent(ctx: _Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, n
     - A shape whose median run (scaled to the next input) was within the SLA competes at its cost, unless the model
       (pooling every run) finds P(its typical runtime meets the SLA) below :data:`WITHIN_TRUST`.
     - Any other measured, never-failed shape with P ≥ :data:`INCUMBENT_MIN_P` competes at its *expected* cost:
-      its cost when it meets the SLA and, when it misses, at least :data:`MISS_COST` × the cheapest plausible
-      cost. So a shape whose runs straddle the SLA on a noisy job loses to a slightly dearer one that meets it.
+      its cost when it meets the SLA and, when it misses, :data:`MISS_COST` × what a run within the SLA costs at
+      least (the lowest cost per success, cost ÷ P, of a measured shape; at most :data:`MISS_COST` × the cheapest
+      one). So a shape whose runs straddle the SLA on a noisy job loses to a dearer one that meets it surely.
     - Today's cluster (the reference) competes at its cost once P ≥ :data:`STRADDLE_P`: the SLA is usually set
       from its own runtime, so its runs straddling the SLA are not held against it.
 
@@ -172,7 +173,9 @@ def _incumbent(ctx: _Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, n
     ok[r0] |= ref_ok
     if not ok.any():
         return None, cost
-    c_star = float(np.min(cost[ok]))
+    # what a run that meets the SLA costs at least: the lowest cost per success (cost ÷ P) of a measured shape,
+    # at most MISS_COST × the cheapest one
+    c_star = min(float(np.min(cost[ok] / np.maximum(p_med[ok], 0.05))), MISS_COST * float(np.min(cost[ok])))
     score = np.where(ok, p_med * cost + (1.0 - p_med) * np.maximum(cost, MISS_COST * c_star), np.inf)
     within = ok & (t_typ <= (ctx.sla_s if ctx.sla_s is not None else math.inf)) & (p_med >= WITHIN_TRUST)
     score = np.where(within, cost, score)
