@@ -169,3 +169,18 @@ def test_cookie_only_write_is_refused(app: Any, svc: GradientService) -> None:
     assert r.status_code == 403
     assert svc.get_project("a.b").settings.sla_minutes is None
     app.dependency_overrides.clear()
+
+
+def test_every_rest_route_is_in_interfaces_md() -> None:
+    """docs/INTERFACES.md lists every route of the REST API (path parameters compared by position only)."""
+    from pathlib import Path
+
+    from fastapi.routing import APIRoute
+
+    from airflow_provider_gradient.plugins.app import create_app
+
+    doc = re.sub(r"\{\w+\}", "{}", (Path(__file__).resolve().parents[2] / "docs" / "INTERFACES.md").read_text())
+    routes = [r for r in create_app(include_ui=False).routes if isinstance(r, APIRoute)]
+    paths = {re.sub(r"\{\w+\}", "{}", r.path.removeprefix("/api/v1")) for r in routes if r.path.startswith("/api/v1/")}
+    missing = sorted(p for p in paths if not re.search(re.escape(p) + r"(?![\w/{:-])", doc))
+    assert len(paths) > 20 and not missing, f"routes missing from docs/INTERFACES.md: {missing}"
