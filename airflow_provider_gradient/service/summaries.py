@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_gradient.core import insights as ins_mod
 from airflow_provider_gradient.core import roi as roi_mod
@@ -24,39 +24,39 @@ TREND_RUNS = 10
 CostTuple = tuple[float, float, float, float]
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
+class LearningProgress(Protocol):
+    """What the learning k/K indicator reads of a project's newest recommendation (a service
+    ``Recommendation`` or the store read model's ``NewestRecommendation``)."""
+
+    @property
+    def learning_iteration(self) -> int: ...
+
+    @property
+    def learning_total(self) -> int: ...
 
 
-def run_runtime_s(run: Any) -> float | None:
+def run_runtime_s(run: Run) -> float | None:
     """Runtime of a run in seconds (``duration_s`` or end - start).
 
-    :param run: a service ``Run`` (or a dict with the same keys)
+    :param run: the run
     """
-    d = _get(run, "duration_s")
-    if d is not None:
-        return float(d)
-    start, end = _get(run, "start_ms"), _get(run, "end_ms")
-    if start is not None and end is not None:
-        return max(int(end) - int(start), 0) / 1000.0
+    if run.duration_s is not None:
+        return float(run.duration_s)
+    if run.start_ms is not None and run.end_ms is not None:
+        return max(run.end_ms - run.start_ms, 0) / 1000.0
     return None
 
 
-def run_cost(run: Any) -> CostTuple | None:
+def run_cost(run: Run) -> CostTuple | None:
     """``(cloud, dbu, storage, total)`` USD of a run, None when not priced.
 
-    :param run: a service ``Run`` (or a dict with the same keys)
+    :param run: the run
     """
-    cost = _get(run, "cost")
+    cost = run.cost
     if cost is None:
         return None
-    cloud = float(_get(cost, "cloud_usd", 0.0) or 0.0)
-    dbu = float(_get(cost, "dbu_usd", 0.0) or 0.0)
-    storage = float(_get(cost, "storage_usd", 0.0) or 0.0)
-    total = float(_get(cost, "total_usd", 0.0) or 0.0) or cloud + dbu + storage
-    return cloud, dbu, storage, total
+    cloud, dbu, storage = float(cost.cloud_usd), float(cost.dbu_usd), float(cost.storage_usd)
+    return cloud, dbu, storage, float(cost.total_usd) or cloud + dbu + storage
 
 
 #: ``core.roi`` failure kind of a run outcome.
@@ -111,7 +111,7 @@ def project_roi(runs: Iterable[Run]) -> roi_mod.ProjectRoi:
 
 
 def insights_for(
-    project: Any, points: Sequence[roi_mod.RunPoint], learning_total: int | None, *, now_ms: int | None = None
+    project: Project, points: Sequence[roi_mod.RunPoint], learning_total: int | None, *, now_ms: int | None = None
 ) -> tuple[ins_mod.Insight, ...]:
     """Insight badges of a project (``core.insights.project_insights``).
 
@@ -120,10 +120,10 @@ def insights_for(
     :param learning_total: K of "learning k/K"
     """
     settings = ins_mod.InsightSettings(
-        sla_minutes=_get(_get(project, "settings"), "sla_minutes"),
-        phase=_get(project, "phase"),
+        sla_minutes=project.settings.sla_minutes,
+        phase=project.phase,
         learning_total=learning_total,
-        created_ms=_get(project, "created_ms"),
+        created_ms=project.created_ms,
     )
     return ins_mod.project_insights(points, settings, now_ms=now_ms)
 
@@ -169,7 +169,7 @@ class ProjectSummary:
 
 
 def summarize_project(
-    project: Any, runs: Sequence[Run], latest_rec: Any = None, *, now_ms: int | None = None
+    project: Project, runs: Sequence[Run], latest_rec: LearningProgress | None = None, *, now_ms: int | None = None
 ) -> ProjectSummary:
     """The projects-table row of ``project`` from its runs (any order).
 
@@ -192,10 +192,10 @@ def summarize_project(
 
 
 def summarize_points(
-    project: Any,
+    project: Project,
     points: Sequence[roi_mod.RunPoint],
     costs: Sequence[CostTuple | None],
-    latest_rec: Any = None,
+    latest_rec: LearningProgress | None = None,
     *,
     successes: int,
     last_runtime_s: float | None,
@@ -206,16 +206,16 @@ def summarize_points(
 
     :param points: the runs as ``core.roi.RunPoint``, ordered by (start, run id)
     :param costs: :func:`run_cost` of each run, same order
-    :param latest_rec: the newest recommendation (anything with ``learning_iteration``/``learning_total``)
+    :param latest_rec: the newest recommendation (any state)
     :param successes: number of successful runs
     :param last_runtime_s: runtime of the last run
     :param last_run_ms: start of the last run
     """
     priced = [c for c in costs if c is not None]
-    settings = _get(project, "settings")
-    total_k = int(_get(settings, "learning_runs", 4) or 4)
-    if latest_rec is not None and _get(latest_rec, "learning_total"):
-        k, total_k = int(_get(latest_rec, "learning_iteration") or 0), int(_get(latest_rec, "learning_total"))
+    settings = project.settings
+    total_k = settings.learning_runs
+    if latest_rec is not None and latest_rec.learning_total:
+        k, total_k = latest_rec.learning_iteration, latest_rec.learning_total
     else:
         k = min(successes, total_k)
     trend = tuple(c[3] for c in costs[-TREND_RUNS:] if c is not None)
@@ -224,16 +224,16 @@ def summarize_points(
         trend_pct = (trend[-1] - trend[0]) / trend[0] * 100.0
     last_cost = costs[-1] if costs else None
     return ProjectSummary(
-        id=int(_get(project, "id")),
-        app_id=str(_get(project, "app_id")),
-        name=str(_get(project, "name") or _get(project, "app_id")),
-        dag_id=_get(project, "dag_id"),
-        task_id=_get(project, "task_id"),
-        phase=str(_get(project, "phase") or "learning"),
+        id=project.id,
+        app_id=project.app_id,
+        name=project.name or project.app_id,
+        dag_id=project.dag_id,
+        task_id=project.task_id,
+        phase=project.phase or "learning",
         learning_k=k,
         learning_total=total_k,
-        auto_apply=bool(_get(settings, "auto_apply", False)),
-        sla_minutes=_get(settings, "sla_minutes"),
+        auto_apply=settings.auto_apply,
+        sla_minutes=settings.sla_minutes,
         runs=len(points),
         total_cost_usd=sum((c[3] for c in priced), 0.0),
         cloud_usd=sum((c[0] for c in priced), 0.0),

@@ -17,7 +17,7 @@ from airflow_provider_gradient.core import roi as roi_mod
 from airflow_provider_gradient.plugins.app import create_app
 from airflow_provider_gradient.plugins.ui import auth, views
 from airflow_provider_gradient.plugins.ui.rendering import project_rows
-from airflow_provider_gradient.service import GradientService
+from airflow_provider_gradient.service import GradientService, Recommendation
 from airflow_provider_gradient.service.summaries import ProjectSummary, summarize_project
 
 pytestmark = pytest.mark.sqlite_only
@@ -117,8 +117,9 @@ def test_optimizing_rows_show_no_learning_counter(svc: GradientService, client: 
     assert "optimizing 0/4" not in html and "optimizing 4/4" not in html
     recs = views.recommendation_views(svc.list_recommendations(project.id, limit=None), [])
     assert all(r.learning == "" for r in recs if r.phase == "optimizing")
-    learning = views.recommendation_views([{"id": 1, "created_ms": 0, "state": "ready", "phase": "learning",
-                                            "cluster": CLUSTER, "learning_iteration": 2, "learning_total": 4}], [])
+    learning = views.recommendation_views([Recommendation(
+        id=1, project_id=project.id, created_ms=0, updated_ms=0, state="ready", phase="learning", cluster=CLUSTER,
+        learning_iteration=2, learning_total=4)], [])
     assert learning[0].learning == "2/4"
 
 

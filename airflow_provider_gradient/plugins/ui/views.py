@@ -14,16 +14,11 @@ from typing import Any
 from airflow_provider_gradient.charts import ChartPoint
 from airflow_provider_gradient.core.cluster import cluster_label
 from airflow_provider_gradient.core.csv_cell import csv_text
+from airflow_provider_gradient.service.schemas import Recommendation, Run
 from airflow_provider_gradient.service.summaries import ProjectSummary, run_cost, run_runtime_s
 
 #: Runs shown on a project's timeline charts.
 CHART_RUNS = 60
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
 
 
 def change_label(pct: float | None) -> str:
@@ -119,37 +114,37 @@ class RunView:
     failure_message: str | None = None
 
 
-def run_views(runs: Sequence[Any]) -> list[RunView]:
+def run_views(runs: Sequence[Run]) -> list[RunView]:
     """Runs oldest first as :class:`RunView`."""
-    ordered = sorted(runs, key=lambda r: (_get(r, "start_ms") or 0, _get(r, "databricks_run_id") or 0))
+    ordered = sorted(runs, key=lambda r: (r.start_ms or 0, r.databricks_run_id))
     out = []
     for r in ordered:
         c = run_cost(r)
         out.append(
             RunView(
-                databricks_run_id=int(_get(r, "databricks_run_id")),
-                start_ms=_get(r, "start_ms"),
-                outcome=str(_get(r, "outcome")),
+                databricks_run_id=r.databricks_run_id,
+                start_ms=r.start_ms,
+                outcome=r.outcome,
                 runtime_s=run_runtime_s(r),
                 cloud_usd=c[0] if c else 0.0,
                 dbu_usd=c[1] if c else 0.0,
                 storage_usd=c[2] if c else 0.0,
                 total_usd=c[3] if c else None,
-                recommendation_id=_get(r, "recommendation_id"),
-                cluster=cluster_label(_get(r, "cluster_config")),
-                metrics=_get(r, "metrics") or {},
-                log_status=_get(r, "log_status"),
+                recommendation_id=r.recommendation_id,
+                cluster=cluster_label(r.cluster_config),
+                metrics=r.metrics or {},
+                log_status=r.log_status,
                 input_bytes=_input_bytes(r),
-                failure_message=_get(r, "failure_message"),
+                failure_message=r.failure_message,
             )
         )
     return out
 
 
-def _input_bytes(run: Any) -> int | None:
-    value = _get(run, "input_bytes")
+def _input_bytes(run: Run) -> int | None:
+    value: Any = run.input_bytes
     if value is None:
-        value = (_get(run, "metrics") or {}).get("input_bytes")
+        value = (run.metrics or {}).get("input_bytes")
     return None if value is None else int(value)
 
 
@@ -209,39 +204,39 @@ class RecommendationView:
     runtime_high_s: float | None = None
 
 
-def recommendation_views(recs: Sequence[Any], runs: Sequence[RunView]) -> list[RecommendationView]:
+def recommendation_views(recs: Sequence[Recommendation], runs: Sequence[RunView]) -> list[RecommendationView]:
     """Recommendation history, newest first, each with the actual outcome of the run(s) that used it."""
     by_rec: dict[int, list[RunView]] = {}
     for v in runs:
         if v.recommendation_id is not None:
             by_rec.setdefault(v.recommendation_id, []).append(v)
     out = []
-    for rec in sorted(recs, key=lambda r: _get(r, "id"), reverse=True):
-        used = [v for v in by_rec.get(int(_get(rec, "id")), []) if v.outcome == "success"]
+    for rec in sorted(recs, key=lambda r: r.id, reverse=True):
+        used = [v for v in by_rec.get(rec.id, []) if v.outcome == "success"]
         rt = [v.runtime_s for v in used if v.runtime_s is not None]
         cost = [v.total_usd for v in used if v.total_usd is not None]
-        total = _get(rec, "learning_total") or 0
+        total = rec.learning_total
         out.append(
             RecommendationView(
-                id=int(_get(rec, "id")),
-                created_ms=int(_get(rec, "created_ms") or 0),
-                state=str(_get(rec, "state")),
-                phase=str(_get(rec, "phase")),
-                cluster=cluster_label(_get(rec, "cluster")),
-                reason=str(_get(rec, "reason") or ""),
-                predicted_runtime_s=_get(rec, "predicted_runtime_s"),
-                predicted_cost_usd=_get(rec, "predicted_cost_usd"),
+                id=rec.id,
+                created_ms=rec.created_ms,
+                state=rec.state,
+                phase=rec.phase,
+                cluster=cluster_label(rec.cluster),
+                reason=rec.reason,
+                predicted_runtime_s=rec.predicted_runtime_s,
+                predicted_cost_usd=rec.predicted_cost_usd,
                 actual_runtime_s=sum(rt) / len(rt) if rt else None,
                 actual_cost_usd=sum(cost) / len(cost) if cost else None,
                 learning=(
-                    f"{_get(rec, 'learning_iteration') or 0}/{total}"
-                    if total and _get(rec, "phase") == "learning"
+                    f"{rec.learning_iteration}/{total}"
+                    if total and rec.phase == "learning"
                     else ""
                 ),
-                cost_low_usd=_get(rec, "cost_low_usd"),
-                cost_high_usd=_get(rec, "cost_high_usd"),
-                runtime_low_s=_get(rec, "runtime_low_s"),
-                runtime_high_s=_get(rec, "runtime_high_s"),
+                cost_low_usd=rec.cost_low_usd,
+                cost_high_usd=rec.cost_high_usd,
+                runtime_low_s=rec.runtime_low_s,
+                runtime_high_s=rec.runtime_high_s,
             )
         )
     return out
