@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from fastapi import HTTPException, status
 
@@ -29,7 +29,14 @@ from airflow_provider_gradient.settings import GradientConfigError, GradientSett
 log = logging.getLogger(__name__)
 
 Method = Literal["GET", "PUT", "POST", "DELETE"]
-T = TypeVar("T")
+class OfDag(Protocol):
+    """Something that belongs to a DAG (a project, a project summary)."""
+
+    @property
+    def dag_id(self) -> str | None: ...
+
+
+T = TypeVar("T", bound=OfDag)
 _NO_MANAGER = object()
 UNOWNED_MODES = ("admin", "all_dags")
 
@@ -200,21 +207,18 @@ class Access:
         if not self.can_unowned("PUT"):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"{what} needs {unowned_who()}")
 
-    def readable(self, items: Sequence[T], dag_of: Callable[[T], str | None] | None = None) -> list[T]:
+    def readable(self, items: Sequence[T]) -> list[T]:
         """The items (projects, project summaries) the user may read, in their order.
 
-        :param items: objects with a DAG
-        :param dag_of: the DAG id of an item (default: its ``dag_id`` attribute)
+        :param items: objects of a DAG (``dag_id``; None: a project without a DAG)
         """
         if not self.enforced:
             return list(items)
-        if dag_of is None:
-            dag_of = _dag_id_of
-        allowed = self.allowed_dags((dag_of(i) or "" for i in items), "GET")
+        allowed = self.allowed_dags((i.dag_id or "" for i in items), "GET")
         unowned = None
         out: list[T] = []
         for item in items:
-            dag = dag_of(item)
+            dag = item.dag_id
             if dag:
                 if dag in allowed:
                     out.append(item)
@@ -250,10 +254,6 @@ class Access:
             )
 
         return self._ask(f"connection:{conn_id}", check)
-
-
-def _dag_id_of(item: Any) -> str | None:
-    return getattr(item, "dag_id", None)
 
 
 def unowned_who() -> str:
