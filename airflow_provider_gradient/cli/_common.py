@@ -149,7 +149,7 @@ def errors() -> Iterator[None]:
 
 def ref(value: str) -> int | str:
     """A CLI project argument: digits are an id, anything else an app id."""
-    return int(value) if value.isdigit() and len(value) < 18 else value
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 18 else value
 
 
 def print_json(value: Any) -> None:

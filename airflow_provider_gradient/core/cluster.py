@@ -90,7 +90,7 @@ def _int(value: Any, name: str) -> int:
         out = value
     elif isinstance(value, float) and value.is_integer():
         out = int(value)
-    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    elif isinstance(value, str) and value.isascii() and value.strip().lstrip("-").isdigit():
         out = int(value.strip())
     if out is None or out < 0:
         raise ClusterError(name, f"must be a whole number >= 0, got {value!r}")

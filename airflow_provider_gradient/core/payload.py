@@ -253,7 +253,7 @@ def tagged_ids(payload: Mapping[str, Any]) -> list[TaggedIds]:
         rid = _tag(cluster, TAG_RECOMMENDATION_ID)
         out.append(TaggedIds(
             slot,
-            int(pid) if pid is not None and pid.isdigit() else None,
-            int(rid) if rid is not None and rid.isdigit() else None,
+            int(pid) if pid is not None and pid.isascii() and pid.isdigit() else None,
+            int(rid) if rid is not None and rid.isascii() and rid.isdigit() else None,
         ))
     return out

@@ -23,7 +23,7 @@ def parse_hhmm(value: str) -> int:
     :raises WindowError: when it is not a 24-hour ``HH:MM``.
     """
     hh, sep, mm = str(value).strip().partition(":")
-    if not sep or not (hh.isdigit() and mm.isdigit()) or len(mm) != 2:
+    if not sep or not (hh.isascii() and mm.isascii() and hh.isdigit() and mm.isdigit()) or len(mm) != 2:
         raise WindowError(f"optimisation window bound {value!r} is not HH:MM")
     h, m = int(hh), int(mm)
     if not (0 <= h < 24 and 0 <= m < 60):

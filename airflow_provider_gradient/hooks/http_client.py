@@ -61,7 +61,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
         """Path segment of a project: the id, or an app id (resolved to the id when not URL-safe)."""
         if isinstance(ref, int) and not isinstance(ref, bool):
             return str(ref)
-        if _SAFE_REF.match(str(ref)) and not str(ref).isdigit():
+        if _SAFE_REF.match(str(ref)) and not (str(ref).isascii() and str(ref).isdigit()):
             return self._p(ref)
         return str(self._get("/projects:resolve", Project.model_validate, {"ref": str(ref)}).id)
 
@@ -130,7 +130,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
         return ApplyChoice.model_validate(resp.json())
 
     def get_project(self, ref: int | str) -> Project:
-        if not isinstance(ref, int) and (not _SAFE_REF.match(str(ref)) or str(ref).isdigit()):
+        if not isinstance(ref, int) and (not _SAFE_REF.match(str(ref)) or (str(ref).isascii() and str(ref).isdigit())):
             return self._get("/projects:resolve", Project.model_validate, {"ref": str(ref)})
         return self._get(f"/projects/{self._ref(ref)}", Project.model_validate)
 

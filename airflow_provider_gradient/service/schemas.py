@@ -10,7 +10,15 @@ import dataclasses
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 
@@ -23,14 +31,26 @@ RecState = Literal["pending", "ready", "applied", "superseded", "failed"]
 #: Limits of the settings (documented; the API answers 422 outside them).
 MAX_WORKERS_LIMIT = 10_000
 MAX_LEARNING_RUNS = 50
+#: Latest clock a request may name (epoch ms): 9999-12-31, the last instant a datetime holds.
+MAX_EPOCH_MS = 253_402_300_799_999
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
-SlaMinutes = Annotated[float, Field(gt=0, le=60 * 24 * 31, description="Runtime SLA in minutes (> 0).")]
+
+
+def _not_bool(value: Any) -> Any:
+    """A JSON ``true``/``false`` is not a number (pydantic's lax mode would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    return value
+
+
+NotBool = BeforeValidator(_not_bool)
+SlaMinutes = Annotated[float, NotBool, Field(gt=0, le=60 * 24 * 31, description="Runtime SLA in minutes (> 0).")]
 MaxWorkers = Annotated[
-    int, Field(ge=1, le=MAX_WORKERS_LIMIT, description=f"Cap on workers, 1..{MAX_WORKERS_LIMIT}.")
+    int, NotBool, Field(ge=1, le=MAX_WORKERS_LIMIT, description=f"Cap on workers, 1..{MAX_WORKERS_LIMIT}.")
 ]
 LearningRuns = Annotated[
-    int, Field(ge=1, le=MAX_LEARNING_RUNS, description="K, the number of learning runs.")
+    int, NotBool, Field(ge=1, le=MAX_LEARNING_RUNS, description="K, the number of learning runs.")
 ]
 WindowTime = Annotated[
     str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Optimisation window bound, 'HH:MM' (UTC).")
@@ -186,7 +206,7 @@ class Project(_Frozen):
     last_run_ms: int | None = None
 
 
-NonNegFloat = Annotated[float, Field(ge=0)]
+NonNegFloat = Annotated[float, NotBool, Field(ge=0)]
 
 
 class RunCost(_Frozen):
@@ -306,7 +326,7 @@ class ApplyChoiceIn(_Frozen):
     epoch ms) the optimisation window is checked at (None: the server's clock)."""
 
     project: ProjectIn
-    now_ms: Annotated[int, Field(ge=0)] | None = None
+    now_ms: Annotated[int, Field(ge=0, le=MAX_EPOCH_MS, strict=True)] | None = None
 
 
 class ApplyChoice(_Frozen):

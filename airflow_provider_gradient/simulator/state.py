@@ -497,7 +497,7 @@ class WorkspaceState:
     def get_output(self, run_id: Any) -> dict[str, Any]:
         """runs/get-output: for a task run id (or a single-task run id)."""
         with self.lock:
-            rid = int(run_id) if str(run_id).isdigit() else run_id
+            rid = int(run_id) if str(run_id).isascii() and str(run_id).isdigit() else run_id
             for run in self.runs.values():
                 for t in run["tasks"]:
                     if t["run_id"] == rid or (run["run_id"] == rid and len(run["tasks"]) == 1):

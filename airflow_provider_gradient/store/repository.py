@@ -70,7 +70,7 @@ class ProjectRepo:
         if isinstance(ref, int) and not isinstance(ref, bool):
             return self.by_id(ref, for_update=for_update)
         row = self.by_app_id(str(ref), for_update=for_update)
-        if row is None and str(ref).isdigit() and len(str(ref)) < 18:
+        if row is None and str(ref).isascii() and str(ref).isdigit() and len(str(ref)) < 18:
             row = self.by_id(int(ref), for_update=for_update)
         return row
 

@@ -47,3 +47,21 @@ def test_api_conforms_to_its_openapi(case) -> None:
     case.validate_response(
         response, excluded_checks=[ignored_auth, positive_data_acceptance, allow_header_conformance, unsupported_method]
     )
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), [
+    # a Unicode digit is not a project id (int("²") raised: 500)
+    ("GET", "/api/v1/projects/%C2%B2/recommendations/latest", None, 404),
+    ("POST", "/api/v1/projects/%C2%B2/recommendations/generate", None, 404),
+    # a JSON boolean is not a number (lax parsing read true as 1)
+    ("POST", "/api/v1/projects", {"app_id": "x.y", "settings": {"sla_minutes": True}}, 422),
+    ("POST", "/api/v1/projects:choose-cluster", {"now_ms": False, "project": {"app_id": "x.y"}}, 422),
+    # a clock past the year 9999 is refused, not a 500 from datetime
+    ("POST", "/api/v1/projects:choose-cluster", {"now_ms": 999999999999999, "project": {"app_id": "x.y"}}, 422),
+])
+def test_inputs_the_fuzzer_found(method: str, path: str, body: object, status: int) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(_app()) as c:
+        r = c.request(method, path, json=body, headers={"Authorization": "Bearer x"})
+    assert r.status_code == status, r.text[:300]

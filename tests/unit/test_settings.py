@@ -62,6 +62,10 @@ def test_cfg_found_through_airflow_home_and_paths_resolved(tmp_path: Path) -> No
 
 
 def test_get_settings_without_airflow_reads_env_and_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for var in [v for v in os.environ if v.startswith("AIRFLOW__GRADIENT__")]:  # e.g. a session's store_url
+        monkeypatch.delenv(var)
     monkeypatch.setenv("AIRFLOW_CONFIG", str(_cfg(tmp_path, "onboard = Tagged\n")))
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     monkeypatch.setenv("AIRFLOW__GRADIENT__ALERT_ON", "oom, sla_miss")

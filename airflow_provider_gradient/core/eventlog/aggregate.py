@@ -203,7 +203,7 @@ class Aggregator(TaskFolder):
             for s in job.stage_ids:
                 self.stage_to_job.setdefault(s, job_id)
         sql = ev.properties.sql_id if ev.properties is not None else None
-        if sql is not None and sql.strip().lstrip("-").isdigit():
+        if sql is not None and sql.isascii() and sql.strip().lstrip("-").isdigit():
             job.sql_id = int(sql.strip())
 
     def _job_end(self, line: bytes, where: str) -> None:

@@ -72,7 +72,7 @@ UserAccess = Annotated[Access, Depends(get_access)]
 
 def project_ref(ref: str) -> int | str:
     """A path segment of digits is a project id; anything else an app id (see also ``/projects:resolve``)."""
-    return int(ref) if ref.isdigit() and len(ref) < 18 else ref
+    return int(ref) if ref.isascii() and ref.isdigit() and len(ref) < 18 else ref
 
 
 def authorized_project(

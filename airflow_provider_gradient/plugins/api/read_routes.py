@@ -19,13 +19,14 @@ from airflow_provider_gradient.plugins.api.deps import (
     project_ref,
 )
 from airflow_provider_gradient.plugins.api.routes import ERRORS, ProjectRef
+from airflow_provider_gradient.service.schemas import MAX_EPOCH_MS
 from airflow_provider_gradient.service.summaries import ProjectOverview, ProjectSummary, TaskRun
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(csrf_guard)])
 
 NowQ = Annotated[
     int | None,
-    Query(ge=0, le=10**15, description="Clock (epoch ms) of the time-dependent insights; default now"),
+    Query(ge=0, le=MAX_EPOCH_MS, description="Clock (epoch ms) of the time-dependent insights; default now"),
 ]
 IdQ = Annotated[str, Query(max_length=250)]
 
