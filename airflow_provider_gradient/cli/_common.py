@@ -196,19 +196,7 @@ def fmt_ms(ms: int | None) -> str | None:
 
 
 def shape(cluster: dict[str, Any] | None) -> str:
-    """A short description of a cluster: ``m5.xlarge x 4 (spot)`` (read as a ``core.cluster.Cluster``; an
-    invalid one names its bad field)."""
-    if not cluster:
-        return "-"
-    from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+    """A short description of a cluster: ``m5.xlarge x 4 (spot)`` (:func:`core.cluster.cluster_label`, ASCII)."""
+    from airflow_provider_gradient.core.cluster import cluster_label
 
-    try:
-        c = Cluster.from_databricks(cluster, strict=False)
-    except ClusterError as exc:
-        return f"{cluster.get('node_type_id') or '?'} (invalid {exc.field})"
-    node = c.node_type_id or c.instance_pool_id or "?"
-    if c.is_autoscale:
-        workers = f"{c.autoscale_min}-{c.autoscale_max}"
-    else:
-        workers = "?" if c.num_workers is None else str(c.num_workers)
-    return f"{node} x {workers}" + (" (spot)" if c.spot else "")
+    return cluster_label(cluster, ascii_only=True)

@@ -518,21 +518,25 @@ class Cluster:
         return dataclasses.replace(self, aws_attributes=block, extra=self._drop_extra("aws_attributes"))
 
 
-def cluster_label(cfg: Mapping[str, Any] | None) -> str:
+def cluster_label(cfg: Mapping[str, Any] | None, *, ascii_only: bool = False) -> str:
     """``node × workers`` (or ``node × min–max``), plus ``spot``/``photon`` hints, of a new_cluster dict
-    (read as a :class:`Cluster`; an invalid one names its bad field). The pages and the demo report show it.
+    (read as a :class:`Cluster`; an invalid one names its bad field). The pages, the demo report and the CLI
+    show it.
 
     :param cfg: a Databricks ``new_cluster`` dict (None or empty: ``—``)
+    :param ascii_only: ``x`` and ``-`` instead of ``×`` and dashes (terminal output)
     """
+    times, dash, none = ("x", "-", "-") if ascii_only else ("×", "–", "—")
     if not cfg:
-        return "—"
+        return none
     try:
         c = Cluster.from_databricks(cfg, strict=False)
     except ClusterError as exc:
         return f"{cfg.get('node_type_id') or '?'} (invalid {exc.field})"
     if c.is_autoscale:
-        workers = f"{c.autoscale_min}–{c.autoscale_max}"
+        workers = f"{c.autoscale_min}{dash}{c.autoscale_max}"
     else:
         workers = "?" if c.num_workers is None else str(c.num_workers)
     extra = [name for name, on in (("spot", c.spot), ("photon", c.photon)) if on]
-    return f"{c.node_type_id or '?'} × {workers}" + (f" ({', '.join(extra)})" if extra else "")
+    node = c.node_type_id or c.instance_pool_id or "?"
+    return f"{node} {times} {workers}" + (f" ({', '.join(extra)})" if extra else "")
