@@ -138,7 +138,7 @@ def test_event_log_replay_predicts_neighbours_from_one_run(eventlogs_dir) -> Non
     """One run with per-stage task durations: the fit follows the Sparklens-style replay, not the prior."""
     from airflow_provider_gradient.core.eventlog import parse_event_log
     from airflow_provider_gradient.core.eventlog.slot_replay import simulate_stage_times
-    from airflow_provider_gradient.core.optimizer.context import _fit, _predict
+    from airflow_provider_gradient.core.optimizer.context import fit_model, predict
     from airflow_provider_gradient.core.optimizer.engine import _build_ctx
 
     s = parse_event_log(eventlogs_dir / "apache-spark" / "local-1430917381534")
@@ -147,9 +147,9 @@ def test_event_log_replay_predicts_neighbours_from_one_run(eventlogs_dir) -> Non
     for with_stages in (True, False):
         obs = [Observation(shape, float(s.duration_s or 10.0), True, stages=s.stage_details if with_stages else ())]
         ctx = _build_ctx(SPACE, obs, OptimizerSettings(sla_minutes=30), shape)
-        model = _fit(ctx)
+        model = fit_model(ctx)
         assert model is not None
-        pred = _predict(ctx, model)
+        pred = predict(ctx, model)
         two, four = ctx.cands.index_of("m5.xlarge", 2), ctx.cands.index_of("m5.xlarge", 4)
         assert two is not None and four is not None
         ratios[with_stages] = float(pred.param_runtime_s[two] / pred.param_runtime_s[four])

@@ -20,7 +20,10 @@ from airflow_provider_gradient.core.optimizer.types import (
 
 
 @dataclass(slots=True)
-class _Ctx:
+class Ctx:
+    """Everything one ``recommend`` call decides on: the space, the candidates, the epoch's runs (with their
+    candidate index and input-size ratio), the expected next input, failure risks, the SLA and the reference."""
+
     space: SearchSpace
     settings: OptimizerSettings
     baseline: ClusterShape
@@ -38,7 +41,7 @@ class _Ctx:
     observed_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
-def _cap_mask(ctx: _Ctx, ref: int, factor: float | None = None) -> np.ndarray:
+def cap_mask(ctx: Ctx, ref: int, factor: float | None = None) -> np.ndarray:
     """Candidates within the step cap of ``ref`` (workers and total cores change by at most the factor)."""
     c = ctx.cands
     lf = math.log(factor or ctx.settings.max_change_factor) + 1e-9
@@ -48,7 +51,8 @@ def _cap_mask(ctx: _Ctx, ref: int, factor: float | None = None) -> np.ndarray:
     return ok
 
 
-def _fit(ctx: _Ctx) -> RuntimeModel | None:
+def fit_model(ctx: Ctx) -> RuntimeModel | None:
+    """The runtime model fitted on the epoch's successful runs (None before the first success)."""
     c = ctx.cands
     sel = [i for i, o in enumerate(ctx.runs) if o.succeeded and ctx.run_idx[i] >= 0]
     if not sel:
@@ -68,7 +72,7 @@ REPLAY_RANGE = 4.0
 
 
 def _replay_points(
-    ctx: _Ctx, sel: list[int]
+    ctx: Ctx, sel: list[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
     """Virtual runs from replaying recent runs' per-stage task durations on other worker counts, same node type.
 
@@ -113,12 +117,13 @@ def _replay_points(
     return arr[:, 0], arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4], arr[:, 5]
 
 
-def _predict(ctx: _Ctx, model: RuntimeModel) -> Prediction:
+def predict(ctx: Ctx, model: RuntimeModel) -> Prediction:
+    """The model's runtime prediction of every candidate at the next run's expected input."""
     c = ctx.cands
     return model.predict(c.cores, c.memory_gb, c.mem_per_core, c.vcpus, np.maximum(c.workers, 1.0), ctx.size_next)
 
 
-def _observed(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def observed(ctx: Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per candidate: observed runtime scaled to the next size (nan if never succeeded), met SLA, missed SLA."""
     if ctx.observed_cache is not None:
         return ctx.observed_cache
@@ -140,15 +145,16 @@ def _observed(ctx: _Ctx) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ctx.observed_cache
 
 
-def _p_sla(ctx: _Ctx, pred: Prediction) -> np.ndarray:
+def p_sla(ctx: Ctx, pred: Prediction) -> np.ndarray:
+    """P(the next run's runtime ≤ SLA) of every candidate (run-to-run noise included; 1 without an SLA)."""
     if ctx.sla_s is None:
         return np.ones_like(pred.mu)
     return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / pred.sigma))
 
 
-def _best_ref(ctx: _Ctx) -> int:
+def best_ref(ctx: Ctx) -> int:
     """Cheapest observed shape that met the SLA, else the last successful one, else the reference."""
-    t_obs, met, _ = _observed(ctx)
+    t_obs, met, _ = observed(ctx)
     cost = ctx.cands.rate_usd * t_obs / 3600.0
     good = np.nonzero(met & ~np.isnan(t_obs) & ~ctx.risk.banned)[0]
     if good.size:

@@ -20,13 +20,13 @@ import numpy as np
 
 from airflow_provider_gradient.core.optimizer.autoscale import measured_baseline, size_autoscale
 from airflow_provider_gradient.core.optimizer.context import (
-    _best_ref,
-    _cap_mask,
-    _Ctx,
-    _fit,
-    _observed,
-    _p_sla,
-    _predict,
+    Ctx,
+    best_ref,
+    cap_mask,
+    fit_model,
+    observed,
+    p_sla,
+    predict,
 )
 from airflow_provider_gradient.core.optimizer.drift import (
     detect_epoch,
@@ -133,7 +133,7 @@ class _Choice:
     model: RuntimeModel | None
 
 
-def _p_median(ctx: _Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
+def _p_median(ctx: Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
     """P(the shape's *typical* runtime — its median, run-to-run noise removed — meets the SLA)."""
     if ctx.sla_s is None:
         return np.ones_like(pred.mu)
@@ -141,7 +141,7 @@ def _p_median(ctx: _Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
     return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / latent))
 
 
-def _incumbent(ctx: _Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
+def _incumbent(ctx: Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
     """The measured shape to keep (or None), and every shape's measured cost (its median run; nan if unmeasured).
 
     - A shape whose median run (scaled to the next input) was within the SLA competes at its cost, unless the model
@@ -187,17 +187,17 @@ def _incumbent(ctx: _Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, n
     return i, cost
 
 
-def _optimizing_choice(ctx: _Ctx) -> _Choice:
+def _optimizing_choice(ctx: Ctx) -> _Choice:
     c = ctx.cands
-    model = _fit(ctx)
+    model = fit_model(ctx)
     notes: list[str] = []
     if model is None:
         i, what = learning_choice(ctx, max(len(ctx.runs), 1))
         return _Choice(i, None, False, (f"no successful run yet; {what}",), None)
-    pred = _predict(ctx, model)
-    p = _p_sla(ctx, pred)
+    pred = predict(ctx, model)
+    p = p_sla(ctx, pred)
     p_med = _p_median(ctx, pred, model)
-    t_obs, met, missed = _observed(ctx)
+    t_obs, met, missed = observed(ctx)
     last = ctx.runs[-1] if ctx.runs else None
     last_i = int(ctx.run_idx[-1]) if ctx.runs else -1
     inc, measured_cost = _incumbent(ctx, p_med, last_i)
@@ -210,8 +210,8 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
             notes.append(f"the last run on {fmt_shape(c, last_i)} {what}; falling back toward {fmt_shape(c, inc)}")
         inc_cost = float(measured_cost[inc])
         untried = np.isnan(t_obs) & ~missed & ~ctx.risk.banned
-        cap = _cap_mask(ctx, inc)
-        wide = _cap_mask(ctx, inc, ctx.settings.max_change_factor**2)
+        cap = cap_mask(ctx, inc)
+        wide = cap_mask(ctx, inc, ctx.settings.max_change_factor**2)
         cap = cap | (wide & (p >= WIDE_STEP_CONFIDENCE) & (ctx.risk.p_fail <= 0.05))
         # an untried shape replaces the measured one only when the model is confident on both counts: it meets the
         # SLA (P ≥ FINAL_CONFIDENCE, typical runtime) and costs less even at its pessimistic (90th pct) runtime
@@ -263,15 +263,15 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
     r0 = ctx.ref_idx
     m_ok = ~np.isnan(t_obs) & ~ctx.risk.banned
     if (m_ok[r0] and p_med[r0] >= STRADDLE_P and p_med[r0] >= float(p_med[m_ok].max()) - 1e-9):
-        sure = (np.isnan(t_obs) & ~missed & ~ctx.risk.banned & _cap_mask(ctx, r0) & (p_med >= FINAL_CONFIDENCE)
+        sure = (np.isnan(t_obs) & ~missed & ~ctx.risk.banned & cap_mask(ctx, r0) & (p_med >= FINAL_CONFIDENCE)
                 & (ctx.risk.p_fail <= 0.05))
         if not sure.any():
             notes.append(f"no shape is likely within the SLA; keeping today's {fmt_shape(c, r0)}, whose runs "
                          f"straddle it (P(typical runtime meets the SLA) {p_med[r0]:.0%})")
             return _Choice(r0, pred, False, tuple(notes), model)
-    ref = _best_ref(ctx)
-    cap = _cap_mask(ctx, ref)
-    wide = _cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
+    ref = best_ref(ctx)
+    cap = cap_mask(ctx, ref)
+    wide = cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
     if not met.any():
         # nothing has met the SLA yet: growing the cluster is the safe direction, so it may move factor² to
         # a shape predicted clearly faster than any run so far (a job that stopped scaling does not escalate)
@@ -312,7 +312,7 @@ def _optimizing_choice(ctx: _Ctx) -> _Choice:
 # ---------------------------------------------------------------- shape + reason
 
 
-def _to_shape(ctx: _Ctx, i: int, runtime_s: float | None, notes: list[str] | None = None) -> ClusterShape:
+def _to_shape(ctx: Ctx, i: int, runtime_s: float | None, notes: list[str] | None = None) -> ClusterShape:
     """The cluster of candidate ``i``; for an autoscaled baseline, the min/max whose expected average is the
     candidate's worker count (:func:`~.autoscale.size_autoscale`; its explanation is appended to ``notes``)."""
     c, b, s = ctx.cands, ctx.baseline, ctx.settings
@@ -351,7 +351,7 @@ def _index_of_shape(space: SearchSpace, cands: Candidates, shape: ClusterShape) 
 
 
 def _build_ctx(space: SearchSpace, history: Sequence[Observation], settings: OptimizerSettings,
-               baseline: ClusterShape) -> _Ctx:
+               baseline: ClusterShape) -> Ctx:
     baseline = measured_baseline(baseline, history)  # an autoscaled baseline at the average it really ran
     cands = build_candidates(space, settings, baseline)
     hist = list(history)
@@ -372,7 +372,7 @@ def _build_ctx(space: SearchSpace, history: Sequence[Observation], settings: Opt
         if ref_idx < 0:
             ref_idx = _index_of_shape(space, cands, baseline)
     sla_s = settings.sla_minutes * 60.0 if settings.sla_minutes else None
-    ctx = _Ctx(space, settings, baseline, cands, hist, epoch, runs, run_idx, run_size, size_next, risk, sla_s,
+    ctx = Ctx(space, settings, baseline, cands, hist, epoch, runs, run_idx, run_size, size_next, risk, sla_s,
                ref_idx, next_bytes=nxt)
     if sla_s is None:
         # no SLA: do not get slower than the reference run (+10 %)
@@ -388,7 +388,7 @@ def _idx_or_neg(cands: Candidates, o: Observation) -> int:
     return -1 if i is None else i
 
 
-def _today_cost(ctx: _Ctx) -> float | None:
+def _today_cost(ctx: Ctx) -> float | None:
     b = _index_of_shape(ctx.space, ctx.cands, ctx.baseline)
     ts = [o.runtime_s * ctx.size_next / max(s, 1e-9) for o, i, s in zip(ctx.runs, ctx.run_idx, ctx.run_size,
                                                                          strict=True) if o.succeeded and i == b]
@@ -415,10 +415,10 @@ def sla_outlook(
     :param baseline: the user's own cluster.
     """
     ctx = _build_ctx(space, history, settings, baseline)
-    model = _fit(ctx)
+    model = fit_model(ctx)
     if model is None or ctx.sla_s is None:
         return {}
-    p_med = _p_median(ctx, _predict(ctx, model), model)
+    p_med = _p_median(ctx, predict(ctx, model), model)
     c = ctx.cands
     return {(c.name(i), int(c.workers[i])): float(p_med[i]) for i in range(len(c))}
 
@@ -455,8 +455,8 @@ def recommend(
     if k < big_k:
         phase = "learning"
         i, what = learning_choice(ctx, k)
-        model = _fit(ctx)
-        pred = _predict(ctx, model) if model is not None else None
+        model = fit_model(ctx)
+        pred = predict(ctx, model) if model is not None else None
         head = f"Learning run {k + 1} of {big_k}: {what}."
         feasible = True
     else:
@@ -497,7 +497,7 @@ def recommend(
     )
 
 
-def _optimizing_head(ctx: _Ctx, i: int, model: RuntimeModel | None, cost: float | None, feasible: bool) -> str:
+def _optimizing_head(ctx: Ctx, i: int, model: RuntimeModel | None, cost: float | None, feasible: bool) -> str:
     c = ctx.cands
     n_ok = sum(1 for o in ctx.runs if o.succeeded)
     parts = []

@@ -13,12 +13,12 @@ import math
 import numpy as np
 
 from airflow_provider_gradient.core.optimizer.context import (
-    _best_ref,
-    _cap_mask,
-    _Ctx,
-    _fit,
-    _p_sla,
-    _predict,
+    Ctx,
+    best_ref,
+    cap_mask,
+    fit_model,
+    p_sla,
+    predict,
 )
 from airflow_provider_gradient.core.optimizer.reasons import fmt_shape
 
@@ -28,9 +28,9 @@ POOR_SCALING_EFFICIENCY = 0.7
 VERY_POOR_SCALING_EFFICIENCY = 0.6
 
 
-def _same_node_step(ctx: _Ctx, ref: int, up: bool, tried: set[int], factor: float | None = None) -> int | None:
+def _same_node_step(ctx: Ctx, ref: int, up: bool, tried: set[int], factor: float | None = None) -> int | None:
     c = ctx.cands
-    mask = (c.node_idx == c.node_idx[ref]) & _cap_mask(ctx, ref, factor) & ~ctx.risk.banned
+    mask = (c.node_idx == c.node_idx[ref]) & cap_mask(ctx, ref, factor) & ~ctx.risk.banned
     mask &= (c.workers > c.workers[ref]) if up else (c.workers < c.workers[ref])
     idx = [int(i) for i in np.nonzero(mask)[0] if int(i) not in tried]
     if not idx:
@@ -38,12 +38,12 @@ def _same_node_step(ctx: _Ctx, ref: int, up: bool, tried: set[int], factor: floa
     return max(idx, key=lambda i: c.workers[i]) if up else min(idx, key=lambda i: c.workers[i])
 
 
-def _model_pick(ctx: _Ctx, mask: np.ndarray, min_p: float, kappa: float) -> int | None:
-    model = _fit(ctx)
+def _model_pick(ctx: Ctx, mask: np.ndarray, min_p: float, kappa: float) -> int | None:
+    model = fit_model(ctx)
     if model is None:
         return None
-    pred = _predict(ctx, model)
-    p = _p_sla(ctx, pred)
+    pred = predict(ctx, model)
+    p = p_sla(ctx, pred)
     ok = mask & (p >= min_p) & (ctx.risk.p_fail <= 0.35)
     if not ok.any():
         ok = mask & (ctx.risk.p_fail <= 0.35)
@@ -55,7 +55,7 @@ def _model_pick(ctx: _Ctx, mask: np.ndarray, min_p: float, kappa: float) -> int 
     return int(np.argmin(cost))
 
 
-def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
+def learning_choice(ctx: Ctx, k: int) -> tuple[int, str]:
     """Learning run ``k + 1`` (``k`` runs of the epoch done)."""
     c = ctx.cands
     ref = ctx.ref_idx
@@ -67,7 +67,7 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
         if all(o.failure_kind == "spot" for o in ctx.runs) and not ctx.risk.banned[ref]:
             # lost to spot reclaims, not to the shape: measure it again (on on-demand workers, see _to_shape)
             return ref, f"{fmt_shape(c, ref)} lost its spot workers; measuring it again on on-demand workers"
-        mask = ~ctx.risk.banned & _cap_mask(ctx, ref)
+        mask = ~ctx.risk.banned & cap_mask(ctx, ref)
         mask[list(tried)] = False
         if not mask.any():
             mask = ~ctx.risk.banned
@@ -142,7 +142,7 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
         if step is not None:
             return step, (f"measuring how runtime scales with workers: {fmt_shape(c, step)} "
                           f"({c.workers[step] / max(w0, 1):.2g}× today's {w0} workers)")
-    mask = ~ctx.risk.banned & _cap_mask(ctx, _best_ref(ctx))
+    mask = ~ctx.risk.banned & cap_mask(ctx, best_ref(ctx))
     mask[list(tried)] = False
     i3 = _model_pick(ctx, mask, 0.5, 1.0) if mask.any() else None
     if i3 is None:
@@ -150,7 +150,7 @@ def learning_choice(ctx: _Ctx, k: int) -> tuple[int, str]:
     return i3, f"exploring {fmt_shape(c, i3)}, the most promising untried shape"
 
 
-def _poor_scaling(ctx: _Ctx, ref: int, threshold: float = POOR_SCALING_EFFICIENCY) -> bool:
+def _poor_scaling(ctx: Ctx, ref: int, threshold: float = POOR_SCALING_EFFICIENCY) -> bool:
     """True when a measured step on the reference's node type showed poor parallel efficiency."""
     c = ctx.cands
     pts = [(float(c.cores[i]), o.runtime_s / max(s, 1e-9)) for o, i, s in
@@ -164,12 +164,12 @@ def _poor_scaling(ctx: _Ctx, ref: int, threshold: float = POOR_SCALING_EFFICIENC
     return (t_lo / t_hi) / (c_hi / c_lo) < threshold
 
 
-def _family_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
+def _family_test(ctx: Ctx, ref: int, tried: set[int]) -> int | None:
     """An untried family with less memory per core than the reference, at the reference's cores: the least memory
     per core first (the extreme design point: compute-optimised families), then the nearest node size."""
     c = ctx.cands
     tried_mpc = {round(float(c.mem_per_core[i]), 3) for i in tried}
-    ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & _cap_mask(ctx, ref)
+    ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & cap_mask(ctx, ref)
     ok &= c.mem_per_core < c.mem_per_core[ref] - 1e-6
     best: tuple[float, float, float, int] | None = None
     for i in np.nonzero(ok)[0]:
@@ -182,12 +182,12 @@ def _family_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
     return None if best is None else best[3]
 
 
-def _memory_rich_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
+def _memory_rich_test(ctx: Ctx, ref: int, tried: set[int]) -> int | None:
     """The family with the most memory per core, at about ``ref``'s total memory and no more cores (so cheaper per
     hour); the node size nearest ``ref``'s. None when no family has more memory per core than ``ref``."""
     c = ctx.cands
     ok = ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35) & (c.mem_per_core > c.mem_per_core[ref] + 1e-6)
-    ok &= _cap_mask(ctx, ref) & (c.cores <= c.cores[ref] + 1e-9)
+    ok &= cap_mask(ctx, ref) & (c.cores <= c.cores[ref] + 1e-9)
     idx = [int(i) for i in np.nonzero(ok)[0] if int(i) not in tried]
     if not idx:
         return None
@@ -197,13 +197,13 @@ def _memory_rich_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
                                    abs(math.log(c.vcpus[i] / c.vcpus[ref])), -float(c.cores[i]), i))
 
 
-def _size_test(ctx: _Ctx, ref: int, tried: set[int]) -> int | None:
+def _size_test(ctx: Ctx, ref: int, tried: set[int]) -> int | None:
     """The same family as ``ref`` with a different node size (larger first) at the same cores."""
     c = ctx.cands
     fam = c.nodes[int(c.node_idx[ref])].family
     same_fam = np.array([c.nodes[int(n)].family == fam for n in c.node_idx])
     ok = same_fam & (np.abs(c.vcpus - c.vcpus[ref]) > 0) & ~ctx.risk.banned & (ctx.risk.p_fail <= 0.35)
-    ok &= _cap_mask(ctx, ref)
+    ok &= cap_mask(ctx, ref)
     best: tuple[float, float, int] | None = None
     for i in np.nonzero(ok)[0]:
         if int(i) in tried:
