@@ -257,18 +257,6 @@ def _optimizing_choice(ctx: Ctx) -> _Choice:
     if fallback and last is not None:
         what = "failed" if not last.succeeded else "missed the SLA"
         notes.append(f"the last run on {fmt_shape(c, last_i)} {what}")
-    # nothing measured is likely within the SLA. When today's cluster's own runs straddle it (its typical runtime
-    # within noise of the SLA, and no measured shape more likely), keep today's cluster rather than gamble on an
-    # untried shape: only one predicted to meet it with P ≥ FINAL_CONFIDENCE replaces it
-    r0 = ctx.ref_idx
-    m_ok = ~np.isnan(t_obs) & ~ctx.risk.banned
-    if (m_ok[r0] and p_med[r0] >= STRADDLE_P and p_med[r0] >= float(p_med[m_ok].max()) - 1e-9):
-        sure = (np.isnan(t_obs) & ~missed & ~ctx.risk.banned & cap_mask(ctx, r0) & (p_med >= FINAL_CONFIDENCE)
-                & (ctx.risk.p_fail <= 0.05))
-        if not sure.any():
-            notes.append(f"no shape is likely within the SLA; keeping today's {fmt_shape(c, r0)}, whose runs "
-                         f"straddle it (P(typical runtime meets the SLA) {p_med[r0]:.0%})")
-            return _Choice(r0, pred, False, tuple(notes), model)
     ref = best_ref(ctx)
     cap = cap_mask(ctx, ref)
     wide = cap_mask(ctx, ref, ctx.settings.max_change_factor**2)
