@@ -148,8 +148,10 @@ def errors() -> Iterator[None]:
 
 
 def ref(value: str) -> int | str:
-    """A CLI project argument: digits are an id, anything else an app id."""
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 18 else value
+    """A CLI project argument: digits are an id, anything else an app id (:func:`core.refs.project_ref`)."""
+    from airflow_provider_gradient.core.refs import project_ref
+
+    return project_ref(value)
 
 
 def print_json(value: Any) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from airflow_provider_gradient.core.refs import project_id_of
 from airflow_provider_gradient.store.models import ProjectRow, RecommendationRow, RunRow, WorkspaceRow
 
 
@@ -70,8 +71,9 @@ class ProjectRepo:
         if isinstance(ref, int) and not isinstance(ref, bool):
             return self.by_id(ref, for_update=for_update)
         row = self.by_app_id(str(ref), for_update=for_update)
-        if row is None and str(ref).isascii() and str(ref).isdigit() and len(str(ref)) < 18:
-            row = self.by_id(int(ref), for_update=for_update)
+        pid = project_id_of(str(ref))
+        if row is None and pid is not None:
+            row = self.by_id(pid, for_update=for_update)
         return row
 
     def insert_if_absent(self, values: dict[str, Any]) -> bool:

@@ -70,11 +70,6 @@ def get_access(user: CurrentUser) -> Access:
 UserAccess = Annotated[Access, Depends(get_access)]
 
 
-def project_ref(ref: str) -> int | str:
-    """A path segment of digits is a project id; anything else an app id (see also ``/projects:resolve``)."""
-    return int(ref) if ref.isascii() and ref.isdigit() and len(ref) < 18 else ref
-
-
 def authorized_project(
     svc: GradientService, access: Access, ref: int | str, method: Literal["GET", "PUT"] = "GET"
 ) -> Project:

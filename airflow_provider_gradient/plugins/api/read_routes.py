@@ -10,13 +10,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from airflow_provider_gradient.core.refs import project_ref
 from airflow_provider_gradient.core.roi import ProjectRoi
 from airflow_provider_gradient.plugins.api.deps import (
     Service,
     UserAccess,
     authorized_project,
     csrf_guard,
-    project_ref,
 )
 from airflow_provider_gradient.plugins.api.routes import ERRORS, ProjectRef
 from airflow_provider_gradient.service.schemas import MAX_EPOCH_MS

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from airflow_provider_gradient.core.refs import project_ref
 from airflow_provider_gradient.plugins.access import Access
 from airflow_provider_gradient.plugins.api.deps import (
     CurrentUser,
@@ -22,7 +23,6 @@ from airflow_provider_gradient.plugins.api.deps import (
     UserAccess,
     authorized_project,
     csrf_guard,
-    project_ref,
 )
 from airflow_provider_gradient.service import (
     ApplyChoice,
