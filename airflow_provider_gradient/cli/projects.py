@@ -93,6 +93,26 @@ def _nullable(value: str | None, cast: type) -> Any:
         fail(2, f"invalid value {value!r}")
 
 
+def _window(value: str | None) -> dict[str, str]:
+    """``--window HH:MM-HH:MM`` as ``window_start``/``window_end`` (the times are checked by the settings)."""
+    if value is None:
+        return {}
+    start, sep, end = value.partition("-")
+    if not sep:
+        fail(2, "--window must be HH:MM-HH:MM")
+    return {"window_start": start.strip(), "window_end": end.strip()}
+
+
+def _families(value: str | None) -> list[str] | None:
+    """``--allowed-families r5, m5`` as a list ('' for any)."""
+    return None if value is None else [f.strip() for f in value.split(",") if f.strip()]
+
+
+def _settings_arg(values: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings given on the command line (None: none given; the service validates them)."""
+    return {k: v for k, v in values.items() if v is not None} or None
+
+
 AUTO_APPLY_WARNING = (
     "warning: auto-apply is on: Gradient changes this task's cluster at its next runs without review "
     "(off, recommendations wait for `gradient recommendations apply`)\n"
@@ -168,6 +188,16 @@ def create(
     sla_minutes: Annotated[float | None, typer.Option(help="Runtime SLA in minutes.")] = None,
     auto_apply: Annotated[bool | None, typer.Option("--auto-apply/--no-auto-apply")] = None,
     max_workers: Annotated[int | None, typer.Option(help="Cap on workers (1..10000).")] = None,
+    maintain_scaling_type: Annotated[bool | None, typer.Option("--maintain-scaling-type/--change-scaling-type")] = None,
+    optimize_instance_size: Annotated[bool | None, typer.Option("--optimize-instance-size/--keep-instance-size")] = None,
+    allowed_families: Annotated[str | None, typer.Option(help="Comma-separated node families (default: any).")] = None,
+    force_on_demand: Annotated[bool | None, typer.Option("--force-on-demand/--allow-spot")] = None,
+    allow_arm: Annotated[bool | None, typer.Option(
+        "--allow-arm/--keep-architecture",
+        help="Allow node types of another CPU architecture than the baseline's (x86 <-> ARM/Graviton).")] = None,
+    window: Annotated[str | None, typer.Option(help="Optimisation window HH:MM-HH:MM (UTC; default: always).")] = None,
+    learning_runs: Annotated[int | None, typer.Option(help="Runs in the learning phase (default: [gradient]).")] = None,
+    cluster_log_url: Annotated[str | None, typer.Option(help="Log destination of the event logs.")] = None,
     cloud: Annotated[str | None, typer.Option(help="aws or azure.")] = None,
     region: Annotated[str | None, typer.Option()] = None,
     dag_id: Annotated[str | None, typer.Option()] = None,
@@ -184,8 +214,12 @@ def create(
     _check_place(cloud, region)
     _warn_auto_apply(auto_apply)
     cluster = _cluster_arg(baseline_cluster)
-    settings = {k: v for k, v in (("sla_minutes", sla_minutes), ("auto_apply", auto_apply),
-                                  ("max_workers", max_workers)) if v is not None}
+    settings = _settings_arg({
+        "sla_minutes": sla_minutes, "auto_apply": auto_apply, "max_workers": max_workers,
+        "maintain_scaling_type": maintain_scaling_type, "optimize_instance_size": optimize_instance_size,
+        "allowed_families": _families(allowed_families), "force_on_demand": force_on_demand, "allow_arm": allow_arm,
+        **_window(window), "learning_runs": learning_runs, "cluster_log_url": cluster_log_url,
+    })
     from airflow_provider_gradient.service.errors import NotFoundError
 
     with errors():
@@ -198,7 +232,7 @@ def create(
             fail(1, f"project {app_id} already exists (id {existing.id}); nothing was changed. "
                     f"Change its settings with: gradient projects update {app_id} ...")
         p = c.get_or_create_project(
-            app_id, name=name, settings=settings or None, cloud=cloud, region=region, dag_id=dag_id,
+            app_id, name=name, settings=settings, cloud=cloud, region=region, dag_id=dag_id,
             task_id=task_id, baseline_cluster=cluster,
         )
     print_json(p) if json_output else _show(p)
@@ -239,12 +273,9 @@ def update(
         if _nullable(window, str) is None:
             patch["window_start"] = patch["window_end"] = None
         else:
-            start, sep, end = window.partition("-")
-            if not sep:
-                fail(2, "--window must be HH:MM-HH:MM")
-            patch["window_start"], patch["window_end"] = start.strip(), end.strip()
+            patch.update(_window(window))
     if allowed_families is not None:
-        patch["allowed_families"] = [f.strip() for f in allowed_families.split(",") if f.strip()]
+        patch["allowed_families"] = _families(allowed_families)
     for key, value in (("auto_apply", auto_apply), ("maintain_scaling_type", maintain_scaling_type),
                        ("optimize_instance_size", optimize_instance_size), ("force_on_demand", force_on_demand),
                        ("allow_arm", allow_arm), ("learning_runs", learning_runs)):

@@ -109,6 +109,28 @@ def test_projects_create_list_show_update(cli) -> None:
     assert json.loads(r.output)["name"] == "Nightly load"
 
 
+def test_projects_create_takes_every_setting(cli, svc: GradientService) -> None:
+    """`projects create` sets what `projects update` can (the ProjectSettings fields), validated, and creates
+    nothing when a setting is invalid."""
+    r = cli("projects", "create", "arm.task", "--allow-arm", "--change-scaling-type", "--keep-instance-size",
+            "--allowed-families", "r6g, m6g", "--force-on-demand", "--window", "22:00-06:00", "--learning-runs", "6",
+            "--cluster-log-url", "s3://logs/gradient", "--max-workers", "12", "--no-auto-apply", "--json")
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.output)["settings"]
+    assert s == {**s, "allow_arm": True, "maintain_scaling_type": False, "optimize_instance_size": False,
+                 "allowed_families": ["r6g", "m6g"], "force_on_demand": True, "window_start": "22:00",
+                 "window_end": "06:00", "learning_runs": 6, "cluster_log_url": "s3://logs/gradient",
+                 "max_workers": 12, "auto_apply": False}
+    assert svc.get_project("arm.task").settings.allow_arm is True
+    plain = json.loads(cli("projects", "create", "plain.task", "--json").output)["settings"]
+    assert plain["allow_arm"] is False and plain["maintain_scaling_type"] is True and plain["window_start"] is None
+    for bad in (("--learning-runs", "0"), ("--window", "22:00"), ("--window", "25:00-01:00"),
+                ("--allowed-families", "r5;drop")):
+        r = cli("projects", "create", "bad.task", *bad)
+        assert r.exit_code == 2 and "error:" in r.output, (bad, r.output)
+    assert svc.find_project("bad.task") is None
+
+
 @pytest.mark.parametrize(
     "args",
     [
