@@ -197,8 +197,8 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
     def record_and_recommend(
         self, ref: int | str, run: RunIn | dict[str, Any], *, recommend: bool = True
     ) -> RecordOutcome:
-        # retried like record_run: recording and marking applied are idempotent, and a repeated generation
-        # recomputes the same recommendation over the same runs
+        # retried like record_run: the service answers a retry of the same run with the first call's outcome
+        # (no second recommendation, nothing marked applied again)
         run_in = _validate(RunIn, run, ("run",))
         resp = self._request(
             "POST",

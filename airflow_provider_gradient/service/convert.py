@@ -93,6 +93,7 @@ def run_out(row: RunRow) -> Run:
         metrics=row.metrics,
         cost=cost,
         recommendation_id=row.recommendation_id,
+        next_recommendation_id=row.next_recommendation_id,
         log_status=row.log_status,  # type: ignore[arg-type]
         log_reason=row.log_reason,
         dag_id=row.dag_id,

@@ -284,6 +284,8 @@ class Run(_Frozen):
     metrics: dict[str, Any] | None = None
     cost: RunCost | None = None
     recommendation_id: int | None = None
+    #: the recommendation generated after this run was recorded (None: none yet)
+    next_recommendation_id: int | None = None
     log_status: LogStatus
     log_reason: str | None = None
     dag_id: str | None = None

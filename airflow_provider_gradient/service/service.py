@@ -29,6 +29,7 @@ from airflow_provider_gradient.service.errors import (
     GradientValidationError,
     NotFoundError,
 )
+from airflow_provider_gradient.service.run_merge import merge_run, run_columns
 from airflow_provider_gradient.service.schemas import (
     ApplyChoice,
     ApplyChoiceIn,
@@ -49,14 +50,13 @@ from airflow_provider_gradient.service.summaries import ProjectOverview, Project
 from airflow_provider_gradient.settings import GradientSettings, declared_defaults
 from airflow_provider_gradient.store import migrate
 from airflow_provider_gradient.store.engine import Engines, get_engines
-from airflow_provider_gradient.store.models import ProjectRow, RunRow
+from airflow_provider_gradient.store.models import ProjectRow, RecommendationRow, RunRow
 from airflow_provider_gradient.store.repository import ProjectRepo, RecommendationRepo, RunRepo, WorkspaceRepo
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ProjectRef = int | str
 
-_LOG_RANK = {"missing": 0, "pending": 1, "incomplete": 2, "complete": 3}
 
 
 class StoreBusyError(GradientError):
@@ -426,49 +426,54 @@ class GradientService(GradientClient):
     def record_run(self, ref: ProjectRef, run: RunIn | dict[str, Any]) -> Run:
         """Record a run; idempotent on ``databricks_run_id`` (a later record updates, never duplicates)."""
         run_in = _validate(RunIn, run, ("run",))
-        values = _run_columns(run_in)
+        return self._write(lambda s: run_out(self._record(s, ref, run_in)[0]))
 
-        def tx(s: Session) -> Run:
-            project = self._project(s, ref, for_update=True)  # lock order: project, then run
-            if run_in.recommendation_id is not None:
-                rec = RecommendationRepo(s).get(run_in.recommendation_id)
-                if rec is None or rec.project_id != project.id:
-                    raise GradientValidationError(
-                        f"recommendation_id: {run_in.recommendation_id} is not a recommendation of this project",
-                        [
-                            {
-                                "loc": ["run", "recommendation_id"],
-                                "msg": "unknown recommendation for this project",
-                                "type": "value_error",
-                            }
-                        ],
-                    )
-            repo = RunRepo(s)
-            t = now_ms()
-            row = repo.get(project.id, run_in.databricks_run_id, for_update=True)
-            if row is None:
-                inserted = repo.insert_if_absent(
-                    {
-                        "project_id": project.id,
-                        "databricks_run_id": run_in.databricks_run_id,
-                        **values,
-                        "created_ms": t,
-                        "updated_ms": t,
-                    }
+    def _record(self, s: Session, ref: ProjectRef, run_in: RunIn) -> tuple[RunRow, bool]:
+        """Insert or merge ``run_in`` (in the caller's transaction).
+
+        :return: the run's row, and whether this record told the optimiser anything new (a new run, or a
+            field it reads changed: not a retry of an earlier record).
+        """
+        values = run_columns(run_in)
+        project = self._project(s, ref, for_update=True)  # lock order: project, then run
+        if run_in.recommendation_id is not None:
+            rec = RecommendationRepo(s).get(run_in.recommendation_id)
+            if rec is None or rec.project_id != project.id:
+                raise GradientValidationError(
+                    f"recommendation_id: {run_in.recommendation_id} is not a recommendation of this project",
+                    [
+                        {
+                            "loc": ["run", "recommendation_id"],
+                            "msg": "unknown recommendation for this project",
+                            "type": "value_error",
+                        }
+                    ],
                 )
-                row = repo.get(project.id, run_in.databricks_run_id, for_update=True)
-                assert row is not None
-                if not inserted:
-                    _merge_run(row, values, t)
-            else:
-                _merge_run(row, values, t)
-            seen = row.start_ms if row.start_ms is not None else row.end_ms if row.end_ms is not None else t
-            if project.last_run_ms is None or seen > project.last_run_ms:
-                project.last_run_ms = seen
-            s.flush()
-            return run_out(row)
-
-        return self._write(tx)
+        repo = RunRepo(s)
+        t = now_ms()
+        row = repo.get(project.id, run_in.databricks_run_id, for_update=True)
+        changed = True
+        if row is None:
+            inserted = repo.insert_if_absent(
+                {
+                    "project_id": project.id,
+                    "databricks_run_id": run_in.databricks_run_id,
+                    **values,
+                    "created_ms": t,
+                    "updated_ms": t,
+                }
+            )
+            row = repo.get(project.id, run_in.databricks_run_id, for_update=True)
+            assert row is not None
+            if not inserted:
+                changed = merge_run(row, values, t)
+        else:
+            changed = merge_run(row, values, t)
+        seen = row.start_ms if row.start_ms is not None else row.end_ms if row.end_ms is not None else t
+        if project.last_run_ms is None or seen > project.last_run_ms:
+            project.last_run_ms = seen
+        s.flush()
+        return row, changed
 
     def record_and_recommend(
         self, ref: ProjectRef, run: RunIn | dict[str, Any], *, recommend: bool = True
@@ -477,12 +482,26 @@ class GradientService(GradientClient):
         (``run.recommendation_id``, checked to be the project's by ``record_run``) applied to it, then
         generate the next recommendation.
 
+        Idempotent as a whole: a retry (the same run again, e.g. an HTTP retry after a timeout, or the
+        record step of a retried task) that tells the optimiser nothing new returns the outcome of the
+        first call -- its next recommendation, nothing marked applied again, no second recommendation.
+        A record with new facts about the run (e.g. its event log, complete now) recommends again.
+
         Marking applied is informational (a recommendation that failed meanwhile is only logged); a
         failed generation leaves the run stored and says why in ``recommendation_error``, so the next
-        run recommends again.
+        record recommends again.
         """
         run_in = _validate(RunIn, run, ("run",))
-        stored = self.record_run(ref, run_in)
+
+        def tx(s: Session) -> tuple[Run, bool]:
+            row, changed = self._record(s, ref, run_in)
+            return run_out(row), changed
+
+        stored, changed = self._write(tx)
+        if recommend and not changed and stored.next_recommendation_id is not None:
+            replay = self._first_outcome(stored)
+            if replay is not None:
+                return replay
         applied = None
         if run_in.recommendation_id is not None:
             try:
@@ -493,17 +512,59 @@ class GradientService(GradientClient):
         error = None
         if recommend:
             try:
-                rec = self.generate_recommendation(stored.project_id)
+                rec = self._recommend_after(stored)
             except Exception as exc:  # noqa: BLE001 - the run is stored; the next record recommends again
                 error = f"{type(exc).__name__}: {redact_text(str(exc))}"
                 log.warning("Gradient: no new recommendation for project %s: %s", stored.project_id, error)
         return RecordOutcome(
-            run=stored,
+            run=self.get_run(stored.project_id, stored.databricks_run_id) if rec is not None else stored,
             project=self.get_project(stored.project_id),
             applied=applied,
             recommendation=rec,
             recommendation_error=error,
         )
+
+    def _first_outcome(self, stored: Run) -> RecordOutcome | None:
+        """The outcome of the call that recorded ``stored`` first (None: its recommendation is gone)."""
+        with self._read() as s:
+            repo = RecommendationRepo(s)
+            nxt = repo.get(stored.next_recommendation_id) if stored.next_recommendation_id is not None else None
+            if nxt is None:
+                return None
+            used = repo.get(stored.recommendation_id) if stored.recommendation_id is not None else None
+            if used is not None and (used.state != "applied" or used.applied_to_run != stored.databricks_run_id):
+                used = None  # the first call could not mark it applied either
+            return RecordOutcome(
+                run=stored,
+                project=self._project_out(s, self._project(s, stored.project_id)),
+                applied=recommendation_out(used) if used is not None else None,
+                recommendation=recommendation_out(nxt),
+            )
+
+    def _recommend_after(self, stored: Run) -> Recommendation:
+        """Generate the recommendation that follows the run ``stored`` and link it to the run. When a
+        concurrent record of the same run linked one meanwhile, that one is returned and ours dropped."""
+        from airflow_provider_gradient.service.recommend import build_and_recommend
+
+        project = self.get_project(stored.project_id)
+        runs = self.list_runs(project.id, limit=None)
+        rec_in = build_and_recommend(project, runs, price_catalog=self.price_catalog)
+        seen = stored.next_recommendation_id
+
+        def tx(s: Session) -> Recommendation:
+            project_row = self._project(s, project.id, for_update=True)  # lock order: project, then run
+            run_row = s.get(RunRow, stored.id, with_for_update=True)
+            if run_row is not None and run_row.next_recommendation_id not in (None, seen):
+                other = RecommendationRepo(s).get(run_row.next_recommendation_id)
+                if other is not None:
+                    return recommendation_out(other)
+            row = self._insert_recommendation(s, project_row, rec_in, "ready")
+            if run_row is not None:
+                run_row.next_recommendation_id = row.id
+            s.flush()
+            return recommendation_out(row)
+
+        return self._write(tx)
 
     def get_run(self, ref: ProjectRef, databricks_run_id: int) -> Run:
         with self._read() as s:
@@ -549,29 +610,36 @@ class GradientService(GradientClient):
             raise GradientValidationError(f"state: cannot store a recommendation as {state!r}")
 
         def tx(s: Session) -> Recommendation:
-            project = self._project(s, ref, for_update=True)
-            repo = RecommendationRepo(s)
-            t = now_ms()
-            if state == "ready":
-                repo.supersede_ready(project.id, t)
-            row = repo.insert(
-                {
-                    **rec_in.model_dump(),
-                    "cluster": redact_tree(rec_in.cluster),
-                    "reason": redact_text(rec_in.reason),
-                    "project_id": project.id,
-                    "created_ms": t,
-                    "updated_ms": t,
-                    "state": state,
-                }
-            )
-            if state == "ready" and rec_in.phase == "optimizing" and project.phase != "optimizing":
-                project.phase = "optimizing"
-                project.updated_ms = t
-            s.flush()
+            row = self._insert_recommendation(s, self._project(s, ref, for_update=True), rec_in, state)
             return recommendation_out(row)
 
         return self._write(tx)
+
+    @staticmethod
+    def _insert_recommendation(
+        s: Session, project: ProjectRow, rec_in: RecommendationIn, state: str
+    ) -> RecommendationRow:
+        """Insert a recommendation of the (locked) ``project``; a ready one supersedes the ready one."""
+        repo = RecommendationRepo(s)
+        t = now_ms()
+        if state == "ready":
+            repo.supersede_ready(project.id, t)
+        row = repo.insert(
+            {
+                **rec_in.model_dump(),
+                "cluster": redact_tree(rec_in.cluster),
+                "reason": redact_text(rec_in.reason),
+                "project_id": project.id,
+                "created_ms": t,
+                "updated_ms": t,
+                "state": state,
+            }
+        )
+        if state == "ready" and rec_in.phase == "optimizing" and project.phase != "optimizing":
+            project.phase = "optimizing"
+            project.updated_ms = t
+        s.flush()
+        return row
 
     def mark_applied(self, recommendation_id: int, databricks_run_id: int | None = None) -> Recommendation:
         """Mark a recommendation applied (to a Databricks run, or approved by a user when no run is given)."""
@@ -582,6 +650,8 @@ class GradientService(GradientClient):
                 raise NotFoundError(f"recommendation {recommendation_id} not found")
             if row.state == "failed":
                 raise ConflictError(f"recommendation {recommendation_id} failed and cannot be applied")
+            if databricks_run_id is not None and row.state == "applied" and row.applied_to_run == databricks_run_id:
+                return recommendation_out(row)  # applied to this run already (a retried record)
             t = now_ms()
             row.state = "applied"
             row.applied_ms = t
@@ -632,39 +702,3 @@ def _workspace_columns(ws_in: WorkspaceIn) -> dict[str, Any]:
     d = ws_in.model_dump()
     d["host"] = redact_optional(d.get("host"))  # user:password@ or a token in the query
     return d
-
-
-def _run_columns(run_in: RunIn) -> dict[str, Any]:
-    """Column values of a RunIn (None = not given), secrets redacted."""
-    d = run_in.model_dump(exclude={"databricks_run_id", "cost"})
-    if d.get("metrics") is not None:
-        d["metrics"] = redact_tree(d["metrics"])
-    if d.get("cluster_config") is not None:
-        d["cluster_config"] = redact_tree(d["cluster_config"])
-    for key in ("failure_message", "log_reason"):
-        d[key] = redact_optional(d.get(key))
-    if run_in.cost is not None:
-        c = run_in.cost
-        d.update(
-            cost_cloud_usd=c.cloud_usd,
-            cost_dbu_usd=c.dbu_usd,
-            cost_storage_usd=c.storage_usd,
-            cost_total_usd=c.total_usd,
-            cost_low_usd=c.low_usd,
-            cost_high_usd=c.high_usd,
-        )
-    return d
-
-
-def _merge_run(row: RunRow, values: dict[str, Any], t: int) -> None:
-    """Apply a later record of the same run: given fields win, a complete log is never downgraded."""
-    downgrade = _LOG_RANK[values["log_status"]] < _LOG_RANK[row.log_status] and row.log_status == "complete"
-    for k, v in values.items():
-        if v is None:
-            continue
-        if downgrade and k in ("log_status", "log_reason", "metrics"):
-            continue
-        setattr(row, k, v)
-    if not downgrade and values["log_status"] == "complete" and values.get("log_reason") is None:
-        row.log_reason = None
-    row.updated_ms = t

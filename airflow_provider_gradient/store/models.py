@@ -151,6 +151,10 @@ class RunRow(Base):
     recommendation_id: Mapped[int | None] = mapped_column(
         ForeignKey("gradient_recommendations.id", ondelete="SET NULL")
     )
+    #: the recommendation generated after recording this run: a retried record returns it (no second one).
+    #: No foreign key: SQLite cannot drop such a column in place (downgrade); recommendations are only deleted
+    #: with the runs of their project.
+    next_recommendation_id: Mapped[int | None] = mapped_column(Integer)
     log_status: Mapped[str] = mapped_column(String(16), nullable=False, default="pending")
     log_reason: Mapped[str | None] = mapped_column(Text)
     dag_id: Mapped[str | None] = mapped_column(String(250))

@@ -223,3 +223,67 @@ def test_record_and_recommend_keeps_the_run_when_nothing_to_optimise(svc: Gradie
     out = svc.record_and_recommend(p.id, RunIn(databricks_run_id=9, outcome="failed"))
     assert out.run.databricks_run_id == 9 and svc.list_runs(p.id)[0].outcome == "failed"
     assert (out.recommendation is None) == (out.recommendation_error is not None)
+
+
+def _used_and_run(svc: GradientService, app_id: str = "retry.task") -> tuple[int, RunIn]:
+    p = svc.get_or_create_project(app_id, baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 2})
+    used = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
+    run = RunIn(databricks_run_id=601, outcome="success", start_ms=1_000, end_ms=601_000, recommendation_id=used.id,
+                cluster_config={"node_type_id": "m5.xlarge", "num_workers": 3}, cost=RunCost(total_usd=1.5),
+                dag_id="etl", task_id="load", try_number=1)
+    return p.id, run
+
+
+def test_retried_record_and_recommend_returns_the_first_outcome(svc: GradientService) -> None:
+    """A retry of the record step (same run; a later try of the recording task) creates no second
+    recommendation and marks nothing applied again: it answers what the first call answered."""
+    pid, run = _used_and_run(svc)
+    first = svc.record_and_recommend(pid, run)
+    assert first.recommendation is not None and first.applied is not None and first.applied.applied_to_run == 601
+    for retry in (run, run.model_copy(update={"try_number": 2, "airflow_run_id": "manual__retry"})):
+        again = svc.record_and_recommend(pid, retry)
+        assert again.recommendation == first.recommendation and again.recommendation_error is None
+        assert again.applied == first.applied  # same applied_ms: not marked a second time
+    recs = svc.list_recommendations(pid)
+    assert [(r.id, r.state) for r in recs] == [(first.recommendation.id, "ready"), (first.applied.id, "applied")]
+    assert svc.mark_applied(first.applied.id, databricks_run_id=601) == first.applied
+    assert svc.get_run(pid, 601).next_recommendation_id == first.recommendation.id
+
+
+def test_record_with_new_facts_recommends_again(svc: GradientService) -> None:
+    """Not a retry: a later record of the run that tells the optimiser something new (its complete event log)
+    recommends again, once; the recommendation it used stays applied as first marked."""
+    pid, run = _used_and_run(svc)
+    first = svc.record_and_recommend(pid, run)
+    richer = run.model_copy(update={"log_status": "complete", "metrics": {"tasks": 40}, "input_bytes": 10**9})
+    second = svc.record_and_recommend(pid, richer)
+    assert second.recommendation is not None and first.recommendation is not None
+    assert second.recommendation.id != first.recommendation.id
+    assert second.applied is not None and first.applied is not None
+    assert second.applied.applied_ms == first.applied.applied_ms
+    assert svc.record_and_recommend(pid, richer).recommendation == second.recommendation
+    assert len(svc.list_recommendations(pid)) == 3  # the used one, the first next one (superseded), the second
+    assert second.run.next_recommendation_id == second.recommendation.id
+
+
+def test_concurrent_retries_of_one_record_make_one_recommendation(svc: GradientService) -> None:
+    """An HTTP retry can reach the server while the first request is still running: 4 racing identical records
+    all answer the same next recommendation, and only one is stored."""
+    import threading
+
+    pid, run = _used_and_run(svc)
+    barrier = threading.Barrier(4)
+    out: list[int | None] = []
+
+    def record() -> None:
+        barrier.wait()
+        o = svc.record_and_recommend(pid, run)
+        out.append(o.recommendation.id if o.recommendation is not None else None)
+
+    threads = [threading.Thread(target=record) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(out) == 4 and len(set(out)) == 1 and out[0] is not None
+    assert len(svc.list_recommendations(pid)) == 2
