@@ -1,7 +1,9 @@
 """GradientHttpClient: the :class:`~airflow_provider_gradient.service.client.GradientClient` over the plugin's
 REST API (``/gradient/api/v1``).
 
-Returns the same pydantic value objects as the local service and raises the same typed errors. The
+Returns the same pydantic value objects as the local service and raises the same typed errors. Every request
+body is redacted before it leaves the worker (:func:`_body`, the service's own rule: a secret of a task's cluster
+spec or of a run's failure text never travels to the Gradient service nor lands in its logs). The
 transport (auth, timeouts, retries, error mapping) is :class:`~airflow_provider_gradient.hooks.http_transport.
 GradientHttpTransport`; this module holds only the domain calls. No Airflow import.
 """
@@ -14,10 +16,12 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter
 
+from airflow_provider_gradient.core.redact import redact_tree
 from airflow_provider_gradient.core.roi import ProjectRoi
 from airflow_provider_gradient.hooks.http_transport import GradientHttpTransport
 from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.errors import GradientValidationError, NotFoundError
+from airflow_provider_gradient.service.redaction import redacted
 from airflow_provider_gradient.service.schemas import (
     ApplyChoice,
     ApplyChoiceIn,
@@ -49,6 +53,15 @@ def _validate(model: Any, value: Any, prefix: tuple[str, ...]) -> Any:
         raise GradientValidationError.from_pydantic(exc, prefix) from None
 
 
+def _body(model: BaseModel, *, exclude_unset: bool = False) -> dict[str, Any]:
+    """The JSON body of a request: ``model`` with its secrets redacted (what the service would store anyway).
+
+    :param model: a value object of :mod:`~airflow_provider_gradient.service.schemas`.
+    :param exclude_unset: send only the fields that were given.
+    """
+    return redacted(model).model_dump(mode="json", exclude_unset=exclude_unset)
+
+
 class GradientHttpClient(GradientHttpTransport, GradientClient):
     """HTTP client of the Gradient REST API (the http-mode :class:`GradientClient`; transport arguments as
     :class:`~airflow_provider_gradient.hooks.http_transport.GradientHttpTransport`)."""
@@ -71,7 +84,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
 
     def get_or_create_workspace(self, workspace: WorkspaceIn | dict[str, Any]) -> Workspace:
         ws = _validate(WorkspaceIn, workspace, ("workspace",))
-        resp = self._request("POST", "/workspaces", idempotent=True, json=ws.model_dump(mode="json"))
+        resp = self._request("POST", "/workspaces", idempotent=True, json=_body(ws))
         return Workspace.model_validate(resp.json())
 
     def list_workspaces(self) -> list[Workspace]:
@@ -117,7 +130,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
     def create_project(self, p_in: ProjectIn) -> Project:
         p_in = _validate(ProjectIn, p_in, ())
         resp = self._request(
-            "POST", "/projects", idempotent=True, json=p_in.model_dump(mode="json", exclude_unset=True)
+            "POST", "/projects", idempotent=True, json=_body(p_in, exclude_unset=True)
         )
         return Project.model_validate(resp.json())
 
@@ -125,7 +138,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
         # idempotent: get-or-create and reads only
         c_in = _validate(ApplyChoiceIn, choice, ())
         resp = self._request(
-            "POST", "/projects:choose-cluster", idempotent=True, json=c_in.model_dump(mode="json", exclude_unset=True)
+            "POST", "/projects:choose-cluster", idempotent=True, json=_body(c_in, exclude_unset=True)
         )
         return ApplyChoice.model_validate(resp.json())
 
@@ -153,7 +166,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
             "PATCH",
             f"/projects/{self._ref(ref)}/settings",
             idempotent=True,
-            json=patch_in.model_dump(mode="json", exclude_unset=True),
+            json=_body(patch_in, exclude_unset=True),
         )
         return Project.model_validate(resp.json())
 
@@ -170,7 +183,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
             k: v
             for k, v in {
                 "name": name,
-                "baseline_cluster": baseline_cluster,
+                "baseline_cluster": redact_tree(baseline_cluster) if baseline_cluster is not None else None,
                 "dag_id": dag_id,
                 "task_id": task_id,
             }.items()
@@ -190,7 +203,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
     def record_run(self, ref: int | str, run: RunIn | dict[str, Any]) -> Run:
         run_in = _validate(RunIn, run, ("run",))
         resp = self._request(
-            "POST", f"/projects/{self._ref(ref)}/runs", idempotent=True, json=run_in.model_dump(mode="json")
+            "POST", f"/projects/{self._ref(ref)}/runs", idempotent=True, json=_body(run_in)
         )
         return Run.model_validate(resp.json())
 
@@ -204,7 +217,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
             "POST",
             f"/projects/{self._ref(ref)}/runs:record",
             idempotent=True,
-            json=run_in.model_dump(mode="json"),
+            json=_body(run_in),
             params={"recommend": "true" if recommend else "false"},
         )
         return RecordOutcome.model_validate(resp.json())
@@ -245,7 +258,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
             "POST",
             f"/projects/{self._ref(ref)}/recommendations",
             idempotent=False,
-            json=rec_in.model_dump(mode="json"),
+            json=_body(rec_in),
             params={"state": state},
         )
         return Recommendation.model_validate(resp.json())

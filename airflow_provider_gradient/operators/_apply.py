@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from airflow_provider_gradient.core.payload import NAMED_FIELDS, app_id_of, payload_fields, submit_payload
+from airflow_provider_gradient.core.redact import redact_text
 from airflow_provider_gradient.service.apply import AppliedCluster, plan_apply
 from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.schemas import ProjectSettingsIn
@@ -264,10 +265,8 @@ def _set_state(task: Any, state: GradientTaskState) -> None:
 
 
 def _scrub(text: str, limit: int = 500) -> str:
-    """Shorten an error message and drop anything that looks like a bearer token."""
-    import re
-
-    text = re.sub(r"(?i)(bearer\s+|token[=:]\s*|password[=:]\s*)\S+", r"\1***", text)
+    """An error message for the task log: secrets redacted (the one rule, ``core/redact.py``), then shortened."""
+    text = redact_text(text)
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -2,8 +2,10 @@
 
 When the record step fails, :func:`remember` writes one small JSON file per Databricks run into
 ``[gradient] pending_dir`` (default ``$AIRFLOW_HOME/gradient/pending``): the run id, the Databricks
-connection, the project's app id and Airflow task, and where the run's event log is. Nothing secret is
-written. :func:`sync_pending` records them later -- after the project's next task recorded its own run,
+connection, the project's app id and Airflow task, where the run's event log is and why it was not recorded.
+Nothing secret is written: the error text, the log destinations and ``extra`` go through the one redaction rule
+(``core/redact.py``) first, and the folder (0700) and its files (0600) are private to the Airflow user. A file is
+written whole or not at all (a temporary file, synced, then renamed over the entry). :func:`sync_pending` records them later -- after the project's next task recorded its own run,
 after ``GradientEventLogSensor`` recorded one, or with ``gradient runs sync`` -- and forgets each one
 once it is stored. Recording is idempotent on the Databricks run id, so a run recorded twice (by the
 queue and by a re-delivery) is stored once.
@@ -11,16 +13,20 @@ queue and by a re-delivery) is stored once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from airflow_provider_gradient.core.redact import redact_text, redact_tree
 
 if TYPE_CHECKING:
     from airflow_provider_gradient.operators._record import RunToRecord
@@ -56,9 +62,11 @@ class PendingRun:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The entry as written to its file, secrets redacted (error text, log destinations, ``extra``)."""
         d = dataclasses.asdict(self)
-        d["log_destinations"] = list(self.log_destinations)
-        d["extra"] = dict(self.extra)
+        d["log_destinations"] = [redact_text(str(dest)) for dest in self.log_destinations]
+        d["extra"] = redact_tree(dict(self.extra))
+        d["last_error"] = None if self.last_error is None else redact_text(self.last_error)
         return d
 
     @classmethod
@@ -87,21 +95,54 @@ def pending_dir() -> Path:
     return get_settings().resolved_pending_dir()
 
 
+#: Longest reason kept with an entry.
+MAX_ERROR_CHARS = 500
+
+
 def _path(folder: Path, run_id: int) -> Path:
     return folder / f"run-{int(run_id)}.json"
 
 
+def _reason(text: str) -> str:
+    """An error text as kept with an entry: redacted first, then shortened (never half a secret)."""
+    return redact_text(text)[:MAX_ERROR_CHARS]
+
+
+def _private_dir(folder: Path) -> None:
+    """Create ``folder`` private to this user (0700), or tighten it when group or others may enter it."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        try:
+            folder.chmod(0o700)
+        except OSError as e:
+            log.warning("Gradient: could not make the pending-run folder %s private: %s", folder, e)
+
+
 def remember(entry: PendingRun, folder: Path | None = None) -> Path:
-    """Write (or replace) the entry of ``entry.databricks_run_id`` atomically; returns its file."""
+    """Write (or replace) the entry of ``entry.databricks_run_id`` atomically, secrets redacted, readable by
+    this user only (file 0600 in a 0700 folder); returns its file."""
     folder = folder or pending_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    _private_dir(folder)
     target = _path(folder, entry.databricks_run_id)
     if not entry.queued_ms:
         entry = dataclasses.replace(entry, queued_ms=time.time_ns() // 1_000_000)
-    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".tmp", dir=folder)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(entry.to_json(), fh, indent=1, sort_keys=True)
-    os.replace(tmp, target)
+    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".tmp", dir=folder)  # created 0600
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(entry.to_json(), fh, indent=1, sort_keys=True)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):  # the rename itself survives a crash
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
     return target
 
 
@@ -150,7 +191,7 @@ def pending_entry(target: RunToRecord, error: str) -> PendingRun:
         airflow_run_id=target.airflow.get("airflow_run_id"),
         try_number=int(try_number) if isinstance(try_number, int) else None,
         log_destinations=tuple(dests),
-        last_error=error[:500],
+        last_error=_reason(error),
         attempts=1,
     )
 
@@ -199,7 +240,7 @@ def sync_pending(
         except Exception as e:  # noqa: BLE001 - keep it pending, say why
             results, errors = (), [f"{type(e).__name__}: {e}"]
         if errors:
-            failed = dataclasses.replace(entry, attempts=entry.attempts + 1, last_error="; ".join(errors)[:500])
+            failed = dataclasses.replace(entry, attempts=entry.attempts + 1, last_error=_reason("; ".join(errors)))
             try:
                 remember(failed, folder)
             except OSError as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_gradient.core.redact import redact_optional, redact_tree
+from airflow_provider_gradient.service.redaction import redacted
 from airflow_provider_gradient.service.schemas import RunIn
 from airflow_provider_gradient.store.models import RunRow
 
@@ -16,13 +16,7 @@ AIRFLOW_FIELDS = frozenset({"dag_id", "task_id", "airflow_run_id", "try_number",
 
 def run_columns(run_in: RunIn) -> dict[str, Any]:
     """Column values of a RunIn (None = not given), secrets redacted."""
-    d = run_in.model_dump(exclude={"databricks_run_id", "cost"})
-    if d.get("metrics") is not None:
-        d["metrics"] = redact_tree(d["metrics"])
-    if d.get("cluster_config") is not None:
-        d["cluster_config"] = redact_tree(d["cluster_config"])
-    for key in ("failure_message", "log_reason"):
-        d[key] = redact_optional(d.get(key))
+    d = redacted(run_in).model_dump(exclude={"databricks_run_id", "cost"})  # cluster, metrics, texts
     if run_in.cost is not None:
         c = run_in.cost
         d.update(

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from airflow_provider_gradient import __version__
-from airflow_provider_gradient.core.redact import redact_optional, redact_text, redact_tree
+from airflow_provider_gradient.core.redact import redact_text, redact_tree
 from airflow_provider_gradient.core.roi import ProjectRoi
 from airflow_provider_gradient.service import read_model
 from airflow_provider_gradient.service.client import GradientClient
@@ -29,6 +29,7 @@ from airflow_provider_gradient.service.errors import (
     GradientValidationError,
     NotFoundError,
 )
+from airflow_provider_gradient.service.redaction import redacted
 from airflow_provider_gradient.service.run_merge import merge_run, run_columns
 from airflow_provider_gradient.service.schemas import (
     ApplyChoice,
@@ -243,11 +244,11 @@ class GradientService(GradientClient):
 
     def create_project(self, p_in: ProjectIn) -> Project:
         """``get_or_create_project`` taking a ``ProjectIn`` (what the REST API receives)."""
-        p_in = _validate(ProjectIn, p_in)
+        p_in = redacted(_validate(ProjectIn, p_in))
         fills = {
             k: v
             for k, v in (
-                ("baseline_cluster", redact_tree(p_in.baseline_cluster) if p_in.baseline_cluster else None),
+                ("baseline_cluster", p_in.baseline_cluster or None),
                 ("dag_id", p_in.dag_id),
                 ("task_id", p_in.task_id),
             )
@@ -626,9 +627,7 @@ class GradientService(GradientClient):
             repo.supersede_ready(project.id, t)
         row = repo.insert(
             {
-                **rec_in.model_dump(),
-                "cluster": redact_tree(rec_in.cluster),
-                "reason": redact_text(rec_in.reason),
+                **redacted(rec_in).model_dump(),  # cluster, reason
                 "project_id": project.id,
                 "created_ms": t,
                 "updated_ms": t,
@@ -692,13 +691,10 @@ class GradientService(GradientClient):
 
 # ---------------------------------------------------------------------- helpers
 def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
-    d = settings.model_dump()
+    d = redacted(settings).model_dump()  # cluster_log_url: a presigned URL's signature
     d["allowed_families"] = list(d["allowed_families"])
-    d["cluster_log_url"] = redact_optional(d.get("cluster_log_url"))  # a presigned URL's signature
     return d
 
 
 def _workspace_columns(ws_in: WorkspaceIn) -> dict[str, Any]:
-    d = ws_in.model_dump()
-    d["host"] = redact_optional(d.get("host"))  # user:password@ or a token in the query
-    return d
+    return redacted(ws_in).model_dump()  # host: user:password@ or a token in the query
