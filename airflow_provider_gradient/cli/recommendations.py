@@ -108,7 +108,7 @@ def _cluster_for_output(c: Any, project_ref: int | str, rec: Any, with_baseline:
 def _print_rec(rec: Any) -> None:
     rows = [
         ("id", rec.id),
-        ("state", rec.state),
+        ("state", rec.status(ascii_only=True)),
         ("phase", f"{rec.phase} {rec.learning_iteration}/{rec.learning_total}" if rec.phase == "learning" else rec.phase),
         ("cluster", shape(rec.cluster)),
         ("predicted runtime (min)", None if rec.predicted_runtime_s is None else f"{rec.predicted_runtime_s / 60:.1f}"),
@@ -187,7 +187,7 @@ def list_recommendations(
         [
             ("id", lambda r: r.id),
             ("created (UTC)", lambda r: fmt_ms(r.created_ms)),
-            ("state", lambda r: r.state),
+            ("state", lambda r: r.status(ascii_only=True)),
             ("phase", lambda r: r.phase),
             ("cluster", lambda r: shape(r.cluster)),
             ("pred. cost $", lambda r: None if r.predicted_cost_usd is None else f"{r.predicted_cost_usd:.2f}"),

@@ -106,7 +106,8 @@ def run_out(row: RunRow) -> Run:
     )
 
 
-def recommendation_out(row: RecommendationRow) -> Recommendation:
+def recommendation_out(row: RecommendationRow, applied_run_outcome: str | None = None) -> Recommendation:
+    """:param applied_run_outcome: outcome of the run ``row`` was applied to (``row.applied_to_run``)."""
     return Recommendation(
         id=row.id,
         project_id=row.project_id,
@@ -126,4 +127,5 @@ def recommendation_out(row: RecommendationRow) -> Recommendation:
         applied_ms=row.applied_ms,
         applied_to_run=row.applied_to_run,
         updated_ms=row.updated_ms,
+        applied_run_outcome=applied_run_outcome,  # type: ignore[arg-type]
     )

@@ -321,6 +321,20 @@ class Recommendation(RecommendationIn):
     applied_ms: int | None = None
     applied_to_run: int | None = None
     updated_ms: int
+    #: outcome of the run it was applied to (None: not applied to a recorded run); read from the run
+    applied_run_outcome: Outcome | None = None
+
+    def status(self, *, ascii_only: bool = False) -> str:
+        """The state as shown to users: an applied recommendation whose run did not succeed says so,
+        e.g. ``applied — run failed (oom)``.
+
+        :param ascii_only: ``-`` instead of the dash (terminal output).
+        """
+        outcome = self.applied_run_outcome
+        if self.state != "applied" or outcome in (None, "success"):
+            return self.state
+        what = {"failed": "run failed", "cancelled": "run cancelled"}.get(outcome or "", f"run failed ({outcome})")
+        return f"applied {'-' if ascii_only else '—'} {what}"
 
 
 class ApplyChoiceIn(_Frozen):

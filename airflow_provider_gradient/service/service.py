@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
@@ -538,8 +538,8 @@ class GradientService(GradientClient):
             return RecordOutcome(
                 run=stored,
                 project=self._project_out(s, self._project(s, stored.project_id)),
-                applied=recommendation_out(used) if used is not None else None,
-                recommendation=recommendation_out(nxt),
+                applied=self._recs_out(s, [used])[0] if used is not None else None,
+                recommendation=self._recs_out(s, [nxt])[0],
             )
 
     def _recommend_after(self, stored: Run) -> Recommendation:
@@ -587,19 +587,33 @@ class GradientService(GradientClient):
         with self._read() as s:
             project = self._project(s, ref)
             row = RecommendationRepo(s).latest(project.id, state)
-            return recommendation_out(row) if row is not None else None
+            return self._recs_out(s, [row])[0] if row is not None else None
 
     def list_recommendations(self, ref: ProjectRef, limit: int | None = 50) -> list[Recommendation]:
         with self._read() as s:
             project = self._project(s, ref)
-            return [recommendation_out(r) for r in RecommendationRepo(s).list(project.id, limit=limit)]
+            return self._recs_out(s, RecommendationRepo(s).list(project.id, limit=limit))
 
     def get_recommendation(self, recommendation_id: int) -> Recommendation:
         with self._read() as s:
             row = RecommendationRepo(s).get(recommendation_id)
             if row is None:
                 raise NotFoundError(f"recommendation {recommendation_id} not found")
-            return recommendation_out(row)
+            return self._recs_out(s, [row])[0]
+
+    @staticmethod
+    def _recs_out(s: Session, rows: Sequence[RecommendationRow]) -> list[Recommendation]:
+        """Recommendations with the outcome of the run each was applied to (one query per project)."""
+        outcomes: dict[tuple[int, int], str] = {}
+        for pid in {r.project_id for r in rows if r.applied_to_run is not None}:
+            runs = [r.applied_to_run for r in rows if r.project_id == pid and r.applied_to_run is not None]
+            outcomes.update(((pid, rid), o) for rid, o in RunRepo(s).outcomes(pid, runs).items())
+        return [
+            recommendation_out(
+                r, outcomes.get((r.project_id, r.applied_to_run)) if r.applied_to_run is not None else None
+            )
+            for r in rows
+        ]
 
     def store_recommendation(
         self, ref: ProjectRef, rec: RecommendationIn | dict[str, Any], *, state: str = "ready"
@@ -650,7 +664,7 @@ class GradientService(GradientClient):
             if row.state == "failed":
                 raise ConflictError(f"recommendation {recommendation_id} failed and cannot be applied")
             if databricks_run_id is not None and row.state == "applied" and row.applied_to_run == databricks_run_id:
-                return recommendation_out(row)  # applied to this run already (a retried record)
+                return self._recs_out(s, [row])[0]  # applied to this run already (a retried record)
             t = now_ms()
             row.state = "applied"
             row.applied_ms = t
@@ -658,7 +672,7 @@ class GradientService(GradientClient):
                 row.applied_to_run = databricks_run_id
             row.updated_ms = t
             s.flush()
-            return recommendation_out(row)
+            return self._recs_out(s, [row])[0]
 
         return self._write(tx)
 

@@ -6,7 +6,7 @@ service composes these calls into transactions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -131,6 +131,16 @@ class RunRepo:
 
     def count(self, project_id: int) -> int:
         return int(self.s.scalar(select(func.count()).where(RunRow.project_id == project_id)) or 0)
+
+    def outcomes(self, project_id: int, databricks_run_ids: Iterable[int]) -> dict[int, str]:
+        """``{databricks run id: outcome}`` of those runs of a project that are stored."""
+        ids = sorted(set(databricks_run_ids))
+        if not ids:
+            return {}
+        q = select(RunRow.databricks_run_id, RunRow.outcome).where(
+            RunRow.project_id == project_id, RunRow.databricks_run_id.in_(ids)
+        )
+        return {rid: outcome for rid, outcome in self.s.execute(q)}
 
     def delete_for_project(self, project_id: int) -> None:
         self.s.execute(delete(RunRow).where(RunRow.project_id == project_id))

@@ -131,6 +131,20 @@ def test_projects_create_takes_every_setting(cli, svc: GradientService) -> None:
     assert svc.find_project("bad.task") is None
 
 
+def test_recommendations_say_when_the_run_they_were_applied_to_failed(cli, svc: GradientService) -> None:
+    p = svc.get_or_create_project("etl.load", baseline_cluster=BASELINE)
+    rec = svc.store_recommendation(p.id, RecommendationIn(cluster={"node_type_id": "m5.large", "num_workers": 2},
+                                                          phase="learning"))
+    svc.record_and_recommend(p.id, RunIn(databricks_run_id=300, outcome="oom", start_ms=0, end_ms=30_000,
+                                         recommendation_id=rec.id))
+    listed = cli("recommendations", "list", "etl.load")
+    assert listed.exit_code == 0 and "applied - run failed (oom)" in listed.output, listed.output
+    shown = cli("recommendations", "latest", "etl.load", "--state", "applied")
+    assert shown.exit_code == 0 and "applied - run failed (oom)" in shown.output, shown.output
+    as_json = json.loads(cli("recommendations", "latest", "etl.load", "--state", "applied", "--json").output)
+    assert as_json["state"] == "applied" and as_json["applied_run_outcome"] == "oom"
+
+
 @pytest.mark.parametrize(
     "args",
     [

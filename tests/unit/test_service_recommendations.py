@@ -172,3 +172,44 @@ def test_a_stored_stage_that_does_not_fit_gives_no_stages(svc: GradientService) 
     assert obs.stages == () and obs.metrics["tasks"] == 3.0
     with pytest.raises(TypeError):
         StageSummary.from_dict(metrics["stage_details"][0])
+
+
+def _applied_then(svc: GradientService, app_id: str, outcome: str, run_id: int) -> int:
+    """A recommendation applied (by the loop's record step) to a run that ended with ``outcome``."""
+    p = svc.get_or_create_project(app_id, baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 2})
+    used = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
+    out = svc.record_and_recommend(p.id, RunIn(databricks_run_id=run_id, outcome=outcome, start_ms=0, end_ms=60_000,
+                                               recommendation_id=used.id,
+                                               cluster_config={"node_type_id": "m5.xlarge", "num_workers": 3}))
+    assert out.applied is not None and out.applied.applied_run_outcome == outcome
+    return used.id
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [
+        ("oom", "applied — run failed (oom)"),
+        ("timeout", "applied — run failed (timeout)"),
+        ("failed", "applied — run failed"),
+        ("cancelled", "applied — run cancelled"),
+        ("success", "applied"),
+    ],
+)
+def test_an_applied_recommendation_says_when_its_run_failed(svc: GradientService, outcome: str, status: str) -> None:
+    rec_id = _applied_then(svc, "oom.task", outcome, 71)
+    rec = svc.get_recommendation(rec_id)
+    assert rec.state == "applied" and rec.applied_run_outcome == outcome and rec.status() == status
+    assert rec.status(ascii_only=True) == status.replace("—", "-")
+    assert svc.latest_recommendation("oom.task", state="applied") == rec
+    assert next(r for r in svc.list_recommendations("oom.task") if r.id == rec_id) == rec
+    ready = svc.latest_recommendation("oom.task")
+    assert ready is not None and ready.applied_run_outcome is None and ready.status() == "ready"
+
+
+def test_a_recommendation_approved_without_a_run_has_no_run_outcome(svc: GradientService) -> None:
+    p = svc.get_or_create_project("approved.task")
+    rec = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
+    applied = svc.mark_applied(rec.id)
+    assert applied.applied_run_outcome is None and applied.status() == "applied"
+    svc.record_run(p.id, RunIn(databricks_run_id=5, outcome="oom"))  # another run, not the one it was applied to
+    assert svc.get_recommendation(rec.id).status() == "applied"

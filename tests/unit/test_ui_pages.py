@@ -166,6 +166,28 @@ def test_writes_need_the_csrf_token_and_persist(client: TestClient, svc: Gradien
     assert bad.status_code == 422 and "SLA (minutes)" in bad.json()["detail"]
 
 
+def test_project_page_says_an_applied_recommendation_whose_run_ran_out_of_memory(
+    client: TestClient, svc: GradientService
+) -> None:
+    from airflow_provider_gradient.service import RecommendationIn, RunIn
+
+    p = svc.get_or_create_project("oom.project", baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 4})
+    ok = svc.store_recommendation(p.id, RecommendationIn(cluster={"node_type_id": "m5.xlarge", "num_workers": 3},
+                                                         phase="learning"))
+    svc.record_and_recommend(p.id, RunIn(databricks_run_id=8_100_001, outcome="success", start_ms=0, end_ms=60_000,
+                                         recommendation_id=ok.id))
+    small = svc.store_recommendation(p.id, RecommendationIn(cluster={"node_type_id": "m5.large", "num_workers": 2},
+                                                            phase="learning"))
+    svc.record_and_recommend(p.id, RunIn(databricks_run_id=8_100_002, outcome="oom", start_ms=100_000,
+                                         end_ms=130_000, recommendation_id=small.id, failure_message="OOM"))
+    html = client.get(f"/ui/projects/{p.id}").text
+    history = html.split('id="rec-history"', 1)[1].split("</table>", 1)[0]
+    rows = {int(m.group(1)): m.group(2) for m in re.finditer(
+        r'<td>(\d+)</td><td>[^<]*</td><td[^>]*>([^<]*)</td>', history)}
+    assert rows[small.id] == "applied — run failed (oom)"
+    assert rows[ok.id] == "applied"
+
+
 def test_generate_apply_and_delete(client: TestClient, svc: GradientService) -> None:
     spec = SeedProject("tmp.project", "tmp", "project")
     pid = seed_project(svc, spec, runs=6, run_id_base=7_000_000).id

@@ -190,6 +190,8 @@ class RecommendationView:
     id: int
     created_ms: int
     state: str
+    #: the state as shown, e.g. "applied — run failed (oom)" (:meth:`Recommendation.status`)
+    status: str
     phase: str
     cluster: str
     reason: str
@@ -221,6 +223,7 @@ def recommendation_views(recs: Sequence[Recommendation], runs: Sequence[RunView]
                 id=rec.id,
                 created_ms=rec.created_ms,
                 state=rec.state,
+                status=rec.status(),
                 phase=rec.phase,
                 cluster=cluster_label(rec.cluster),
                 reason=rec.reason,
