@@ -59,7 +59,6 @@ T = TypeVar("T")
 ProjectRef = int | str
 
 
-
 class StoreBusyError(GradientError):
     """SQLite stayed locked by another writer past the busy timeout and the retries (503)."""
 
