@@ -128,7 +128,8 @@ def latest(
     ] = "table",
     state: Annotated[
         str,
-        typer.Option(help="current (the ready one, else the last applied: what your IaC should hold), "
+        typer.Option(help="current (what your IaC should hold: the ready one, else the last applied one "
+                     "whose run did not fail, else the project's baseline cluster if one whose run failed was skipped), "
                      "ready, applied, ... or any."),
     ] = "current",
     with_baseline: Annotated[
@@ -138,34 +139,67 @@ def latest(
     conn_id: ConnOpt = "gradient_default",
     store_url: StoreOpt = None,
 ) -> None:
-    """The latest recommendation of PROJECT (exit 1 when there is none)."""
+    """The latest recommendation of PROJECT (exit 1 when there is none).
+
+    With ``--state current`` (the default) an applied recommendation whose run failed (e.g. out of memory) is
+    skipped, saying so on stderr: the one applied before it whose run did not fail is printed, else the
+    project's baseline cluster (table, databricks-json and terraform; ``--json`` prints null and exits 1).
+    """
     fmt = "json" if json_output and output_format == "table" else output_format
     if fmt not in FORMATS:
         fail(2, f"--format must be one of {', '.join(FORMATS)}")
     with errors():
         c = client(conn_id, store_url)
-        if state == "current":
-            rec = c.latest_recommendation(ref(project), state="ready") or c.latest_recommendation(
-                ref(project), state="applied"
-            )
-        else:
-            rec = c.latest_recommendation(ref(project), state=None if state == "any" else state)
+        rec = c.latest_recommendation(ref(project), state=None if state == "any" else state)
+        skipped = _say_current(c, project, rec) if state == "current" else False
         if rec is None:
+            baseline = c.get_project(ref(project)).baseline_cluster if skipped else None
+            if baseline and fmt != "json":
+                _print_cluster(baseline, fmt, title=f"Baseline cluster of {project}",
+                               source="the project's baseline (no ready recommendation, none applied whose run "
+                                      "did not fail)")
+                return
             if fmt == "json":
                 typer.echo("null")
-            what = "ready or applied" if state == "current" else state
-            fail(1, f"project {project} has no {what} recommendation")
+            what = {"current": "ready or applied recommendation" + (" whose run did not fail" if skipped else ""),
+                    "any": "recommendation"}.get(state, f"{state} recommendation")
+            fail(1, f"project {project} has no {what}")
             return
         if fmt == "json":
             print_json(rec)
         elif fmt == "table":
             _print_rec(rec)
         else:
-            cluster = _cluster_for_output(c, ref(project), rec, with_baseline)
-            if fmt == "databricks-json":
-                typer.echo(json.dumps(cluster, indent=2))
-            else:
-                typer.echo(to_terraform(cluster), nl=False)
+            _print_cluster(_cluster_for_output(c, ref(project), rec, with_baseline), fmt)
+
+
+def _print_cluster(cluster: dict[str, Any], fmt: str, title: str = "", source: str = "") -> None:
+    """:param fmt: table, databricks-json or terraform.
+    :param source: where the cluster comes from (a row of the table)."""
+    if fmt == "databricks-json":
+        typer.echo(json.dumps(cluster, indent=2))
+    elif fmt == "terraform":
+        typer.echo(to_terraform(cluster), nl=False)
+    else:
+        rows = [("source", source), ("cluster", shape(cluster))]
+        print_table(rows, [("field", lambda r: r[0]), ("value", lambda r: r[1])], title=title)
+
+
+def _say_current(c: Any, project: str, rec: Any) -> bool:
+    """Tell (stderr) when ``--state current`` skipped the recommendation applied last because its run failed,
+    and what is current instead: ``rec``, else the project's baseline cluster.
+
+    :returns: whether one was skipped.
+    """
+    if rec is not None and rec.state == "ready":
+        return False
+    last = c.latest_recommendation(ref(project), state="applied")
+    if last is None or (rec is not None and last.id == rec.id):
+        return False
+    instead = (f"recommendation {rec.id} (the last applied one whose run did not fail)" if rec is not None
+               else "the project's baseline cluster (today's cluster)")
+    typer.echo(f"recommendation {last.id} ({last.status(ascii_only=True)}) skipped; current: {instead}", err=True)
+    return True
 
 
 @app.command("list")

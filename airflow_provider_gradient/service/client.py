@@ -138,7 +138,8 @@ class GradientClient(Protocol):
 
     # -- recommendations
     def latest_recommendation(self, ref: ProjectRef, state: str | None = "ready") -> Recommendation | None:
-        """The newest recommendation in ``state`` (None: any state), or None."""
+        """The newest recommendation in ``state`` (None: any state), or None. ``"current"``: the ready one,
+        else the one applied last whose run did not fail (what the job definition should hold)."""
         ...
 
     def list_recommendations(self, ref: ProjectRef, limit: int | None = 50) -> list[Recommendation]:

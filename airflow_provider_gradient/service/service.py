@@ -582,10 +582,19 @@ class GradientService(GradientClient):
 
     # ------------------------------------------------------------------ recommendations
     def latest_recommendation(self, ref: ProjectRef, state: str | None = "ready") -> Recommendation | None:
-        """The newest recommendation of a project in ``state`` (None: any state), or None."""
+        """The newest recommendation of a project in ``state`` (None: any state), or None.
+
+        ``state="current"`` is the cluster the project's job definition (IaC) should hold: the ready
+        recommendation, else the one applied last whose run did not fail (an applied one whose run failed,
+        e.g. out of memory, is skipped for the one applied before it); None: the project's baseline.
+        """
         with self._read() as s:
             project = self._project(s, ref)
-            row = RecommendationRepo(s).latest(project.id, state)
+            repo = RecommendationRepo(s)
+            if state == "current":
+                row = repo.latest(project.id, "ready") or repo.latest_applied_not_failed(project.id)
+            else:
+                row = repo.latest(project.id, state)
             return self._recs_out(s, [row])[0] if row is not None else None
 
     def list_recommendations(self, ref: ProjectRef, limit: int | None = 50) -> list[Recommendation]:

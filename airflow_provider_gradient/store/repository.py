@@ -167,6 +167,23 @@ class RecommendationRepo:
             q = q.order_by(RecommendationRow.id.desc())
         return self.s.scalars(q.limit(1)).first()
 
+    def latest_applied_not_failed(self, project_id: int) -> RecommendationRow | None:
+        """The recommendation applied last whose run did not fail: its run succeeded, or it was approved
+        without a run, or its run is not recorded yet (ordered as :meth:`latest` with ``state="applied"``)."""
+        run = (
+            select(RunRow.outcome)
+            .where(RunRow.project_id == RecommendationRow.project_id,
+                   RunRow.databricks_run_id == RecommendationRow.applied_to_run)
+            .scalar_subquery()
+        )
+        q = (
+            select(RecommendationRow)
+            .where(RecommendationRow.project_id == project_id, RecommendationRow.state == "applied")
+            .where(func.coalesce(run, "success") == "success")
+            .order_by(RecommendationRow.applied_ms.desc().nulls_last(), RecommendationRow.id.desc())
+        )
+        return self.s.scalars(q.limit(1)).first()
+
     def list(self, project_id: int, *, limit: int | None = 50) -> Sequence[RecommendationRow]:
         q = (
             select(RecommendationRow)

@@ -145,6 +145,41 @@ def test_recommendations_say_when_the_run_they_were_applied_to_failed(cli, svc: 
     assert as_json["state"] == "applied" and as_json["applied_run_outcome"] == "oom"
 
 
+def test_latest_current_never_exports_a_cluster_whose_run_failed(cli, svc: GradientService) -> None:
+    """The default ``--state current`` is what the IaC should hold: an applied recommendation whose run ran out
+    of memory is skipped for the one applied before it (saying so), else the project's baseline is printed."""
+    p = svc.get_or_create_project("etl.load", baseline_cluster=BASELINE)
+    good = {"node_type_id": "r5.2xlarge", "num_workers": 3}
+    ok = svc.store_recommendation(p.id, RecommendationIn(cluster=good, phase="learning"))
+    svc.mark_applied(ok.id, 400)
+    svc.record_run(p.id, RunIn(databricks_run_id=400, outcome="success", start_ms=0, end_ms=60_000))
+    small = svc.store_recommendation(p.id, RecommendationIn(cluster={"node_type_id": "m5.large", "num_workers": 1},
+                                                            phase="learning"))
+    svc.mark_applied(small.id, 401)
+    svc.record_run(p.id, RunIn(databricks_run_id=401, outcome="oom", start_ms=70_000, end_ms=90_000))
+    tf = cli("recommendations", "latest", "etl.load", "--format", "terraform")
+    assert tf.exit_code == 0, tf.output
+    assert parse_hcl(tf.stdout)["new_cluster"][0] == good
+    assert f"recommendation {small.id} (applied - run failed (oom)) skipped; current: recommendation {ok.id}" in tf.stderr
+    as_json = json.loads(cli("recommendations", "latest", "etl.load", "--json").stdout)
+    assert as_json["id"] == ok.id
+    explicit = json.loads(cli("recommendations", "latest", "etl.load", "--state", "applied", "--json").stdout)
+    assert explicit["id"] == small.id  # --state applied is unchanged: the one applied last
+
+    q = svc.get_or_create_project("etl.only_oom", baseline_cluster=BASELINE)
+    bad = svc.store_recommendation(q.id, RecommendationIn(cluster={"num_workers": 1}, phase="learning"))
+    svc.mark_applied(bad.id, 402)
+    svc.record_run(q.id, RunIn(databricks_run_id=402, outcome="oom", start_ms=0, end_ms=1_000))
+    db = cli("recommendations", "latest", "etl.only_oom", "--format", "databricks-json")
+    assert db.exit_code == 0 and json.loads(db.stdout) == BASELINE, db.output
+    assert f"recommendation {bad.id} (applied - run failed (oom)) skipped; current: the project's baseline" in db.stderr
+    table = cli("recommendations", "latest", "etl.only_oom")
+    assert table.exit_code == 0 and "project's baseline" in table.stdout and "m5.xlarge" in table.stdout
+    none = cli("recommendations", "latest", "etl.only_oom", "--json")
+    assert none.exit_code == 1 and none.stdout.strip() == "null"
+    assert "has no ready or applied recommendation whose run did not fail" in none.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -213,3 +213,41 @@ def test_a_recommendation_approved_without_a_run_has_no_run_outcome(svc: Gradien
     assert applied.applied_run_outcome is None and applied.status() == "applied"
     svc.record_run(p.id, RunIn(databricks_run_id=5, outcome="oom"))  # another run, not the one it was applied to
     assert svc.get_recommendation(rec.id).status() == "applied"
+
+
+def _applied_to(svc: GradientService, project_id: int, n: int, run_id: int, outcome: str | None) -> int:
+    """A recommendation applied to run ``run_id`` (recorded with ``outcome``; None: not recorded yet)."""
+    rec = svc.store_recommendation(project_id, _rec(n))
+    svc.mark_applied(rec.id, run_id)
+    if outcome is not None:
+        svc.record_run(project_id, RunIn(databricks_run_id=run_id, outcome=outcome, start_ms=0, end_ms=60_000))
+    return rec.id
+
+
+def test_current_skips_an_applied_recommendation_whose_run_failed(svc: GradientService) -> None:
+    """``current`` is what the job definition should hold: never a cluster whose run just failed."""
+    p = svc.get_or_create_project("current.task", baseline_cluster=BASELINE)
+    assert svc.latest_recommendation(p.id, state="current") is None  # nothing yet: the baseline
+    ok = _applied_to(svc, p.id, 3, 501, "success")
+    oom = _applied_to(svc, p.id, 2, 502, "oom")
+    assert svc.latest_recommendation(p.id, state="applied").id == oom  # type: ignore[union-attr]  # unchanged
+    current = svc.latest_recommendation(p.id, state="current")
+    assert current is not None and current.id == ok and current.status() == "applied"
+    pending = _applied_to(svc, p.id, 5, 503, None)  # its run is not recorded yet: not failed
+    assert svc.latest_recommendation(p.id, state="current").id == pending  # type: ignore[union-attr]
+    svc.record_run(p.id, RunIn(databricks_run_id=503, outcome="timeout", start_ms=0, end_ms=60_000))
+    assert svc.latest_recommendation(p.id, state="current").id == ok  # type: ignore[union-attr]
+    approved = svc.mark_applied(svc.store_recommendation(p.id, _rec(6)).id)  # approved without a run
+    assert svc.latest_recommendation(p.id, state="current") == approved
+    ready = svc.store_recommendation(p.id, _rec(7))
+    assert svc.latest_recommendation(p.id, state="current") == ready  # a ready one comes first
+
+
+def test_current_is_none_when_every_applied_run_failed(svc: GradientService) -> None:
+    p = svc.get_or_create_project("failed.task", baseline_cluster=BASELINE)
+    _applied_to(svc, p.id, 2, 601, "oom")
+    _applied_to(svc, p.id, 3, 602, "failed")
+    other = svc.get_or_create_project("other.task")  # same Databricks run id in another project succeeded
+    svc.record_run(other.id, RunIn(databricks_run_id=601, outcome="success", start_ms=0, end_ms=1))
+    assert svc.latest_recommendation(p.id, state="applied") is not None
+    assert svc.latest_recommendation(p.id, state="current") is None

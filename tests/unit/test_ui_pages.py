@@ -224,3 +224,21 @@ def test_static_files_are_local_and_pages_load_nothing_external(client: TestClie
     static = Path(auth.__file__).parent / "static"
     for f in static.iterdir():
         assert "http://" not in f.read_text() and "https://" not in f.read_text(), f
+
+
+def test_rest_latest_current_skips_an_applied_recommendation_whose_run_failed(
+    client: TestClient, svc: GradientService
+) -> None:
+    from airflow_provider_gradient.service import RecommendationIn, RunIn
+
+    p = svc.get_or_create_project("current.rest", baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 4})
+    ok = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
+    svc.mark_applied(ok.id, 8_200_001)
+    svc.record_run(p.id, RunIn(databricks_run_id=8_200_001, outcome="success", start_ms=0, end_ms=60_000))
+    oom = svc.store_recommendation(p.id, RecommendationIn(cluster={"num_workers": 1}, phase="learning"))
+    svc.mark_applied(oom.id, 8_200_002)
+    svc.record_run(p.id, RunIn(databricks_run_id=8_200_002, outcome="oom", start_ms=0, end_ms=60_000))
+    url = f"/api/v1/projects/{p.id}/recommendations/latest"
+    assert client.get(url, params={"state": "applied"}).json()["id"] == oom.id
+    current = client.get(url, params={"state": "current"})
+    assert current.status_code == 200 and current.json()["id"] == ok.id, current.text

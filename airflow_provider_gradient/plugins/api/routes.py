@@ -55,7 +55,7 @@ ProjectRef = Annotated[
 ]
 Limit = Annotated[int, Query(ge=0, le=10_000, description="Maximum number of items (0 = no limit)")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
-StateQ = Literal["ready", "applied", "pending", "superseded", "failed", "any"]
+StateQ = Literal["ready", "applied", "pending", "superseded", "failed", "current", "any"]
 ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "Malformed request body (not JSON)"},
     401: {"description": "Not authenticated"},
@@ -244,7 +244,11 @@ def list_recommendations(
 def latest_recommendation(
     ref: ProjectRef, access: UserAccess, svc: Service, state: StateQ = "ready"
 ) -> Recommendation | None:
-    """The newest recommendation in ``state`` (``any``: any state); ``null`` when there is none."""
+    """The newest recommendation in ``state`` (``any``: any state); ``null`` when there is none.
+
+    ``current``: the ready one, else the one applied last whose run did not fail (an applied one whose run
+    failed, e.g. out of memory, is skipped); ``null``: the project's baseline cluster is current.
+    """
     project = authorized_project(svc, access, project_ref(ref))
     return svc.latest_recommendation(project.id, state=None if state == "any" else state)
 
