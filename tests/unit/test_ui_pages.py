@@ -216,6 +216,27 @@ def test_task_instance_tab(client: TestClient, svc: GradientService) -> None:
     assert 'id="ti-none"' in none
 
 
+def test_task_instance_tab_says_the_recommendation_it_used_ran_out_of_memory(
+    client: TestClient, svc: GradientService
+) -> None:
+    """The tab shows the same state label as the project page (``Recommendation.status``)."""
+    from airflow_provider_gradient.service import RecommendationIn, RunIn
+
+    p = svc.get_or_create_project("oom_dag.oom_task", dag_id="oom_dag", task_id="oom_task",
+                                  baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 4})
+    small = svc.store_recommendation(p.id, RecommendationIn(cluster={"node_type_id": "m5.large", "num_workers": 2},
+                                                            phase="learning", reason="try fewer workers"))
+    svc.record_and_recommend(p.id, RunIn(databricks_run_id=8_300_001, outcome="oom", start_ms=0, end_ms=30_000,
+                                         recommendation_id=small.id, airflow_run_id="run_oom", try_number=1,
+                                         failure_message="OOM"))
+    html = client.get("/ui/ti?dag_id=oom_dag&task_id=oom_task&run_id=run_oom").text
+    status = re.search(r'id="ti-rec-status">([^<]*)<', html)
+    assert f"#{small.id} (learning" in html and status is not None, html
+    assert status.group(1) == "applied — run failed (oom)"
+    project_page = client.get(f"/ui/projects/{p.id}").text
+    assert f"<td>{small.id}</td>" in project_page and status.group(1) in project_page
+
+
 def test_static_files_are_local_and_pages_load_nothing_external(client: TestClient) -> None:
     assert client.get("/ui/static/gradient.js").status_code == 200
     assert client.get("/ui/static/../routes.py").status_code == 404
