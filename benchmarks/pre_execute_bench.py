@@ -59,7 +59,7 @@ def _task(k: int) -> Any:
 
 
 def _measure(client: Any, projects: int, calls: int) -> tuple[list[float], int]:
-    from airflow_provider_gradient.operators._apply import guarded_apply
+    from airflow_provider_gradient.operators.steps import guarded_apply
 
     times, applied, failed_open = [], 0, 0
     for i in range(calls):

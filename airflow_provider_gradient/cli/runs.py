@@ -74,7 +74,7 @@ def sync(
     """
     from pathlib import Path
 
-    from airflow_provider_gradient.operators._pending import sync_pending
+    from airflow_provider_gradient.operators.steps import sync_pending
 
     with errors():
         c = client(conn_id, store_url)

@@ -17,9 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def _should_record(task: Any) -> bool:
-    from airflow_provider_gradient.operators._apply import STATE_ATTR
     from airflow_provider_gradient.operators.gradient import GradientDatabricksOperator
     from airflow_provider_gradient.operators.pre_execute import HOOK_MARKER
+    from airflow_provider_gradient.operators.steps import STATE_ATTR
 
     if task is None or isinstance(task, GradientDatabricksOperator):
         return False
@@ -43,7 +43,7 @@ def _record(task_instance: Any) -> None:
             return
         run_id = getattr(task, "run_id", None) or _run_id_from_xcom(task_instance, task)
         task._gradient_recorded = True
-        from airflow_provider_gradient.operators._record import safe_record
+        from airflow_provider_gradient.operators.steps import safe_record
 
         context = {
             "ti": task_instance,

@@ -11,7 +11,7 @@ from typing import Any
 
 from airflow.providers.common.compat.sdk import BaseSensorOperator
 
-from airflow_provider_gradient.operators._record import XCOM_RUN_COST, safe_record
+from airflow_provider_gradient.operators.steps import XCOM_RUN_COST, safe_record
 
 
 class GradientEventLogSensor(BaseSensorOperator):
@@ -95,8 +95,7 @@ class GradientEventLogSensor(BaseSensorOperator):
     def _record_queued(self) -> None:
         """Record every run of this Databricks workspace still queued (a run that could not be recorded when
         it ended, by any task): the sensor is the DAG's "record runs" step. Never raises."""
-        from airflow_provider_gradient.operators._apply import get_client
-        from airflow_provider_gradient.operators._pending import sync_pending
+        from airflow_provider_gradient.operators.steps import get_client, sync_pending
 
         try:
             done = sync_pending(get_client(self), select=lambda p: p.databricks_conn_id == self.databricks_conn_id)
