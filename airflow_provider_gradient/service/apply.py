@@ -57,16 +57,26 @@ def choose_recommendation(
     with Apply in the CLI, the REST API or the page: co-pilot mode); none means the task's own cluster.
     With auto-apply on, a newer *ready* recommendation replaces it, but only inside the optimisation
     window (UTC, see :mod:`~airflow_provider_gradient.core.window`); outside it the current cluster runs.
+    An applied recommendation whose run failed (e.g. out of memory) is not the current cluster any more: the
+    one applied before it whose run did not fail is, else the task's own cluster (the log says why).
     """
     current = client.latest_recommendation(project.id, state="applied")
+    failed = ""
+    if current is not None and current.applied_run_outcome not in (None, "success"):
+        # the run that used it failed (e.g. out of memory): never run that cluster again by default; the one
+        # applied before it whose run did not fail, else the task's own cluster
+        outcome = current.applied_run_outcome
+        what = {"cancelled": "was cancelled", "failed": "failed"}.get(outcome or "", f"failed ({outcome})")
+        failed = f"recommendation {current.id} not reused: the run that used it {what}; "
+        current = client.latest_recommendation(project.id, state="applied_ok")
     auto = project.settings.auto_apply
     ready = client.latest_recommendation(project.id, state="ready") if auto else None
     if ready is not None and current is not None and current.applied_to_run is None:
         # a user applied a recommendation after this one was generated: the user's choice stands
         if int(current.applied_ms or 0) >= int(ready.created_ms or 0):
             ready = None
-    keep = (f"recommendation {current.id} applied (the project's current cluster)"
-            if current is not None else "no recommendation applied (the task's own cluster)")
+    keep = failed + (f"recommendation {current.id} applied (the project's current cluster)"
+                     if current is not None else "no recommendation applied (the task's own cluster)")
     if ready is not None:
         start, end = project.settings.window_start, project.settings.window_end
         if not in_window(start, end, now):
@@ -74,7 +84,7 @@ def choose_recommendation(
                              f"{describe_window(start, end)} (now {now.astimezone(dt.UTC):%H:%M} UTC); {keep}")
         return ready, f"recommendation {ready.id} applied"
     if current is None and not auto:
-        return None, "no recommendation applied (auto-apply off and none approved with Apply)"
+        return None, failed + "no recommendation applied (auto-apply off and none approved with Apply)"
     return current, keep
 
 

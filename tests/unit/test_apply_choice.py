@@ -59,3 +59,30 @@ def test_window_keeps_the_current_cluster_and_says_why(svc: GradientService) -> 
                    "(now 12:00 UTC); no recommendation applied (the task's own cluster)")
     rec, _ = choose_recommendation(svc, svc.get_project(p.id), NOON.replace(hour=0, minute=30))
     assert rec is not None and rec.id == new
+
+
+def _applied_by_run(svc: GradientService, pid: int, workers: int, run_id: int, outcome: str) -> int:
+    from airflow_provider_gradient.service.schemas import RunIn
+
+    rid = _rec(svc, pid, workers)
+    svc.mark_applied(rid, databricks_run_id=run_id)
+    svc.record_run(pid, RunIn(databricks_run_id=run_id, outcome=outcome, start_ms=0, end_ms=60_000))
+    return rid
+
+
+@pytest.mark.parametrize("auto", [False, True])
+def test_a_cluster_whose_run_failed_is_not_run_again(svc: GradientService, auto: bool) -> None:
+    # co-pilot (auto-apply off), or auto-apply outside the window: the next run uses the current cluster -- but
+    # never the one whose run just ran out of memory; the one applied before it (its run succeeded) instead
+    settings = {"auto_apply": auto, "window_start": "23:00", "window_end": "01:00"} if auto else {"auto_apply": False}
+    p = svc.get_or_create_project(f"oom{auto}.t", settings=settings)
+    good = _applied_by_run(svc, p.id, 4, 71, "success")
+    oom = _applied_by_run(svc, p.id, 2, 72, "oom")
+    rec, why = choose_recommendation(svc, svc.get_project(p.id), NOON)
+    assert rec is not None and rec.id == good, why
+    assert f"recommendation {oom} not reused: the run that used it failed (oom)" in why
+    # nothing good applied before it: the task's own cluster, never the failed one
+    q = svc.get_or_create_project(f"oom-only{auto}.t", settings=settings)
+    _applied_by_run(svc, q.id, 2, 81, "oom")
+    rec, why = choose_recommendation(svc, svc.get_project(q.id), NOON)
+    assert rec is None and "not reused" in why and "no recommendation applied" in why, why
