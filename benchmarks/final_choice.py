@@ -26,6 +26,7 @@ for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 ESTIMATORS: tuple[str, ...] = ("observed", "model", "parametric", "blend")
+FINAL = "gradient's final"
 
 
 def _line(name: str, v: list[float]) -> str:
@@ -83,7 +84,7 @@ def analyse(cases: list[dict[str, Any]]) -> dict[str, list[float]]:
         for name in ESTIMATORS:
             ok = [r for r in rows if r[3][name] <= sla]
             out[f"pick by {name}"].append(min(ok, key=lambda r: r[2] * r[3][name])[0] if ok else 1.0)
-        out["gradient's final"].append(float(c["scored_regret"]))
+        out[FINAL].append(float(c["scored_regret"]))
     return out
 
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     res = run_suite(source="simulator", seeds=a.seeds, budget=a.budget, strategies=("gradient",))
     out = analyse(res["cases"])
     print(f"simulator suite, gradient, budget {a.budget}, {a.seeds} seeds: regret of the final choice among the "
-          f"measured shapes ({len(out['gradient' + chr(39) + 's final'])} cases)")
+          f"measured shapes ({len(out[FINAL])} cases)")
     for name, v in out.items():
         print(_line(name, v))
     return 0

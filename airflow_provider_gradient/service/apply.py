@@ -62,11 +62,11 @@ def choose_recommendation(
     """
     current = client.latest_recommendation(project.id, state="applied")
     failed = ""
-    if current is not None and current.applied_run_outcome not in (None, "success"):
+    outcome = current.failed_run_outcome if current is not None else None
+    if current is not None and outcome is not None:
         # the run that used it failed (e.g. out of memory): never run that cluster again by default; the one
         # applied before it whose run did not fail, else the task's own cluster
-        outcome = current.applied_run_outcome
-        what = {"cancelled": "was cancelled", "failed": "failed"}.get(outcome or "", f"failed ({outcome})")
+        what = {"cancelled": "was cancelled", "failed": "failed"}.get(outcome, f"failed ({outcome})")
         failed = f"recommendation {current.id} not reused: the run that used it {what}; "
         current = client.latest_recommendation(project.id, state="applied_ok")
     auto = project.settings.auto_apply

@@ -324,14 +324,21 @@ class Recommendation(RecommendationIn):
     #: outcome of the run it was applied to (None: not applied to a recorded run); read from the run
     applied_run_outcome: Outcome | None = None
 
+    @property
+    def failed_run_outcome(self) -> Outcome | None:
+        """The outcome of the run it was applied to when that run did not succeed (None otherwise)."""
+        if self.state != "applied" or self.applied_run_outcome in (None, "success"):
+            return None
+        return self.applied_run_outcome
+
     def status(self, *, ascii_only: bool = False) -> str:
         """The state as shown to users: an applied recommendation whose run did not succeed says so,
         e.g. ``applied — run failed (oom)``.
 
         :param ascii_only: ``-`` instead of the dash (terminal output).
         """
-        outcome = self.applied_run_outcome
-        if self.state != "applied" or outcome in (None, "success"):
+        outcome = self.failed_run_outcome
+        if outcome is None:
             return self.state
         what = {"failed": "run failed", "cancelled": "run cancelled"}.get(outcome or "", f"run failed ({outcome})")
         return f"applied {'-' if ascii_only else '—'} {what}"
