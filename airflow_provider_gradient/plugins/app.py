@@ -11,7 +11,7 @@ the auth manager); tests may override ``airflow.api_fastapi.core_api.security.ge
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -19,13 +19,16 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from airflow_provider_gradient import __version__
 
+if TYPE_CHECKING:
+    from airflow_provider_gradient.service import GradientService
+
 API_DESCRIPTION = (
     "Gradient for Airflow: projects (one per optimised Databricks task), their runs and the recommended "
     "clusters. Authenticate with an Airflow JWT (`POST /auth/token`) as `Authorization: Bearer <token>`."
 )
 
 
-def create_app(service: Any = None, *, include_ui: bool = True) -> FastAPI:
+def create_app(service: GradientService | None = None, *, include_ui: bool = True) -> FastAPI:
     """Build the app. ``service``: a GradientService to use (default: built from ``[gradient]`` on first use)."""
     from airflow.api_fastapi.core_api.security import get_user
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
+from starlette.applications import Starlette
 
 from airflow_provider_gradient.plugins.access import Access
 from airflow_provider_gradient.plugins.ui.auth import csrf_token
@@ -22,9 +23,12 @@ CSRF_HEADER = "X-Gradient-CSRF"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def service_of(app: Any) -> GradientService:
-    """The GradientService of ``app`` (``app.state.gradient_service``), built from ``[gradient]`` on first use."""
-    svc = getattr(app.state, "gradient_service", None)
+def service_of(app: Starlette) -> GradientService:
+    """The GradientService of ``app`` (``app.state.gradient_service``), built from ``[gradient]`` on first use.
+
+    :param app: the plugin's app (:func:`~airflow_provider_gradient.plugins.app.create_app`).
+    """
+    svc: GradientService | None = getattr(app.state, "gradient_service", None)
     if svc is None:
         from airflow_provider_gradient.hooks.gradient import local_service
 

@@ -8,7 +8,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.service import GradientService
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +19,7 @@ log = logging.getLogger(__name__)
 stats: dict[str, int] = {"warmups": 0}
 
 
-def warm_cache(svc: Any) -> float:
+def warm_cache(svc: GradientService) -> float:
     """Compute (and cache) every project's summary now; the seconds it took.
 
     :param svc: the GradientService
@@ -27,14 +30,14 @@ def warm_cache(svc: Any) -> float:
     return time.perf_counter() - t0
 
 
-def is_local(svc: Any) -> bool:
+def is_local(svc: object) -> TypeGuard[GradientService]:
     """Whether ``svc`` is the in-process service (whose summaries are cached here), not an HTTP client."""
     from airflow_provider_gradient.service import GradientService
 
     return isinstance(svc, GradientService)
 
 
-def start_warmup(get_service: Callable[[], Any], also: Callable[[], Any] | None = None) -> threading.Thread:
+def start_warmup(get_service: Callable[[], object], also: Callable[[], Any] | None = None) -> threading.Thread:
     """Warm the projects-page cache in a daemon thread (never blocks, never raises: errors are logged).
 
     :param get_service: returns the GradientService to warm (called in the thread)

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airflow_provider_gradient.charts import cost_chart, runtime_chart
@@ -25,13 +25,14 @@ from airflow_provider_gradient.plugins.access import Access, unowned_who
 from airflow_provider_gradient.plugins.api.deps import get_service, service_of
 from airflow_provider_gradient.plugins.ui import auth, data, views
 from airflow_provider_gradient.plugins.ui.rendering import ENV, STATIC, base_path, project_rows, render
+from airflow_provider_gradient.service import GradientService, Project
 from airflow_provider_gradient.service.summaries import kpis
 
 log = logging.getLogger(__name__)
 
 
 @contextlib.asynccontextmanager
-async def _lifespan(app: Any) -> AsyncIterator[None]:
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start warming the projects-page cache in the background when the app starts (never blocks)."""
     data.start_warmup(lambda: service_of(app), also=compile_templates)
     yield
@@ -95,7 +96,7 @@ def projects_csv(request: Request, user: ApiUser) -> Response:
     )
 
 
-def _project_or_404(svc: Any, project_id: int) -> Any:
+def _project_or_404(svc: GradientService, project_id: int) -> Project:
     from airflow_provider_gradient.service.errors import NotFoundError
 
     try:
@@ -210,7 +211,7 @@ def static_file(name: str, user: ApiUser) -> Response:
 
 
 # ---------------------------------------------------------------------------- actions (JSON, CSRF-checked)
-def _writable_project(request: Request, user: Any, project_id: int) -> tuple[Any, Any]:
+def _writable_project(request: Request, user: Any, project_id: int) -> tuple[GradientService, Project]:
     auth.check_csrf(request)
     svc = get_service(request)
     project = _project_or_404(svc, project_id)
