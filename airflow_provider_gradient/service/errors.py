@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+
+from airflow_provider_gradient.core.redact import REDACTED, redact_text
 
 
 class GradientError(Exception):
@@ -35,16 +38,41 @@ class GradientValidationError(GradientError, ValueError):
 
     @classmethod
     def from_pydantic(cls, exc: Any, prefix: tuple[str, ...] = ()) -> GradientValidationError:
-        errors = [
-            {
-                "loc": [*prefix, *map(str, e.get("loc", ()))],
-                "msg": str(e.get("msg", "")).removeprefix("Value error, "),
-                "type": e.get("type", ""),
-            }
-            for e in exc.errors()
-        ]
-        msg = "; ".join(f"{'.'.join(e['loc']) or 'value'}: {e['msg']}" for e in errors) or str(exc)
+        errors = [{**e, "loc": [*prefix, *map(str, e["loc"])]} for e in safe_errors(exc.errors())]
+        msg = "; ".join(f"{'.'.join(e['loc']) or 'value'}: {e['msg']}" for e in errors) or "invalid input"
         return cls(msg, errors)
+
+
+def _strings(value: Any, depth: int = 0) -> Iterator[str]:
+    """The string values (not the keys) anywhere in ``value``."""
+    if isinstance(value, str):
+        yield value
+    elif depth < 20 and isinstance(value, Mapping):
+        for v in value.values():
+            yield from _strings(v, depth + 1)
+    elif depth < 20 and isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            yield from _strings(v, depth + 1)
+
+
+def safe_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Pydantic/FastAPI validation errors without the submitted values: only ``loc``, ``msg`` and ``type``.
+
+    The raw ``input`` (a whole request body for a model-level error) and ``ctx`` are dropped, a submitted
+    string quoted in the message (``got 'x'``) is replaced by ``*********(redacted)``, and the message passes
+    the redaction rule, so a body carrying secrets that fails validation is never echoed (nor logged).
+
+    :param errors: ``ValidationError.errors()`` / ``RequestValidationError.errors()``.
+    """
+    out: list[dict[str, Any]] = []
+    for e in errors:
+        msg = str(e.get("msg", "")).removeprefix("Value error, ")
+        for s in sorted(set(_strings(e.get("input"))), key=len, reverse=True):
+            if len(s) >= 3:
+                msg = msg.replace(repr(s), repr(REDACTED)).replace(f'"{s}"', f'"{REDACTED}"')
+        loc = [x if isinstance(x, int) else str(x) for x in e.get("loc", ())]
+        out.append({"loc": loc, "msg": redact_text(msg), "type": str(e.get("type", ""))})
+    return out
 
 
 class ConflictError(GradientError):

@@ -1,17 +1,16 @@
-"""Service errors -> HTTP responses (FastAPI's own shape: ``{"detail": ...}``; 422 details are field lists)."""
+"""Service errors -> HTTP responses (FastAPI's own shape: ``{"detail": ...}``; 422 details are field lists
+``{loc, msg, type}`` that never repeat the submitted values)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from airflow_provider_gradient.service.errors import GradientError, GradientValidationError
+from airflow_provider_gradient.service.errors import GradientError, GradientValidationError, safe_errors
 
 log = logging.getLogger(__name__)
 
@@ -28,18 +27,19 @@ async def _gradient_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
 
 
+def _utf8(value: Any) -> Any:
+    """``value`` with lone surrogates (a dict key in ``loc``) replaced, so it can be sent as UTF-8 JSON."""
+    return value.encode("utf-8", "replace").decode("utf-8") if isinstance(value, str) else value
+
+
 def _encodable(error: dict[str, Any]) -> dict[str, Any]:
-    """A validation error whose echoed ``input`` cannot be sent as UTF-8 JSON (a lone surrogate) loses it."""
-    try:
-        json.dumps(jsonable_encoder(error), ensure_ascii=False).encode("utf-8")
-        return error
-    except (TypeError, ValueError):  # UnicodeEncodeError is a ValueError
-        return {k: v for k, v in error.items() if k not in ("input", "ctx")}
+    return {"loc": [_utf8(x) for x in error["loc"]], "msg": _utf8(error["msg"]), "type": error["type"]}
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each field (``loc``, ``msg``, ``type``), never the submitted values (``input``/``ctx``)."""
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": jsonable_encoder([_encodable(e) for e in exc.errors()])}, status_code=422)
+    return JSONResponse({"detail": [_encodable(e) for e in safe_errors(exc.errors())]}, status_code=422)
 
 
 def install_error_handlers(app: FastAPI) -> None:
