@@ -291,10 +291,9 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
         """A project's ROI from all its runs."""
         return self._get(f"/projects/{self._ref(ref)}/roi", TypeAdapter(ProjectRoi).validate_python)
 
-    def find_task_run(self, dag_id: str, task_id: str, run_id: str) -> TaskRun:
-        """The project of an Airflow task and its run for the DAG run ``run_id``."""
-        return self._get(
-            "/task-runs:find",
-            TypeAdapter(TaskRun).validate_python,
-            {"dag_id": dag_id, "task_id": task_id, "run_id": run_id},
-        )
+    def find_task_run(self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None) -> TaskRun:
+        """The project of an Airflow task, its run for the DAG run ``run_id`` and the recommendation it used."""
+        params: dict[str, Any] = {"dag_id": dag_id, "task_id": task_id, "run_id": run_id}
+        if try_number is not None:
+            params["try_number"] = try_number
+        return self._get("/task-runs:find", TypeAdapter(TaskRun).validate_python, params)

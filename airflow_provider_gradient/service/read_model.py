@@ -18,7 +18,6 @@ from airflow_provider_gradient.service.summaries import (
     CostTuple,
     ProjectOverview,
     ProjectSummary,
-    TaskRun,
     project_roi,
     summarize_points,
     summarize_project,
@@ -211,22 +210,3 @@ def roi_of(svc: GradientService, ref: int | str) -> roi_mod.ProjectRoi:
     :param ref: project id or app id (NotFoundError when absent)
     """
     return project_roi(svc.list_runs(ref, limit=None))
-
-
-def find_task_run(svc: GradientService, dag_id: str, task_id: str, run_id: str) -> TaskRun:
-    """The project of a task (by DAG/task id, else app id ``<dag_id>.<task_id>``) and its run for ``run_id``.
-
-    The run is the latest try recorded for that Airflow run; either part is None when not found.
-    """
-    if not dag_id or not task_id:
-        return TaskRun()
-    project = next((p for p in svc.list_projects() if p.dag_id == dag_id and p.task_id == task_id), None)
-    if project is None:
-        project = svc.find_project(f"{dag_id}.{task_id}")
-    if project is None:
-        return TaskRun()
-    matches = [r for r in svc.list_runs(project.id, limit=None) if r.airflow_run_id == run_id and run_id]
-    if not matches:
-        return TaskRun(project=project)
-    matches.sort(key=lambda r: (r.try_number or 0, r.start_ms or 0, r.databricks_run_id))
-    return TaskRun(project=project, run=matches[-1])

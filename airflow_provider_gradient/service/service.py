@@ -709,9 +709,23 @@ class GradientService(GradientClient):
         """A project's ROI from all its runs."""
         return read_model.roi_of(self, ref)
 
-    def find_task_run(self, dag_id: str, task_id: str, run_id: str) -> TaskRun:
-        """The project of an Airflow task and its run for the DAG run ``run_id`` (its task-instance tab)."""
-        return read_model.find_task_run(self, dag_id, task_id, run_id)
+    def find_task_run(self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None) -> TaskRun:
+        """A task instance's project (by DAG and task id, else app id ``<dag_id>.<task_id>``), its run for the
+        DAG run ``run_id`` (the try ``try_number``, else the latest) and the recommendation that run used,
+        each looked up by key in the store (its task-instance tab)."""
+        if not dag_id or not task_id:
+            return TaskRun()
+        with self._read() as s:
+            prow = ProjectRepo(s).for_task(dag_id, task_id)
+            if prow is None:
+                return TaskRun()
+            project = self._project_out(s, prow)
+            row = RunRepo(s).for_task_instance(prow.id, run_id, try_number) if run_id else None
+            if row is None:
+                return TaskRun(project=project)
+            rec_row = RecommendationRepo(s).get(row.recommendation_id) if row.recommendation_id else None
+            recs = self._recs_out(s, [rec_row]) if rec_row is not None and rec_row.project_id == prow.id else []
+            return TaskRun(project=project, run=run_out(row), recommendation=recs[0] if recs else None)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -307,7 +307,9 @@ class ProjectOverview:
 
 @dataclass(frozen=True, slots=True)
 class TaskRun:
-    """The project of an Airflow task and its recorded run for one DAG run (either may be None)."""
+    """The project of an Airflow task, its recorded run for one DAG run and the recommendation that run used
+    (each may be None)."""
 
     project: Project | None = None
     run: Run | None = None
+    recommendation: Recommendation | None = None

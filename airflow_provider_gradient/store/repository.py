@@ -76,6 +76,11 @@ class ProjectRepo:
             row = self.by_id(pid, for_update=for_update)
         return row
 
+    def for_task(self, dag_id: str, task_id: str) -> ProjectRow | None:
+        """The project of an Airflow task: by its DAG and task id, else by app id ``<dag_id>.<task_id>``."""
+        q = select(ProjectRow).where(ProjectRow.dag_id == dag_id, ProjectRow.task_id == task_id)
+        return self.s.scalars(q.order_by(ProjectRow.id).limit(1)).first() or self.by_app_id(f"{dag_id}.{task_id}")
+
     def insert_if_absent(self, values: dict[str, Any]) -> bool:
         """INSERT ... ON CONFLICT (app_id) DO NOTHING; True when this call inserted the row."""
         res = self.s.execute(
@@ -131,6 +136,18 @@ class RunRepo:
 
     def count(self, project_id: int) -> int:
         return int(self.s.scalar(select(func.count()).where(RunRow.project_id == project_id)) or 0)
+
+    def for_task_instance(self, project_id: int, airflow_run_id: str, try_number: int | None = None) -> RunRow | None:
+        """The run of a task instance (its DAG run id): the try ``try_number``, else the latest try recorded."""
+        q = select(RunRow).where(RunRow.project_id == project_id, RunRow.airflow_run_id == airflow_run_id)
+        if try_number is not None:
+            q = q.where(RunRow.try_number == try_number)
+        q = q.order_by(
+            func.coalesce(RunRow.try_number, 0).desc(),
+            func.coalesce(RunRow.start_ms, 0).desc(),
+            RunRow.databricks_run_id.desc(),
+        )
+        return self.s.scalars(q.limit(1)).first()
 
     def outcomes(self, project_id: int, databricks_run_ids: Iterable[int]) -> dict[int, str]:
         """``{databricks run id: outcome}`` of those runs of a project that are stored."""

@@ -263,3 +263,40 @@ def test_rest_latest_current_skips_an_applied_recommendation_whose_run_failed(
     assert client.get(url, params={"state": "applied"}).json()["id"] == oom.id
     current = client.get(url, params={"state": "current"})
     assert current.status_code == 200 and current.json()["id"] == ok.id, current.text
+
+
+def test_task_instance_tab_of_an_old_run_on_a_busy_project(client: TestClient, svc: GradientService) -> None:
+    """The tab finds the task instance's run and the recommendation it used by the task-instance key in the
+    store, however many recommendations came after it (it looked among the project's 200 newest), and
+    picks the try (latest by default, ``try_number=`` for another)."""
+    from airflow_provider_gradient.service import RecommendationIn, RunIn
+
+    p = svc.get_or_create_project("busy_dag.busy_task", dag_id="busy_dag", task_id="busy_task",
+                                  baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 8})
+    used: dict[int, int] = {}
+    for attempt, workers in ((1, 7), (2, 6)):
+        rec = svc.store_recommendation(p.id, RecommendationIn(
+            cluster={"node_type_id": "m5.xlarge", "num_workers": workers}, phase="learning",
+            reason=f"old reason {workers} workers"))
+        svc.record_and_recommend(p.id, RunIn(
+            databricks_run_id=8_400_000 + attempt, outcome="success", start_ms=attempt * 1000,
+            end_ms=attempt * 1000 + 60_000, recommendation_id=rec.id, dag_id="busy_dag", task_id="busy_task",
+            airflow_run_id="scheduled__2026-01-01", try_number=attempt), recommend=False)
+        used[attempt] = rec.id
+    for i in range(205):  # a busy project: many newer recommendations
+        svc.store_recommendation(p.id, RecommendationIn(cluster={"node_type_id": "m5.xlarge", "num_workers": 2 + i % 5},
+                                                        phase="optimizing", reason=f"newer {i}"))
+    assert len(svc.list_recommendations(p.id, limit=None)) > 200
+    base = "/ui/ti?dag_id=busy_dag&task_id=busy_task&run_id=scheduled__2026-01-01"
+    for query, attempt in (("", 2), ("&try_number=1", 1), ("&try_number=2", 2)):
+        html = client.get(base + query).text
+        run = re.search(r'id="ti-run">([^<]*)<', html)
+        assert run is not None and run.group(1) == f"{8_400_000 + attempt} · success", html
+        rec = re.search(r'id="ti-rec">(.*?)</dd>', html, re.S)
+        assert rec is not None and f"#{used[attempt]} (learning" in rec.group(1), rec
+        assert f"old reason {8 - attempt} workers" in rec.group(1) and "applied" in rec.group(1), rec.group(1)
+    found = client.get("/api/v1/task-runs:find", params={"dag_id": "busy_dag", "task_id": "busy_task",
+                                                         "run_id": "scheduled__2026-01-01", "try_number": 1})
+    assert found.status_code == 200, found.text
+    body = found.json()
+    assert body["run"]["try_number"] == 1 and body["recommendation"]["id"] == used[1], body

@@ -29,6 +29,7 @@ NowQ = Annotated[
     Query(ge=0, le=MAX_EPOCH_MS, description="Clock (epoch ms) of the time-dependent insights; default now"),
 ]
 IdQ = Annotated[str, Query(max_length=250)]
+TryQ = Annotated[int | None, Query(ge=0, le=10_000, description="Try number (default: the latest recorded)")]
 
 
 @router.get("/projects:summaries", response_model=list[ProjectSummary], tags=["read model"], responses=ERRORS)
@@ -55,10 +56,13 @@ def project_roi(ref: ProjectRef, access: UserAccess, svc: Service) -> ProjectRoi
 
 
 @router.get("/task-runs:find", response_model=TaskRun, tags=["read model"], responses=ERRORS)
-def find_task_run(access: UserAccess, svc: Service, dag_id: IdQ, task_id: IdQ, run_id: IdQ) -> TaskRun:
-    """The project of an Airflow task and its run for one DAG run (the task instance's Gradient tab)."""
+def find_task_run(
+    access: UserAccess, svc: Service, dag_id: IdQ, task_id: IdQ, run_id: IdQ, try_number: TryQ = None
+) -> TaskRun:
+    """The project of an Airflow task, its run for one DAG run (the try ``try_number``, else the latest) and
+    the recommendation that run used (the task instance's Gradient tab)."""
     access.require(dag_id, "GET")
-    found = svc.find_task_run(dag_id, task_id, run_id)
+    found = svc.find_task_run(dag_id, task_id, run_id, try_number)
     if found.project is not None and found.project.dag_id != dag_id:
         access.require(found.project.dag_id, "GET")
     return found

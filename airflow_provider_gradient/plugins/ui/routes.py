@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from airflow_provider_gradient.charts import cost_chart, runtime_chart
@@ -172,13 +172,15 @@ def task_instance_page(
     run_id: str = "",
     task_id: str = "",
     map_index: str = "",
+    try_number: Annotated[int | None, Query(ge=0, le=10_000)] = None,
 ) -> Response:
-    """The "Gradient" tab of a task instance: its project, cost, cluster and the recommendation applied."""
+    """The "Gradient" tab of a task instance: its project, cost, cluster and the recommendation applied
+    (the latest try recorded, or ``try_number``)."""
     svc = get_service(request)
     denied = _denied_page(request, user, dag_id) if dag_id else None
     if denied is not None:
         return denied
-    found = svc.find_task_run(dag_id, task_id, run_id)
+    found = svc.find_task_run(dag_id, task_id, run_id, try_number)
     project, run = found.project, found.run
     if project is not None and project.dag_id != dag_id:
         denied = _denied_page(request, user, project.dag_id)
@@ -186,17 +188,11 @@ def task_instance_page(
             return denied
     ctx: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "project": project}
     if project is not None:
-        overview = svc.project_overview(project.id, now_ms=_now_ms())
-        recs = overview.recommendations
-        ctx["summary"] = overview.summary
+        ctx["summary"] = svc.project_overview(project.id, now_ms=_now_ms()).summary
         rv = views.run_views([run]) if run is not None else []
         ctx["run"] = rv[0] if rv else None
-        rec = None
-        if run is not None and run.recommendation_id is not None:
-            rec = next(
-                iter(views.recommendation_views([r for r in recs if r.id == run.recommendation_id], rv)), None
-            )
-        ctx["rec"] = rec
+        used = [found.recommendation] if found.recommendation is not None else []
+        ctx["rec"] = next(iter(views.recommendation_views(used, rv)), None)
     return render(request, "ti.html", user, nav="projects", **ctx)
 
 
