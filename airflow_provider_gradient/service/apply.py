@@ -58,7 +58,8 @@ def choose_recommendation(
     With auto-apply on, a newer *ready* recommendation replaces it, but only inside the optimisation
     window (UTC, see :mod:`~airflow_provider_gradient.core.window`); outside it the current cluster runs.
     An applied recommendation whose run failed (e.g. out of memory) is not the current cluster any more: the
-    one applied before it whose run did not fail is, else the task's own cluster (the log says why).
+    one applied before it whose run did not fail is, else the task's own cluster (the log says why). A
+    cancelled run (a user, or Airflow killing or timing out the task) says nothing about its cluster: it stays.
     """
     current = client.latest_recommendation(project.id, state="applied")
     failed = ""
@@ -66,7 +67,7 @@ def choose_recommendation(
     if current is not None and outcome is not None:
         # the run that used it failed (e.g. out of memory): never run that cluster again by default; the one
         # applied before it whose run did not fail, else the task's own cluster
-        what = {"cancelled": "was cancelled", "failed": "failed"}.get(outcome, f"failed ({outcome})")
+        what = "failed" if outcome == "failed" else f"failed ({outcome})"
         failed = f"recommendation {current.id} not reused: the run that used it {what}; "
         current = client.latest_recommendation(project.id, state="applied_ok")
     auto = project.settings.auto_apply

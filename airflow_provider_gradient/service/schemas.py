@@ -27,6 +27,9 @@ Phase = Literal["learning", "optimizing"]
 Outcome = Literal["success", "failed", "oom", "cancelled", "timeout"]
 LogStatus = Literal["complete", "incomplete", "missing", "pending"]
 RecState = Literal["pending", "ready", "applied", "superseded", "failed"]
+#: Outcomes of a run that say its cluster did not work for the job. A cancelled run (by a user, or by Airflow
+#: killing or timing out the task, which cancels the Databricks run) says nothing about the cluster.
+FAILED_RUN_OUTCOMES: frozenset[str] = frozenset({"failed", "oom", "timeout"})
 
 #: Limits of the settings (documented; the API answers 422 outside them).
 MAX_WORKERS_LIMIT = 10_000
@@ -326,19 +329,20 @@ class Recommendation(RecommendationIn):
 
     @property
     def failed_run_outcome(self) -> Outcome | None:
-        """The outcome of the run it was applied to when that run did not succeed (None otherwise)."""
-        if self.state != "applied" or self.applied_run_outcome in (None, "success"):
+        """The outcome of the run it was applied to when that run failed (:data:`FAILED_RUN_OUTCOMES`; a
+        cancelled run is no failure of the cluster), else None."""
+        if self.state != "applied" or self.applied_run_outcome not in FAILED_RUN_OUTCOMES:
             return None
         return self.applied_run_outcome
 
     def status(self, *, ascii_only: bool = False) -> str:
         """The state as shown to users: an applied recommendation whose run did not succeed says so,
-        e.g. ``applied — run failed (oom)``.
+        e.g. ``applied — run failed (oom)``, ``applied — run cancelled``.
 
         :param ascii_only: ``-`` instead of the dash (terminal output).
         """
-        outcome = self.failed_run_outcome
-        if outcome is None:
+        outcome = self.applied_run_outcome if self.state == "applied" else None
+        if outcome in (None, "success"):
             return self.state
         what = {"failed": "run failed", "cancelled": "run cancelled"}.get(outcome or "", f"run failed ({outcome})")
         return f"applied {'-' if ascii_only else '—'} {what}"

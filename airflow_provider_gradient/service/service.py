@@ -32,6 +32,7 @@ from airflow_provider_gradient.service.errors import (
 from airflow_provider_gradient.service.redaction import redacted
 from airflow_provider_gradient.service.run_merge import merge_run, run_columns
 from airflow_provider_gradient.service.schemas import (
+    FAILED_RUN_OUTCOMES,
     ApplyChoice,
     ApplyChoiceIn,
     Health,
@@ -586,16 +587,17 @@ class GradientService(GradientClient):
 
         ``state="current"`` is the cluster the project's job definition (IaC) should hold: the ready
         recommendation, else the one applied last whose run did not fail (an applied one whose run failed,
-        e.g. out of memory, is skipped for the one applied before it); None: the project's baseline.
+        e.g. out of memory, is skipped for the one applied before it; a cancelled run is no failure, see
+        ``FAILED_RUN_OUTCOMES``); None: the project's baseline.
         ``state="applied_ok"`` is that last part alone: the one applied last whose run did not fail.
         """
         with self._read() as s:
             project = self._project(s, ref)
             repo = RecommendationRepo(s)
             if state == "current":
-                row = repo.latest(project.id, "ready") or repo.latest_applied_not_failed(project.id)
+                row = repo.latest(project.id, "ready") or repo.latest_applied_not_failed(project.id, FAILED_RUN_OUTCOMES)
             elif state == "applied_ok":
-                row = repo.latest_applied_not_failed(project.id)
+                row = repo.latest_applied_not_failed(project.id, FAILED_RUN_OUTCOMES)
             else:
                 row = repo.latest(project.id, state)
             return self._recs_out(s, [row])[0] if row is not None else None

@@ -184,9 +184,13 @@ class RecommendationRepo:
             q = q.order_by(RecommendationRow.id.desc())
         return self.s.scalars(q.limit(1)).first()
 
-    def latest_applied_not_failed(self, project_id: int) -> RecommendationRow | None:
-        """The recommendation applied last whose run did not fail: its run succeeded, or it was approved
-        without a run, or its run is not recorded yet (ordered as :meth:`latest` with ``state="applied"``)."""
+    def latest_applied_not_failed(self, project_id: int, failed: Iterable[str]) -> RecommendationRow | None:
+        """The recommendation applied last whose run did not fail: its run's outcome is not one of ``failed``,
+        or it was approved without a run, or its run is not recorded yet (ordered as :meth:`latest` with
+        ``state="applied"``).
+
+        :param failed: the run outcomes that count as a failure of the cluster (``FAILED_RUN_OUTCOMES``).
+        """
         run = (
             select(RunRow.outcome)
             .where(RunRow.project_id == RecommendationRow.project_id,
@@ -196,7 +200,7 @@ class RecommendationRepo:
         q = (
             select(RecommendationRow)
             .where(RecommendationRow.project_id == project_id, RecommendationRow.state == "applied")
-            .where(func.coalesce(run, "success") == "success")
+            .where(func.coalesce(run, "success").not_in(sorted(failed)))
             .order_by(RecommendationRow.applied_ms.desc().nulls_last(), RecommendationRow.id.desc())
         )
         return self.s.scalars(q.limit(1)).first()
