@@ -139,11 +139,13 @@ def latest(
     conn_id: ConnOpt = "gradient_default",
     store_url: StoreOpt = None,
 ) -> None:
-    """The latest recommendation of PROJECT (exit 1 when there is none).
+    """The latest recommendation of PROJECT; every format says the same thing.
 
-    With ``--state current`` (the default) an applied recommendation whose run failed (e.g. out of memory) is
-    skipped, saying so on stderr: the one applied before it whose run did not fail is printed, else the
-    project's baseline cluster (table, databricks-json and terraform; ``--json`` prints null and exits 1).
+    With ``--state current`` (the default) an applied recommendation whose run failed (e.g. out of memory; a
+    cancelled run is no failure) is skipped, saying so on stderr: the one applied before it whose run did not
+    fail is printed, else the project's baseline cluster -- ``--json`` then prints
+    ``{"source": "baseline", "cluster": {...}, "skipped": {"id": N, "status": "..."}}`` (``.cluster`` is the
+    current cluster either way). When there is none: nothing on stdout, the reason on stderr, exit code 1.
     """
     fmt = "json" if json_output and output_format == "table" else output_format
     if fmt not in FORMATS:
@@ -151,16 +153,18 @@ def latest(
     with errors():
         c = client(conn_id, store_url)
         rec = c.latest_recommendation(ref(project), state=None if state == "any" else state)
-        skipped = _say_current(c, project, rec) if state == "current" else False
+        skipped = _say_current(c, project, rec) if state == "current" else None
         if rec is None:
-            baseline = c.get_project(ref(project)).baseline_cluster if skipped else None
-            if baseline and fmt != "json":
-                _print_cluster(baseline, fmt, title=f"Baseline cluster of {project}",
-                               source="the project's baseline (no ready recommendation, none applied whose run "
-                                      "did not fail)")
+            baseline = c.get_project(ref(project)).baseline_cluster if skipped is not None else None
+            if baseline and skipped is not None:
+                if fmt == "json":
+                    print_json({"source": "baseline", "cluster": baseline,
+                                "skipped": {"id": skipped.id, "status": skipped.status(ascii_only=True)}})
+                else:
+                    _print_cluster(baseline, fmt, title=f"Baseline cluster of {project}",
+                                   source="the project's baseline (no ready recommendation, none applied whose "
+                                          "run did not fail)")
                 return
-            if fmt == "json":
-                typer.echo("null")
             what = {"current": "ready or applied recommendation" + (" whose run did not fail" if skipped else ""),
                     "any": "recommendation"}.get(state, f"{state} recommendation")
             fail(1, f"project {project} has no {what}")
@@ -185,21 +189,21 @@ def _print_cluster(cluster: dict[str, Any], fmt: str, title: str = "", source: s
         print_table(rows, [("field", lambda r: r[0]), ("value", lambda r: r[1])], title=title)
 
 
-def _say_current(c: Any, project: str, rec: Any) -> bool:
+def _say_current(c: Any, project: str, rec: Any) -> Any:
     """Tell (stderr) when ``--state current`` skipped the recommendation applied last because its run failed,
     and what is current instead: ``rec``, else the project's baseline cluster.
 
-    :returns: whether one was skipped.
+    :returns: the recommendation skipped, or None.
     """
     if rec is not None and rec.state == "ready":
-        return False
+        return None
     last = c.latest_recommendation(ref(project), state="applied")
     if last is None or (rec is not None and last.id == rec.id):
-        return False
+        return None
     instead = (f"recommendation {rec.id} (the last applied one whose run did not fail)" if rec is not None
                else "the project's baseline cluster (today's cluster)")
     typer.echo(f"recommendation {last.id} ({last.status(ascii_only=True)}) skipped; current: {instead}", err=True)
-    return True
+    return last
 
 
 @app.command("list")

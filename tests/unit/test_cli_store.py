@@ -175,9 +175,21 @@ def test_latest_current_never_exports_a_cluster_whose_run_failed(cli, svc: Gradi
     assert f"recommendation {bad.id} (applied - run failed (oom)) skipped; current: the project's baseline" in db.stderr
     table = cli("recommendations", "latest", "etl.only_oom")
     assert table.exit_code == 0 and "project's baseline" in table.stdout and "m5.xlarge" in table.stdout
-    none = cli("recommendations", "latest", "etl.only_oom", "--json")
-    assert none.exit_code == 1 and none.stdout.strip() == "null"
-    assert "has no ready or applied recommendation whose run did not fail" in none.stderr
+    # --json says the same as the table: the baseline is current (never `null`), stderr says what was skipped
+    as_json = cli("recommendations", "latest", "etl.only_oom", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout) == {"source": "baseline", "cluster": BASELINE,
+                                          "skipped": {"id": bad.id, "status": "applied - run failed (oom)"}}
+    assert f"recommendation {bad.id} (applied - run failed (oom)) skipped" in as_json.stderr
+
+
+def test_latest_without_any_recommendation_fails_the_same_in_every_format(cli, svc: GradientService) -> None:
+    """Nothing on stdout (never `null`), one message on stderr, exit code 1 -- table and --json alike."""
+    svc.get_or_create_project("etl.new", baseline_cluster=BASELINE)
+    for args in ((), ("--json",), ("--format", "json"), ("--format", "terraform"), ("--state", "ready", "--json")):
+        r = cli("recommendations", "latest", "etl.new", *args)
+        assert r.exit_code == 1 and r.stdout == "", (args, r.stdout)
+        assert "project etl.new has no" in r.stderr and "recommendation" in r.stderr, (args, r.stderr)
 
 
 @pytest.mark.parametrize(
