@@ -4,7 +4,8 @@
 
 Suites (one table each, per job and overall, all three strategies in one run):
 
-- ``simulator``: every simulator profile × seeds, grids of 5 noisy repetitions per (node type, workers) cell;
+- ``simulator``: every simulator profile × seeds, grids of 5 noisy repetitions per (node type, workers) cell, judged
+  on each cell's noise-free runtime (the simulator knows it);
 - ``c3o``: real measured Spark-style runs (C3O: 15 job settings, 5 repetitions per configuration), baselines at
   4 and 8 nodes of the most-measured machine type;
 - ``scout``: real measured Hadoop runs (Scout: 6 jobs × 39 configurations, failures and 2-hour timeouts as

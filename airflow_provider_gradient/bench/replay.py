@@ -5,7 +5,8 @@ rows (repetitions) with the seed and replays it (runtime, outcome; a failed row 
 failure). With input sizes (``input_sizes``: the size of run 1, 2, …, the last repeating), run ``i`` draws from
 the rows at its size. The strategy's final recommendation is then scored at the last size against the oracle:
 the cheapest configuration whose median runtime meets the SLA (noise-aware: a configuration meets the SLA
-when its median does, so a lucky draw is neither an oracle nor a pass).
+when its median does — its noise-free runtime when the grid knows it, as the simulator's grids do — so a lucky
+draw is neither an oracle nor a pass).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Replay grids built from the simulator's job models: every (node type, workers) cell measured several times.
 
 Each cell holds ``reps`` noisy runs (repetitions, as in real measured grids such as C3O), so the replay draws one
-per run and judges the oracle and the SLA on the cell's median (noise-aware); out-of-memory failures and
-non-monotone runtimes included.
+per run; every row also carries the cell's noise-free runtime, on which the replay judges the SLA, the oracle and
+"meets the SLA" (noise-aware: the simulator knows the truth, so neither a lucky median of five draws nor a lucky
+run decides); out-of-memory failures and non-monotone runtimes included.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def price_catalog(node_types: tuple[str, ...] = GRID_NODE_TYPES, region: str = "
 
 
 def build_sim_grid(profile: str, seed: int, *, catalog: Catalog | None = None,
-                   workers: tuple[int, ...] = GRID_WORKERS, run_index: int = 0, reps: int = 5) -> SimGrid:
+                   workers: tuple[int, ...] = GRID_WORKERS, run_index: int = 0, reps: int = 5,
+                   truth: bool = True) -> SimGrid:
     """Measure every cell of the grid ``reps`` times with the simulator (noise on, on-demand, no Photon).
 
     :param profile: simulator profile name.
@@ -79,6 +81,8 @@ def build_sim_grid(profile: str, seed: int, *, catalog: Catalog | None = None,
     :param workers: worker counts.
     :param run_index: run index (input size) of every cell.
     :param reps: repetitions per cell.
+    :param truth: attach each cell's noise-free runtime (the replay then judges the oracle and the SLA on it, not
+        on the median of ``reps`` noisy draws); False judges on the median, as for measured grids.
     """
     from airflow_provider_gradient.simulator.models import ClusterSpec, simulate
     from airflow_provider_gradient.simulator.profiles import load_profile
@@ -97,9 +101,10 @@ def build_sim_grid(profile: str, seed: int, *, catalog: Catalog | None = None,
             if node != base_node and w not in workers:
                 continue
             spec = ClusterSpec(node, num_workers=w)
+            true_t = float(simulate(p, spec, run_index=run_index, seed=seed, noise=False).runtime_s) if truth else None
             for k in range(reps):
                 r = simulate(p, spec, run_index=run_index, seed=seed * 100003 + ci * 1009 + w + k * 7_000_003,
                              noise=True)
                 rows.append(GridRow(node, w, float(r.runtime_s), bool(r.succeeded),
-                                    None if r.succeeded else (r.failure_kind or "other")))
+                                    None if r.succeeded else (r.failure_kind or "other"), None, true_t))
     return SimGrid(profile=p.name, seed=seed, rows=tuple(rows), catalog=cat, baseline=(base_node, base_w))

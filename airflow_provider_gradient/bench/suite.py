@@ -5,7 +5,8 @@ Suites: ``simulator`` (every simulator profile × seeds, grids of 5 noisy repeti
 runs). Every case is replayed at SLA = 1.0× and 1.5× the baseline's median runtime (at the last input size),
 from several baselines, with budget N and ≥ 5 seeds (the seed draws the repetitions).
 
-Scoring: ``regret`` is ``final_cost / oracle_cost − 1`` on medians (noise-aware); a final recommendation that
+Scoring: ``regret`` is ``final_cost / oracle_cost − 1`` on medians (noise-aware; on the simulator grids, on each
+cell's noise-free runtime, which the simulator knows); a final recommendation that
 misses the SLA (or fails) is scored as ``max(regret, 1.0)`` (a 100 % penalty), so a cheap-but-too-slow answer
 never looks good.
 """
