@@ -144,10 +144,11 @@ def project_summaries(svc: GradientService, *, now_ms: int | None = None) -> lis
     run_v = store_reads.run_versions(engines)
     recs = store_reads.newest_recommendations(engines)
     versions = {
-        pid: (run_v.get(pid), (recs[pid].id, recs[pid].updated_ms) if pid in recs else None)
+        pid: (run_v.get(pid), (recs[pid].id, recs[pid].updated_ms) if pid in recs else None, svc.dormant_days)
         for pid in set(run_v) | set(recs)
     }
     now = time.monotonic()
+    versions = {pid: versions.get(pid, (None, None, svc.dormant_days)) for pid in projects}  # the setting too
     fresh, stale = _stale(url, projects, versions, now)
     if stale:
         with _compute_lock:
@@ -167,6 +168,7 @@ def project_summaries(svc: GradientService, *, now_ms: int | None = None) -> lis
                             last_runtime_s=pr.last_runtime_s,
                             last_run_ms=pr.last_run_ms,
                             now_ms=now_ms,
+                            dormant_days=svc.dormant_days,
                         )
                         stats["computed"] += 1
                         # the version read with the full object (a concurrent update -> recomputed next time)
@@ -200,7 +202,9 @@ def project_overview(svc: GradientService, ref: int | str, *, now_ms: int | None
     project = svc.get_project(ref)
     runs = svc.list_runs(project.id, limit=None)
     recs = svc.list_recommendations(project.id, limit=OVERVIEW_RECOMMENDATIONS)
-    summary = summarize_project(project, runs, recs[0] if recs else None, now_ms=now_ms)
+    summary = summarize_project(
+        project, runs, recs[0] if recs else None, now_ms=now_ms, dormant_days=svc.dormant_days
+    )
     return ProjectOverview(project=project, summary=summary, runs=runs, recommendations=recs)
 
 

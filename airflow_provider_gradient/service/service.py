@@ -101,6 +101,7 @@ class GradientService(GradientClient):
         default_cloud: str | None = None,
         default_region: str | None = None,
         default_plan_type: str | None = None,
+        dormant_days: float | None = None,
         migrate_on_start: bool = True,
     ) -> None:
         declared = declared_defaults()
@@ -111,6 +112,7 @@ class GradientService(GradientClient):
         self.default_cloud = default_cloud or declared["cloud"]
         self.default_region = default_region or declared["region"]
         self.default_plan_type = default_plan_type or declared["plan_type"]
+        self.dormant_days = float(dormant_days or declared["dormant_days"])
         if migrate_on_start:
             migrate.ensure_schema(self.engines)
 
@@ -137,6 +139,7 @@ class GradientService(GradientClient):
             default_cloud=settings.cloud,
             default_region=settings.region,
             default_plan_type=settings.plan_type,
+            dormant_days=settings.dormant_days,
             **kwargs,
         )
 

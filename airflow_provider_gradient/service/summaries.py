@@ -9,7 +9,7 @@ dataclasses that pydantic serialises for the REST API and validates back in the 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from airflow_provider_gradient.core import insights as ins_mod
@@ -111,13 +111,19 @@ def project_roi(runs: Iterable[Run]) -> roi_mod.ProjectRoi:
 
 
 def insights_for(
-    project: Project, points: Sequence[roi_mod.RunPoint], learning_total: int | None, *, now_ms: int | None = None
+    project: Project,
+    points: Sequence[roi_mod.RunPoint],
+    learning_total: int | None,
+    *,
+    now_ms: int | None = None,
+    dormant_days: float | None = None,
 ) -> tuple[ins_mod.Insight, ...]:
     """Insight badges of a project (``core.insights.project_insights``).
 
     :param project: a service ``Project``
     :param points: its runs as ``core.roi.RunPoint`` (oldest first)
     :param learning_total: K of "learning k/K"
+    :param dormant_days: ``[gradient] dormant_days`` (None: the insights' own default)
     """
     settings = ins_mod.InsightSettings(
         sla_minutes=project.settings.sla_minutes,
@@ -125,6 +131,8 @@ def insights_for(
         learning_total=learning_total,
         created_ms=project.created_ms,
     )
+    if dormant_days is not None:
+        settings = replace(settings, dormant_days=float(dormant_days))
     return ins_mod.project_insights(points, settings, now_ms=now_ms)
 
 
@@ -169,13 +177,19 @@ class ProjectSummary:
 
 
 def summarize_project(
-    project: Project, runs: Sequence[Run], latest_rec: LearningProgress | None = None, *, now_ms: int | None = None
+    project: Project,
+    runs: Sequence[Run],
+    latest_rec: LearningProgress | None = None,
+    *,
+    now_ms: int | None = None,
+    dormant_days: float | None = None,
 ) -> ProjectSummary:
     """The projects-table row of ``project`` from its runs (any order).
 
     :param project: a service ``Project``
     :param runs: its runs
     :param latest_rec: its newest recommendation (any state), for the learning k/K indicator
+    :param dormant_days: ``[gradient] dormant_days`` (None: the insights' own default)
     """
     ordered = sorted(runs, key=lambda r: (r.start_ms or 0, r.databricks_run_id or 0))
     last = ordered[-1] if ordered else None
@@ -188,6 +202,7 @@ def summarize_project(
         last_runtime_s=None if last is None else run_runtime_s(last),
         last_run_ms=None if last is None else last.start_ms,
         now_ms=now_ms,
+        dormant_days=dormant_days,
     )
 
 
@@ -201,6 +216,7 @@ def summarize_points(
     last_runtime_s: float | None,
     last_run_ms: int | None,
     now_ms: int | None = None,
+    dormant_days: float | None = None,
 ) -> ProjectSummary:
     """The projects-table row of ``project`` from its runs already reduced to ROI points and costs.
 
@@ -210,6 +226,7 @@ def summarize_points(
     :param successes: number of successful runs
     :param last_runtime_s: runtime of the last run
     :param last_run_ms: start of the last run
+    :param dormant_days: ``[gradient] dormant_days`` (None: the insights' own default)
     """
     priced = [c for c in costs if c is not None]
     settings = project.settings
@@ -245,7 +262,7 @@ def summarize_points(
         trend=trend,
         trend_pct=trend_pct,
         roi=roi_mod.project_roi(points),
-        insights=insights_for(project, points, total_k, now_ms=now_ms),
+        insights=insights_for(project, points, total_k, now_ms=now_ms, dormant_days=dormant_days),
     )
 
 
