@@ -15,10 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from airflow_provider_gradient.core.cluster_merge import ClusterPatch, apply_patches, gradient_tags
 from airflow_provider_gradient.core.payload import find_clusters, get_cluster
 from airflow_provider_gradient.core.window import describe_window, in_window
 from airflow_provider_gradient.service.client import GradientClient
+from airflow_provider_gradient.service.errors import GradientValidationError
 from airflow_provider_gradient.service.schemas import (
     ApplyChoiceIn,
     Project,
@@ -116,16 +119,21 @@ def plan_apply(
     :param settings: settings of projects created now (SLA, auto-apply from the task).
     :param region: AWS region for an ``s3://`` log destination.
     :raises ClusterMergeError: on a malformed payload or recommendation.
+    :raises GradientValidationError: a cluster of the task is not a valid one (the fields named, not its values).
     """
     patches: dict[str, ClusterPatch] = {}
     applied: dict[str, AppliedCluster] = {}
     for slot in find_clusters(payload):
         app_id = slot.app_id(base_app_id)
-        choice = client.choose_cluster(ApplyChoiceIn(
-            project=ProjectIn(app_id=app_id, settings=settings, baseline_cluster=dict(get_cluster(payload, slot)),
-                              dag_id=dag_id, task_id=task_id),
-            now_ms=int(now.timestamp() * 1000) if now is not None else None,
-        ))
+        try:
+            choice_in = ApplyChoiceIn(
+                project=ProjectIn(app_id=app_id, settings=settings, baseline_cluster=dict(get_cluster(payload, slot)),
+                                  dag_id=dag_id, task_id=task_id),
+                now_ms=int(now.timestamp() * 1000) if now is not None else None,
+            )
+        except ValidationError as exc:  # its message would quote the task's cluster (secrets): fields only
+            raise GradientValidationError.from_pydantic(exc, ("project",)) from None
+        choice = client.choose_cluster(choice_in)
         project, rec, note = choice.project, choice.recommendation, choice.note
         rec_id = rec.id if rec is not None else None
         patches[slot.slot_id] = ClusterPatch(

@@ -78,3 +78,18 @@ def test_cluster_update_sends_only_changed_entries() -> None:
               "tasks": [{"task_key": "t", "job_cluster_key": "a"}]}
     assert cluster_update(settings, merged) == {"job_clusters": [merged["job_clusters"][0]]}
     assert cluster_update(settings, settings) == {}
+
+
+def test_a_cluster_the_store_refuses_fails_open_without_echoing_it(svc: Any, caplog: pytest.LogCaptureFixture) -> None:
+    """A task whose own cluster is not valid (negative workers) runs unchanged; the warning in the task log
+    names the field but never repeats the cluster, whose last environment variable is a password (pydantic's
+    own message quotes the start and the end of the value it refused)."""
+    secret = "Zq8vS3cr3tV4lue"
+    cluster = {**USER, "num_workers": -1, "spark_env_vars": {"PYSPARK_PYTHON": "/databricks/python3/bin/python3",
+                                                              "DB_PASSWORD": secret}}
+    task = _operator(json={"new_cluster": cluster, "notebook_task": {"notebook_path": "/n"}})
+    with caplog.at_level("WARNING"):
+        state = guarded_apply(task, {"params": {}}, client_factory=lambda _t: svc)
+    assert state.fail_open_reason and "num_workers" in state.fail_open_reason, state.fail_open_reason
+    assert secret not in state.fail_open_reason and secret not in caplog.text, caplog.text
+    assert task.json["new_cluster"] == cluster  # the task runs its own cluster, untouched
