@@ -76,9 +76,12 @@ CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
         "example": "azure",
     },
     "region": {
-        "description": "Default region of new projects when the gradient connection sets none.",
+        "description": "Region of the Databricks workspace (us-west-2, eastus ...), used to price runs whose "
+        "cluster reports none (no availability zone, no event log) and as the region of new projects. Empty: "
+        "taken from each run's cluster report; a run whose region is not known anywhere is recorded unpriced "
+        "(never priced at another region's prices).",
         "type": "string",
-        "default": "us-east-1",
+        "default": "",
         "example": "eastus",
     },
     "plan_type": {

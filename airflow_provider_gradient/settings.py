@@ -97,7 +97,7 @@ class GradientSettings(BaseModel):
     learning_runs: Annotated[int, Field(ge=1, le=50)]
     log_collection_timeout_seconds: Annotated[float, Field(ge=0)]
     cloud: Annotated[Literal["aws", "azure"], Lower]
-    region: Text
+    region: Annotated[OptionalText, Lower]
     plan_type: Text
     aws_conn_id: Text
     azure_conn_id: Text

@@ -42,7 +42,7 @@ def _show(project: Any) -> None:
         ("name", project.name),
         ("phase", project.phase),
         ("airflow task", f"{project.dag_id}.{project.task_id}" if project.dag_id else None),
-        ("cloud / region", f"{project.cloud} / {project.region}"),
+        ("cloud / region", f"{project.cloud} / {project.region or 'region unknown'}"),
         ("plan / compute", f"{project.plan_type} / {project.compute_type}"),
         ("workspace", project.workspace.name if project.workspace else None),
         ("baseline cluster", shape(project.baseline_cluster)),

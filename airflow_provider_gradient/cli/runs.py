@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from airflow_provider_gradient.service.schemas import Run
 
 from airflow_provider_gradient.cli._common import (
     ConnOpt,
@@ -49,12 +52,22 @@ def list_runs(
             ("runtime (min)", lambda r: None if r.duration_s is None else f"{r.duration_s / 60:.1f}"),
             ("outcome", lambda r: r.outcome),
             ("cluster", lambda r: shape(r.cluster_config)),
-            ("cost $", lambda r: None if r.cost is None else f"{r.cost.total_usd:.2f}"),
+            ("cost $", lambda r: _cost(r)),
+            ("billed as", lambda r: r.pricing.label() if r.pricing is not None else None),
             ("log", lambda r: r.log_status),
             ("rec", lambda r: r.recommendation_id),
         ],
         title=f"Runs of {project}",
     )
+
+
+def _cost(run: Run) -> str | None:
+    """The run's total, or ``not priced`` with why (region or compute type the catalog cannot price)."""
+    if run.cost is not None:
+        return f"{run.cost.total_usd:.2f}"
+    if run.pricing is not None and not run.pricing.priced:
+        return "not priced"
+    return None
 
 
 @app.command("sync")

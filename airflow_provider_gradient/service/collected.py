@@ -50,6 +50,7 @@ class CloudInstance:
     end_ms: int | None = None
     role: str | None = None  # "driver" | "worker" | None (unknown)
     state_reason: str | None = None  # why it ended, e.g. EC2 "Server.SpotInstanceTermination"
+    zone: str | None = None  # where it ran: EC2 availability zone ("us-west-2a") or Azure location ("eastus")
 
 
 @dataclass(frozen=True, slots=True)

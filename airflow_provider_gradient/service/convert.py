@@ -8,6 +8,7 @@ from airflow_provider_gradient.service.schemas import (
     Recommendation,
     Run,
     RunCost,
+    RunPricing,
     Workspace,
 )
 from airflow_provider_gradient.store.models import ProjectRow, RecommendationRow, RunRow, WorkspaceRow
@@ -92,6 +93,7 @@ def run_out(row: RunRow) -> Run:
         input_bytes=row.input_bytes,
         metrics=row.metrics,
         cost=cost,
+        pricing=RunPricing.model_validate(row.pricing) if row.pricing else None,
         recommendation_id=row.recommendation_id,
         next_recommendation_id=row.next_recommendation_id,
         log_status=row.log_status,  # type: ignore[arg-type]

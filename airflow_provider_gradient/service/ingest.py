@@ -12,11 +12,18 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.pricing import PriceCatalog, RunCost
 from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, IngestError, RunStateFacts
-from airflow_provider_gradient.service.run_cost import build_timeline, price_run, worker_stats
+from airflow_provider_gradient.service.run_cost import (
+    build_timeline,
+    price_run,
+    run_compute,
+    run_region,
+    worker_stats,
+)
 from airflow_provider_gradient.service.spot import SpotEvidence, spot_evidence
 
 if TYPE_CHECKING:
     from airflow_provider_gradient.core.eventlog import AppSummary
+    from airflow_provider_gradient.service.schemas import RunIn, RunPricing
 
 Outcome = Literal["success", "failed", "oom", "cancelled"]
 
@@ -70,29 +77,72 @@ def runtime_s(run: CollectedRun) -> float:
     return max(0.0, (run.end_ms - run.start_ms) / 1000.0)
 
 
+def price_collected(
+    run: CollectedRun, catalog: PriceCatalog, *, cloud: str, region: str | None, plan: str = "Premium"
+) -> tuple[RunCost | None, RunPricing]:
+    """Price a run by what it really used, and say what the price was computed from.
+
+    Region: the one its cluster reported (zone, event log), else ``region`` (the project's or ``[gradient]``'s);
+    none known -> not priced (never another region's prices). Compute type: what Databricks reported
+    (:func:`~airflow_provider_gradient.service.run_cost.run_compute`); a type the catalog has no $/DBU for, or a
+    region it has no prices for -> not priced, and the record says why.
+
+    :param region: the region to use when the cluster reports none (None: unknown).
+    :raises IngestError: the cluster cannot be priced for another reason (e.g. a node type the catalog lacks).
+    """
+    from airflow_provider_gradient.core.pricing import PricingError, UnknownPlanError, UnknownRegionError
+    from airflow_provider_gradient.service.schemas import RunPricing
+
+    reported, where = run_region(run)
+    used = reported or region
+    use = run_compute(run)
+    facts: dict[str, Any] = {
+        "cloud": cloud,
+        "region": used,
+        "region_source": where if reported else ("project / [gradient] region" if region else None),
+        "plan_type": plan,
+        "compute_type": use.compute_type,
+        "compute_known": use.known,
+        "compute_source": use.source[:200],
+        "photon": use.photon,
+    }
+    notes = [] if use.known else [f"compute type unknown ({use.source}): DBUs priced at the jobs compute rate"]
+    if used is None:
+        notes.insert(0, "not priced: the workspace region is not known (the cluster reported no zone or event-log "
+                        "region; set the project's region or [gradient] region)")
+        return None, RunPricing(**facts, priced=False, note="; ".join(notes)[:500])
+    try:
+        cost = price_run(run, catalog, cloud=cloud, region=used, plan=plan, compute=use)
+    except (UnknownPlanError, UnknownRegionError) as e:
+        notes.insert(0, f"not priced: {e} (add it to [gradient] price_catalog, see docs/pricing.md)")
+        return None, RunPricing(**facts, priced=False, note="; ".join(notes)[:500])
+    except PricingError as e:
+        raise IngestError(f"run {run.databricks_run_id}: cannot price the cluster: {e}") from e
+    return cost, RunPricing(**facts, priced=True, note="; ".join(notes)[:500] or None)
+
+
 def to_run_in(
     run: CollectedRun,
     catalog: PriceCatalog,
     *,
     cloud: str,
-    region: str,
+    region: str | None,
     plan: str = "Premium",
     extra: Mapping[str, Any] | None = None,
-) -> Any:
-    """Build the service's ``RunIn`` for a collected run (outcome, cost, metrics, log status).
+) -> RunIn:
+    """Build the service's ``RunIn`` for a collected run (outcome, cost and what it was computed from, metrics,
+    log status).
 
+    :param region: the region when the run's cluster reports none (:func:`price_collected`).
     :param extra: more ``RunIn`` fields (``dag_id``, ``task_id``, ``airflow_run_id``, ``try_number``).
     :raises IngestError: when the run cannot be priced (message says why).
     """
-    from airflow_provider_gradient.core.pricing import PricingError
     from airflow_provider_gradient.service.schemas import RunIn
 
     outcome = classify_outcome(run.state, run.cluster, run.summary)
-    try:
-        cost = price_run(run, catalog, cloud=cloud, region=region, plan=plan)
-    except PricingError as e:
-        raise IngestError(f"run {run.databricks_run_id}: cannot price the cluster: {e}") from e
-    return RunIn(**{**run_in_fields(run, outcome, cost), **dict(extra or {})})
+    cost, pricing = price_collected(run, catalog, cloud=cloud, region=region, plan=plan)
+    fields = run_in_fields(run, outcome, cost)
+    return RunIn(**{**fields, "pricing": pricing, **dict(extra or {})})
 
 
 def oom_evidence(run: CollectedRun) -> tuple[str, str] | None:
@@ -136,7 +186,7 @@ def run_spot_evidence(run: CollectedRun) -> SpotEvidence:
     )
 
 
-def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[str, Any]:
+def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost | None) -> dict[str, Any]:
     """The ``RunIn`` field values (split out so the mapping is testable on its own).
 
     An autoscaled run's metrics also get its time-weighted worker count from the node timeline
@@ -178,7 +228,7 @@ def run_in_fields(run: CollectedRun, outcome: Outcome, cost: RunCost) -> dict[st
         "failure_message": (message[:2000] or None) if outcome != "success" else None,
         "input_bytes": int(input_bytes) if input_bytes is not None else None,
         "metrics": summary,
-        "cost": {k: v for k, v in cost.to_dict().items() if k != "dbus"},
+        "cost": {k: v for k, v in cost.to_dict().items() if k != "dbus"} if cost is not None else None,
         "recommendation_id": int(rec_id) if rec_id not in (None, "", "none") else None,
         "log_status": run.log_status,
         "log_reason": run.log_reason,

@@ -70,8 +70,17 @@ def build_inputs(
     from airflow_provider_gradient.core.pricing import dbu_usd_per_node_dbu, load_catalog
 
     st = project.settings
-    cloud, region = project.cloud, project.region
     catalog = load_catalog(price_catalog)
+    cloud, region, region_note = project.cloud, project.region, None
+    if region is None:
+        try:
+            region = catalog.reference_region(cloud)
+        except ValueError as exc:  # UnknownCloudError
+            raise ConflictError(f"project {project.app_id!r}: {exc}") from exc
+        region_note = (
+            f"region unknown: costs estimated at {cloud} {region} list prices (set the project's region, "
+            "or record a run whose cluster reports it)"
+        )
     baseline_cluster = project.baseline_cluster
     if not baseline_cluster:
         first = next((r for r in sorted(runs, key=lambda r: r.id) if r.cluster_config), None)
@@ -181,6 +190,7 @@ def build_inputs(
         "settings": settings,
         "baseline": baseline,
         "baseline_cluster": baseline_cluster,
+        "region_note": region_note,
     }
 
 
@@ -200,8 +210,9 @@ def build_and_recommend(
     cluster = dict(rec.cluster) if rec.cluster else rec.shape.to_databricks(cloud=project.cloud)
     reason = rec.reason
     cluster, ebs_reason = size_ebs(project, runs, cluster)
-    if ebs_reason:
-        reason = f"{reason}; {ebs_reason}" if reason else ebs_reason
+    for note in (ebs_reason, inputs["region_note"]):
+        if note:
+            reason = f"{reason}; {note}" if reason else note
     return RecommendationIn(
         cluster=cluster,
         phase=rec.phase,  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from airflow_provider_gradient.core.payload import TaggedIds
 from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.collected import CollectedRun
 from airflow_provider_gradient.service.ingest import to_run_in
+from airflow_provider_gradient.service.run_cost import run_region
 from airflow_provider_gradient.service.schemas import Project, Recommendation, Run
 from airflow_provider_gradient.settings import GradientSettings
 
@@ -94,7 +95,7 @@ def record_collected(
     project_ids: Mapping[str, int],
     *,
     cloud: str,
-    region: str,
+    region: str | None,
     plan: str = "Premium",
     price_catalog: str | None = None,
     extra: Mapping[str, Any] | None = None,
@@ -103,6 +104,8 @@ def record_collected(
     """Price each collected run and record it with its project, marking its recommendation applied and
     generating the next one (``client.record_and_recommend``).
 
+    :param region: ``[gradient] region``: when a run's cluster reports no region, the project's region is read
+        (one more call), else this one; none known -> the run is recorded unpriced.
     :param price_catalog: the ``[gradient] price_catalog`` override (None: the shipped catalog).
 
     Never raises: a failure is returned in :attr:`RecordResult.error`.
@@ -116,7 +119,10 @@ def record_collected(
         if pid is None:
             continue
         try:
-            run_in = to_run_in(run, catalog, cloud=cloud, region=region, plan=plan, extra=extra)
+            fallback = region
+            if run_region(run)[0] is None:  # the cluster reported none: the project's, else [gradient]'s
+                fallback = client.get_project(pid).region or region
+            run_in = to_run_in(run, catalog, cloud=cloud, region=fallback, plan=plan, extra=extra)
             outcome = client.record_and_recommend(pid, run_in, recommend=recommend)
         except Exception as e:  # noqa: BLE001 - returned to the caller, who queues the run
             results.append(RecordResult(slot_id, pid, None, None, f"{type(e).__name__}: {e}"))

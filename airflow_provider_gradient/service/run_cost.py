@@ -14,12 +14,15 @@ from typing import Any
 from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.pricing import (
     ClusterTimeline,
+    ComputeUse,
     NodeInterval,
     PriceCatalog,
     RunCost,
     VolumeInterval,
     compute_run_cost,
+    compute_use,
     ebs_volume_type,
+    reported_region,
 )
 from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, IngestError
 
@@ -178,20 +181,45 @@ def build_timeline(run: CollectedRun) -> tuple[ClusterTimeline, bool]:
     return timeline, from_cloud
 
 
+def run_compute(run: CollectedRun) -> ComputeUse:
+    """The compute type the run was billed as (:func:`~airflow_provider_gradient.core.pricing.compute_use` of its
+    cluster report and submitted ``new_cluster``)."""
+    return compute_use(run.cluster.cluster if run.cluster is not None else None, run.submitted_cluster)
+
+
+def run_region(run: CollectedRun) -> tuple[str | None, str]:
+    """The region the run's cluster reported (its zone, its instances', else its event log's), and where it was
+    read."""
+    eventlog = run.summary.cluster.region if run.summary is not None and run.summary.cluster is not None else None
+    zones = tuple(i.zone for i in run.cluster.instances) if run.cluster is not None else ()
+    return reported_region(run_spec(run), eventlog, zones)
+
+
 def price_run(
-    run: CollectedRun, catalog: PriceCatalog, *, cloud: str, region: str, plan: str = "Premium"
+    run: CollectedRun,
+    catalog: PriceCatalog,
+    *,
+    cloud: str,
+    region: str,
+    plan: str = "Premium",
+    compute: ComputeUse | None = None,
 ) -> RunCost:
-    """Price a collected run (Photon by ``runtime_engine`` or a ``-photon-`` Spark version, see
-    :attr:`~airflow_provider_gradient.core.cluster.Cluster.photon`)."""
+    """Price a collected run at the $/DBU of the compute it was billed as (:func:`run_compute`: jobs, Jobs Light,
+    all-purpose ...; an unknown one at the jobs rate) and Photon (``runtime_engine`` or a ``-photon-`` Spark
+    version, see :attr:`~airflow_provider_gradient.core.cluster.Cluster.photon`).
+
+    :param compute: the compute type (None: :func:`run_compute`).
+    """
     timeline, from_cloud = build_timeline(run)
-    photon = _cluster(run_spec(run)).photon
+    use = compute if compute is not None else run_compute(run)
     return compute_run_cost(
         timeline,
         catalog,
         cloud=cloud,
         region=region,
         plan=plan,
-        photon=photon,
+        compute_type=use.priced_as,
+        photon=use.photon or _cluster(run_spec(run)).photon,
         startup_overhead_s=0.0 if from_cloud else None,
     )
 

@@ -196,7 +196,8 @@ class Project(_Frozen):
     name: str
     workspace: Workspace | None = None
     cloud: Cloud
-    region: str
+    #: None: not known yet (filled from the first recorded run whose cluster reports it)
+    region: str | None = None
     plan_type: str
     compute_type: str
     settings: ProjectSettings
@@ -235,6 +236,48 @@ def _coerce_cost(v: Any) -> Any:
 RunId = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
+class RunPricing(_Frozen):
+    """What a run's cost was computed from: cloud, region, plan and the compute type it was billed as.
+
+    ``region`` None: the workspace's region was not known (no zone or event-log region in what Databricks
+    reported, no project, connection or ``[gradient] region``), so the run is not priced (``priced`` false)
+    rather than priced at another region's prices. ``compute_known`` false: the compute type could not be
+    read from Databricks' answers; the run is then priced at the jobs compute rate and ``note`` says so.
+    """
+
+    cloud: Annotated[str, Field(max_length=16)]
+    region: Annotated[str, Field(max_length=64)] | None = None
+    region_source: Annotated[str, Field(max_length=200)] | None = None
+    plan_type: Annotated[str, Field(max_length=32)]
+    compute_type: Annotated[str, Field(max_length=32)]
+    compute_known: bool = True
+    compute_source: Annotated[str, Field(max_length=200)] | None = None
+    photon: bool = False
+    priced: bool = True
+    note: Annotated[str, Field(max_length=500)] | None = None
+
+    def label(self) -> str:
+        """What the run was billed as, for pages and the CLI: ``All-purpose · Photon · eu-west-1``,
+        ``compute unknown (jobs rate) · region unknown``."""
+        compute = _COMPUTE_LABELS.get(self.compute_type, self.compute_type)
+        parts = [compute if self.compute_known else "compute unknown (jobs rate)"]
+        if self.photon:
+            parts.append("Photon")
+        parts.append(self.region or "region unknown")
+        return " · ".join(parts)
+
+
+_COMPUTE_LABELS = {
+    "jobs": "Jobs compute",
+    "jobs_photon": "Jobs compute",
+    "jobs_light": "Jobs Light",
+    "all_purpose": "All-purpose",
+    "dlt": "Delta Live Tables",
+    "sql": "SQL",
+    "model_serving": "Model serving",
+}
+
+
 class RunIn(_Frozen):
     """A run to record (cost, metrics and outcome already computed by the caller).
 
@@ -253,6 +296,7 @@ class RunIn(_Frozen):
     input_bytes: Annotated[int, Field(ge=0)] | None = None
     metrics: dict[str, Any] | None = None
     cost: RunCost | None = None
+    pricing: RunPricing | None = None
     recommendation_id: Annotated[int, Field(ge=1, strict=True)] | None = None
     log_status: LogStatus = "pending"
     log_reason: str | None = None
@@ -286,6 +330,8 @@ class Run(_Frozen):
     input_bytes: int | None = None
     metrics: dict[str, Any] | None = None
     cost: RunCost | None = None
+    #: what the cost was computed from (None: recorded without it, e.g. before migration 0005)
+    pricing: RunPricing | None = None
     recommendation_id: int | None = None
     #: the recommendation generated after this run was recorded (None: none yet)
     next_recommendation_id: int | None = None

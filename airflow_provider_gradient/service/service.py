@@ -87,7 +87,8 @@ class GradientService(GradientClient):
     :param default_settings: settings of new projects where the caller gives none.
     :param default_cloud: cloud of new projects where the caller gives none (default: the declared
         ``[gradient] cloud`` default).
-    :param default_region: region of new projects where the caller gives none (same).
+    :param default_region: region of new projects where the caller gives none (``[gradient] region``; None: the
+        project's region stays unknown until a recorded run's cluster reports it -- never a made-up default).
     :param default_plan_type: Databricks plan of new projects where the caller gives none (same).
     :param migrate_on_start: apply Alembic migrations on first use (default True).
     """
@@ -110,7 +111,7 @@ class GradientService(GradientClient):
         self.price_catalog = price_catalog or None
         self.default_settings = default_settings or ProjectSettings()
         self.default_cloud = default_cloud or declared["cloud"]
-        self.default_region = default_region or declared["region"]
+        self.default_region = default_region or declared["region"] or None
         self.default_plan_type = default_plan_type or declared["plan_type"]
         self.dormant_days = float(dormant_days or declared["dormant_days"])
         if migrate_on_start:
@@ -222,7 +223,7 @@ class GradientService(GradientClient):
     ) -> Project:
         """The project of ``app_id``, created if absent (race-safe: concurrent callers get the same row).
 
-        An existing project is returned as stored; only its missing ``baseline_cluster``/``dag_id``/
+        An existing project is returned as stored; only its missing ``baseline_cluster``/``region``/``dag_id``/
         ``task_id`` are filled from the arguments.
         """
         p_in = _validate(
@@ -252,6 +253,7 @@ class GradientService(GradientClient):
             k: v
             for k, v in (
                 ("baseline_cluster", p_in.baseline_cluster or None),
+                ("region", p_in.region),
                 ("dag_id", p_in.dag_id),
                 ("task_id", p_in.task_id),
             )
@@ -473,6 +475,9 @@ class GradientService(GradientClient):
                 changed = merge_run(row, values, t)
         else:
             changed = merge_run(row, values, t)
+        if project.region is None and run_in.pricing is not None and run_in.pricing.region:
+            project.region = run_in.pricing.region  # the region its cluster reported: known from now on
+            project.updated_ms = t
         seen = row.start_ms if row.start_ms is not None else row.end_ms if row.end_ms is not None else t
         if project.last_run_ms is None or seen > project.last_run_ms:
             project.last_run_ms = seen

@@ -91,7 +91,8 @@ class ProjectRow(Base):
         ForeignKey("gradient_workspaces.id", ondelete="SET NULL"), nullable=True
     )
     cloud: Mapped[str] = mapped_column(String(16), nullable=False, default="aws")
-    region: Mapped[str] = mapped_column(String(64), nullable=False, default="us-east-1")
+    #: None = not known (never a made-up default: runs are priced in the region their cluster reports)
+    region: Mapped[str | None] = mapped_column(String(64))
     plan_type: Mapped[str] = mapped_column(String(32), nullable=False, default="Premium")
     compute_type: Mapped[str] = mapped_column(String(32), nullable=False, default="jobs")
     # settings
@@ -148,6 +149,8 @@ class RunRow(Base):
     cost_total_usd: Mapped[float | None] = mapped_column(Float)
     cost_low_usd: Mapped[float | None] = mapped_column(Float)
     cost_high_usd: Mapped[float | None] = mapped_column(Float)
+    #: what the cost was computed from (service ``RunPricing``: cloud, region, plan, compute type, Photon)
+    pricing: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))  # None: SQL NULL
     recommendation_id: Mapped[int | None] = mapped_column(
         ForeignKey("gradient_recommendations.id", ondelete="SET NULL")
     )

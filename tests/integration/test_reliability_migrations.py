@@ -26,6 +26,7 @@ def _fill(url: str) -> None:
         p = svc.get_or_create_project(
             f"mig_dag.task_{i}{HOSTILE if i == 2 else ''}", name=f"name {HOSTILE}",
             workspace={"name": f"ws {HOSTILE}", "host": "https://dbc.example", "cloud": "aws"},
+            region="eu-west-1" if i == 1 else None,  # the others: unknown (NULL) survives every step too
             settings={"sla_minutes": 12.5, "allowed_families": ["m5", "r5"], "window_start": "01:00",
                       "window_end": "05:30", "max_workers": 10_000},
             baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 2, "spark_conf": {"k": HOSTILE},
@@ -54,8 +55,10 @@ def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
         for table in sorted(set(inspect(eng).get_table_names()) - {VERSION_TABLE}):
             if not table.startswith("gradient_"):
                 continue
-            cols = [col["name"] for col in inspect(eng).get_columns(table)]
-            rows = c.execute(text(f'SELECT * FROM "{table}" ORDER BY {cols[0]}')).all()
+            # by column name: a down/up step re-adds its column after the later revisions' ones
+            cols = sorted(col["name"] for col in inspect(eng).get_columns(table))
+            names = ", ".join(f'"{n}"' for n in cols)
+            rows = c.execute(text(f'SELECT {names} FROM "{table}" ORDER BY id')).all()
             out[table] = [tuple(r) for r in rows]
     return out
 

@@ -108,8 +108,8 @@ def test_unknown_names_give_clear_errors() -> None:
         cat.dbu_rate_usd("aws", "Gold", "jobs")
     with pytest.raises(UnknownPlanError, match="'Enterprise' on azure"):
         cat.dbu_rate_usd("azure", "Enterprise", "jobs")
-    with pytest.raises(UnknownPlanError, match="compute type 'jobs_light'"):
-        cat.dbu_rate_usd("aws", "Premium", "jobs_light")
+    with pytest.raises(UnknownPlanError, match="compute type 'dlt'"):
+        cat.dbu_rate_usd("aws", "Premium", "dlt")
     with pytest.raises(UnknownCloudError, match="'gcp'"):
         cat.node_types("gcp")
     with pytest.raises(UnknownVolumeTypeError, match="'io9'"):

@@ -31,7 +31,7 @@ def test_one_field_per_declared_option_and_declared_defaults() -> None:
     declared = get_provider_info()["config"]["gradient"]["options"]
     assert set(GradientSettings.model_fields) == set(declared) == set(CONFIG_OPTIONS)
     s = parse_settings({})
-    assert s.region == declared["region"]["default"] == "us-east-1"
+    assert declared["region"]["default"] == "" and s.region is None  # unset: no made-up region
     assert s.aws_conn_id == "aws_default" and s.azure_conn_id == "azure_default"
     assert s.learning_runs == 4 and s.pre_execute_timeout_seconds == 2.0
     assert s.default_auto_apply is False and s.default_sla_minutes is None and s.store_url is None
@@ -58,7 +58,7 @@ def test_cfg_found_through_airflow_home_and_paths_resolved(tmp_path: Path) -> No
     assert s.default_auto_apply is True
     assert s.pending_dir is None  # empty in airflow.cfg = unset
     # the derived paths follow $AIRFLOW_HOME of the process
-    assert read_raw_local({"AIRFLOW_HOME": str(tmp_path / "missing")})["region"] == ("us-east-1", "default")
+    assert read_raw_local({"AIRFLOW_HOME": str(tmp_path / "missing")})["region"] == ("", "default")
 
 
 def test_get_settings_without_airflow_reads_env_and_cfg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from airflow_provider_gradient.core.pricing.arch import ARM64, X86_64, cpu_architecture
+from airflow_provider_gradient.core.pricing.basis import (
+    UNKNOWN_COMPUTE,
+    ComputeUse,
+    compute_use,
+    region_of_zone,
+    reported_region,
+)
 from airflow_provider_gradient.core.pricing.catalog import (
     COMPUTE_TYPES,
     NodeType,
@@ -36,6 +43,11 @@ from airflow_provider_gradient.core.pricing.errors import (
 )
 
 __all__ = [
+    "UNKNOWN_COMPUTE",
+    "ComputeUse",
+    "compute_use",
+    "region_of_zone",
+    "reported_region",
     "ARM64",
     "X86_64",
     "COMPUTE_TYPES",

@@ -25,14 +25,17 @@ from airflow_provider_gradient.core.pricing.errors import (
     UnknownVolumeTypeError,
 )
 
-#: Compute types with a DBU rate in the catalog.
-COMPUTE_TYPES: tuple[str, ...] = ("jobs", "jobs_photon", "all_purpose")
+#: Compute types with a DBU rate in the shipped catalog (an override may add others, e.g. ``dlt``, ``sql``).
+COMPUTE_TYPES: tuple[str, ...] = ("jobs", "jobs_photon", "jobs_light", "all_purpose")
 
 _COMPUTE_ALIASES: dict[str, str] = {
     "jobs": "jobs",
     "job": "jobs",
     "jobs_compute": "jobs",
     "automated": "jobs",
+    "jobs_light": "jobs_light",
+    "jobs_light_compute": "jobs_light",
+    "light": "jobs_light",
     "jobs_photon": "jobs_photon",
     "jobs_compute_photon": "jobs_photon",
     "photon_jobs": "jobs_photon",
@@ -70,7 +73,8 @@ def normalize_cloud(cloud: str) -> str:
 
 
 def normalize_compute_type(compute_type: str) -> str:
-    """Canonical compute type (``jobs``, ``jobs_photon``, ``all_purpose``); unknown values pass through."""
+    """Canonical compute type (``jobs``, ``jobs_photon``, ``jobs_light``, ``all_purpose``); unknown values pass
+    through."""
     key = str(compute_type).strip().lower().replace("-", "_").replace(" ", "_")
     return _COMPUTE_ALIASES.get(key, key)
 
@@ -128,6 +132,7 @@ class _Cloud:
         "compute_discount",
         "dbu_discount",
         "default_volume_type",
+        "reference_region",
     )
 
     def __init__(self, name: str, raw: Mapping[str, Any]) -> None:
@@ -161,7 +166,8 @@ class _Cloud:
                 for v, p in _obj(vols, f"{where}.storage_usd_per_gb_month.{region}").items()
             }
 
-        regions: set[str] = {str(r).lower() for r in raw.get("regions", ())}
+        listed = [str(r).lower() for r in raw.get("regions", ())]
+        regions: set[str] = set(listed)
         self.nodes: dict[str, NodeType] = {}
         self.prices: dict[str, dict[str, float]] = {}
         for node_name, spec in _obj(raw.get("node_types", {}), f"{where}.node_types").items():
@@ -191,6 +197,9 @@ class _Cloud:
         for r in regions:
             self.prices.setdefault(r, {})
         self.regions: tuple[str, ...] = tuple(sorted(regions))
+        #: the first region the catalog lists (else the first priced): what estimates use when a project's
+        #: region is not known, and say so
+        self.reference_region: str = (listed or sorted(regions) or [""])[0]
         self.nodes_ci = {n.lower(): n for n in self.nodes}
 
     def region_prices(self, region: str) -> dict[str, float]:
@@ -256,6 +265,11 @@ class PriceCatalog:
     def regions(self, cloud: str) -> tuple[str, ...]:
         """Regions with on-demand prices on ``cloud``."""
         return self._cloud(cloud).regions
+
+    def reference_region(self, cloud: str) -> str:
+        """The first region the catalog lists for ``cloud`` (``us-east-1``, ``eastus`` shipped): used only for the
+        estimates of a project whose region is not known, which then say so."""
+        return self._cloud(cloud).reference_region
 
     def node_type(self, cloud: str, name: str) -> NodeType:
         """The node type ``name`` on ``cloud``; raises :class:`UnknownNodeTypeError` naming it."""

@@ -99,6 +99,7 @@ class AwsClusterCollector:
                     end_ms=end,
                     role=role,
                     state_reason=(r.get("StateReason") or {}).get("Code") or None,
+                    zone=(r.get("Placement") or {}).get("AvailabilityZone") or None,
                 )
             )
         mapped = [str((m.get("Ebs") or {}).get("VolumeId")) for r in raw for m in r.get("BlockDeviceMappings") or []
@@ -207,7 +208,8 @@ class AzureClusterCollector:
             role = None
             if driver_instance_id:
                 role = "driver" if vm.name == driver_instance_id else "worker"
-            insts.append(CloudInstance(str(vm.name), vm.hardware_profile.vm_size, "spot" if spot else "on_demand", created, None, role))
+            insts.append(CloudInstance(str(vm.name), vm.hardware_profile.vm_size, "spot" if spot else "on_demand", created, None, role,
+                                       zone=str(getattr(vm, "location", "") or "") or None))
             os_disk = getattr(getattr(vm, "storage_profile", None), "os_disk", None)
             for disk in [os_disk, *(getattr(vm.storage_profile, "data_disks", None) or [])]:
                 if disk is None or not getattr(disk, "disk_size_gb", None):

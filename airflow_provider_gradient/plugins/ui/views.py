@@ -112,6 +112,10 @@ class RunView:
     #: input data size of the run (the stored ``input_bytes`` ROI uses; metrics as a fallback)
     input_bytes: int | None = None
     failure_message: str | None = None
+    #: what the run was billed as (``RunPricing.label``; "" when recorded without it)
+    billed_as: str = ""
+    #: why it is not priced, or what was assumed (``RunPricing.note``)
+    pricing_note: str | None = None
 
 
 def run_views(runs: Sequence[Run]) -> list[RunView]:
@@ -136,6 +140,8 @@ def run_views(runs: Sequence[Run]) -> list[RunView]:
                 log_status=r.log_status,
                 input_bytes=_input_bytes(r),
                 failure_message=r.failure_message,
+                billed_as=r.pricing.label() if r.pricing is not None else "",
+                pricing_note=r.pricing.note if r.pricing is not None else None,
             )
         )
     return out

@@ -1,0 +1,127 @@
+"""Recorded runs are priced by what they really used, end to end (DAG -> emulator -> store -> REST API, page, CLI):
+
+- the compute type Databricks reports: a job cluster on the Databricks Light runtime is billed at the Jobs Light
+  $/DBU, not the Jobs Compute one, and the run says what it was billed as;
+- the region the cluster ran in: an eu-west-1 workspace's runs are priced at eu-west-1 prices although
+  ``[gradient] region`` is not set (no silent us-east-1);
+- a run whose region nothing reports (no zone, no cloud instances, no event log) is recorded *unpriced*, and the
+  store, the API, the project page and the CLI say why -- never priced at another region's prices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _dbus(cost: Any) -> float:
+    return float(cost.dbu_usd)
+
+
+def test_jobs_light_cluster_is_billed_at_the_jobs_light_rate(
+    one_task_dag: Any, gradient_store: Any, api: Any
+) -> None:
+    dag = one_task_dag("it_price_light", {"node_type_id": "m5.xlarge", "num_workers": 2,
+                                          "spark_version": "apache-spark-2.4.x-scala2.11"},
+                       gradient_auto_apply=False)
+    assert dag.test().state == "success"
+    (run,) = gradient_store.list_runs("it_price_light.etl")
+    # DBUs at $0.10 (Premium Jobs Light), not $0.15 (Jobs Compute): 3 nodes x 0.69 DBU/h over the node time
+    hours = (run.end_ms - run.start_ms) / 3.6e6
+    jobs_light = 3 * 0.69 * hours * 0.10
+    assert 0.7 * jobs_light < _dbus(run.cost) < 1.45 * jobs_light, (run.cost, jobs_light)
+    assert _dbus(run.cost) < 3 * 0.69 * hours * 0.15 * 0.97  # below any jobs-rate price of the same node time
+    assert run.pricing is not None, run
+    assert (run.pricing.compute_type, run.pricing.compute_known, run.pricing.photon) == ("jobs_light", True, False)
+    assert run.pricing.compute_source == "clusters/get cluster_source=JOB"
+    assert run.pricing.region == "us-east-1" and run.pricing.priced
+
+    body = api.get(f"/api/v1/projects/{run.project_id}/runs").json()
+    (stored,) = body if isinstance(body, list) else body["runs"]
+    assert stored["pricing"]["compute_type"] == "jobs_light"
+    page = api.get(f"/ui/projects/{run.project_id}").text
+    assert "Jobs Light · us-east-1" in page
+
+
+@pytest.fixture
+def eu_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_home: Any) -> Iterator[Any]:
+    """An emulated AWS workspace in eu-west-1 (no AWS connection): the task's Databricks connection points at
+    it for one test; ``[gradient] region`` stays unset."""
+    from airflow_provider_gradient.simulator.testing import running_emulator
+
+    with running_emulator(tmp_path / "eu", time_scale=600, region="eu-west-1") as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.airflow_conn_uri)
+        monkeypatch.delenv("AIRFLOW__GRADIENT__REGION", raising=False)
+        yield emu
+
+
+def test_region_comes_from_the_cluster_not_a_default(
+    one_task_dag: Any, eu_workspace: Any, gradient_store: Any
+) -> None:
+    from airflow_provider_gradient.core.pricing import compute_run_cost
+    from airflow_provider_gradient.service.run_cost import timeline_from_events
+
+    dag = one_task_dag("it_price_eu", {"node_type_id": "m5.xlarge", "num_workers": 2},
+                       gradient_auto_apply=False, gradient_aws_conn_id="no_such_aws_conn")
+    assert dag.test().state == "success"
+    (run,) = gradient_store.list_runs("it_price_eu.etl")
+    assert run.log_status == "complete"
+    # m5.xlarge is $0.214/h in eu-west-1 vs $0.192 in us-east-1: the cloud part is the eu-west-1 one
+    cluster = eu_workspace.request("GET", f"/api/2.1/clusters/get?cluster_id={run.cluster_id}")
+    events = eu_workspace.request("POST", "/api/2.1/clusters/events",
+                                  {"cluster_id": run.cluster_id, "order": "ASC", "limit": 500})["events"]
+    timeline = timeline_from_events(cluster, events, run.start_ms, run.end_ms)
+    from airflow_provider_gradient.core.pricing import load_catalog
+
+    eu = compute_run_cost(timeline, load_catalog(), cloud="aws", region="eu-west-1")
+    us = compute_run_cost(timeline, load_catalog(), cloud="aws", region="us-east-1")
+    assert run.cost is not None and run.cost.cloud_usd == pytest.approx(eu.cloud_usd, rel=1e-6)
+    assert run.cost.cloud_usd > us.cloud_usd * 1.08
+    assert run.pricing is not None and run.pricing.region == "eu-west-1", run.pricing
+    assert run.pricing.region_source == "event log clusterUsageTags.region"
+    # the project learns its region from the run: its recommendations are priced there too
+    project = gradient_store.get_project("it_price_eu.etl")
+    assert project.region == "eu-west-1"
+    rec = gradient_store.latest_recommendation(project.id)
+    assert rec is not None and "region unknown" not in rec.reason
+
+
+def test_unknown_region_is_recorded_unpriced_and_says_so(
+    one_task_dag: Any, eu_workspace: Any, gradient_store: Any, api: Any, airflow_home: Any
+) -> None:
+    eu_workspace.set_faults(eventlog="missing")  # no event log; no zone; no AWS connection -> no region anywhere
+    dag = one_task_dag("it_price_noregion", {"node_type_id": "m5.xlarge", "num_workers": 2},
+                       gradient_auto_apply=False, gradient_aws_conn_id="no_such_aws_conn",
+                       gradient_log_tries=2, gradient_log_backoff_s=0.2)
+    assert dag.test().state == "success"  # the task is never affected
+    (run,) = gradient_store.list_runs("it_price_noregion.etl")
+    assert run.log_status == "missing"
+    assert run.cost is None, run.cost  # not priced at some other region's prices
+    assert run.pricing is not None and not run.pricing.priced and run.pricing.region is None
+    assert "region is not known" in (run.pricing.note or "")
+    assert run.pricing.compute_type == "jobs" and run.pricing.compute_known  # still read from Databricks
+    project = gradient_store.get_project("it_price_noregion.etl")
+    assert project.region is None
+
+    stored = api.get(f"/api/v1/projects/{project.id}").json()
+    assert stored["region"] is None
+    page = api.get(f"/ui/projects/{project.id}").text
+    assert "region unknown" in page and "not priced" in page and "region is not known" in page
+
+    gradient = [str(Path(sys.executable).parent / "gradient"), "runs", "list", "it_price_noregion.etl",
+                "--store-url", str(gradient_store.url)]
+    env = {**os.environ, "COLUMNS": "250"}
+    out = subprocess.run([*gradient, "--json"], env=env, capture_output=True, text=True, check=True)
+    (listed,) = json.loads(out.stdout)
+    assert listed["cost"] is None and listed["pricing"]["priced"] is False
+    table = subprocess.run(gradient, env=env, capture_output=True, text=True, check=True).stdout
+    assert "not priced" in table and "region unknown" in table, table
