@@ -24,7 +24,12 @@ from airflow_provider_gradient.core.pricing import (
 )
 from airflow_provider_gradient.core.pricing.catalog import PriceCatalog
 from airflow_provider_gradient.service import GradientService
-from airflow_provider_gradient.service.collected import CloudInstance, ClusterFacts, CollectedRun, RunStateFacts
+from airflow_provider_gradient.service.collected import (
+    CloudInstance,
+    ClusterFacts,
+    CollectedRun,
+    RunStateFacts,
+)
 from airflow_provider_gradient.service.record import record_collected
 from airflow_provider_gradient.service.run_cost import build_timeline
 
