@@ -91,7 +91,7 @@ def price_collected(
     :raises IngestError: the cluster cannot be priced for another reason (e.g. a node type the catalog lacks).
     """
     from airflow_provider_gradient.core.pricing import PricingError, UnknownPlanError, UnknownRegionError
-    from airflow_provider_gradient.service.schemas import RunPricing
+    from airflow_provider_gradient.service.schemas import CONFIGURED_REGION, RunPricing
 
     reported, where = run_region(run)
     used = reported or region
@@ -99,7 +99,7 @@ def price_collected(
     facts: dict[str, Any] = {
         "cloud": cloud,
         "region": used,
-        "region_source": where if reported else ("project / [gradient] region" if region else None),
+        "region_source": where if reported else (CONFIGURED_REGION if region else None),
         "plan_type": plan,
         "compute_type": use.compute_type,
         "compute_known": use.known,

@@ -236,6 +236,10 @@ def _coerce_cost(v: Any) -> Any:
 RunId = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
+#: ``RunPricing.region_source`` of a region that was not reported by the run's cluster or cloud
+CONFIGURED_REGION = "project / [gradient] region"
+
+
 class RunPricing(_Frozen):
     """What a run's cost was computed from: cloud, region, plan and the compute type it was billed as.
 
@@ -255,6 +259,12 @@ class RunPricing(_Frozen):
     photon: bool = False
     priced: bool = True
     note: Annotated[str, Field(max_length=500)] | None = None
+
+    @property
+    def region_reported(self) -> bool:
+        """Whether the region was read from what the cluster / cloud reported (not the project's or the
+        configured one)."""
+        return bool(self.region) and self.region_source not in (None, CONFIGURED_REGION)
 
     def label(self) -> str:
         """What the run was billed as, for pages and the CLI: ``All-purpose · Photon · eu-west-1``,

@@ -475,8 +475,13 @@ class GradientService(GradientClient):
                 changed = merge_run(row, values, t)
         else:
             changed = merge_run(row, values, t)
-        if project.region is None and run_in.pricing is not None and run_in.pricing.region:
-            project.region = run_in.pricing.region  # the region its cluster reported: known from now on
+        reported = run_in.pricing.region if run_in.pricing is not None and run_in.pricing.region_reported else None
+        if reported and reported != project.region:
+            # where its cluster really ran (zone, instances, event log): the project's recommendations are priced
+            # there from now on, not at a configured default
+            log.info("project %s: region %s -> %s (reported by run %s)", project.app_id, project.region, reported,
+                     run_in.databricks_run_id)
+            project.region = reported
             project.updated_ms = t
         seen = row.start_ms if row.start_ms is not None else row.end_ms if row.end_ms is not None else t
         if project.last_run_ms is None or seen > project.last_run_ms:

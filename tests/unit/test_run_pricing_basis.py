@@ -121,8 +121,19 @@ def test_region_read_from_zone_then_instances_then_configured(svc: GradientServi
                      region="us-east-1")
     assert placed.pricing.region == "eu-west-1"
     assert placed.cost.cloud_usd == pytest.approx(catalog.hourly_usd("aws", "eu-west-1", "m5.xlarge") * 1.0)
+    # the project follows where its clusters really ran; a run reporting nothing is priced there
+    assert svc.get_project("p.t").region == "eu-west-1"
     configured = _record(svc, _run({}, run_id=3), region="us-west-2")
-    assert (configured.pricing.region, configured.pricing.region_source) == ("us-west-2", "project / [gradient] region")
+    assert (configured.pricing.region, configured.pricing.region_source) == ("eu-west-1", "project / [gradient] region")
+    assert not configured.pricing.region_reported and placed.pricing.region_reported
+
+
+def test_a_configured_default_region_gives_way_to_the_reported_one(tmp_path: Path) -> None:
+    svc = GradientService.from_url(f"sqlite:///{tmp_path / 'g.db'}", default_region="us-east-1")
+    assert svc.get_or_create_project("p.t").region == "us-east-1"  # [gradient] region, as configured
+    stored = _record(svc, _run({"aws_attributes": {"zone_id": "ap-southeast-2a"}}), region="us-east-1")
+    assert stored.pricing.region == "ap-southeast-2"
+    assert svc.get_project("p.t").region == "ap-southeast-2"
 
 
 def test_no_region_anywhere_is_unpriced_and_the_project_learns_it_later(svc: GradientService) -> None:

@@ -60,7 +60,7 @@ def eu_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, airflow_home: 
 
     with running_emulator(tmp_path / "eu", time_scale=600, region="eu-west-1") as emu:
         monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", emu.airflow_conn_uri)
-        monkeypatch.delenv("AIRFLOW__GRADIENT__REGION", raising=False)
+        monkeypatch.setenv("AIRFLOW__GRADIENT__REGION", "")  # unset, whatever an airflow.cfg says
         yield emu
 
 
