@@ -166,7 +166,7 @@ class ProjectIn(_Frozen):
     cloud: Cloud | None = None
     region: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     plan_type: Annotated[str, Field(min_length=1, max_length=32)] | None = None
-    compute_type: Literal["jobs", "jobs_photon", "all_purpose"] | None = None
+    compute_type: Literal["jobs", "jobs_photon", "jobs_light", "all_purpose"] | None = None
     baseline_cluster: dict[str, Any] | None = None
     dag_id: Annotated[str, Field(max_length=250)] | None = None
     task_id: Annotated[str, Field(max_length=250)] | None = None

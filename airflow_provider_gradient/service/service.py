@@ -483,6 +483,12 @@ class GradientService(GradientClient):
                      run_in.databricks_run_id)
             project.region = reported
             project.updated_ms = t
+        job_compute = run_in.pricing.compute_type if run_in.pricing is not None and run_in.pricing.compute_known else None
+        if job_compute in ("jobs", "jobs_light") and project.compute_type in ("jobs", "jobs_light"):
+            # a job cluster on a Databricks Light runtime is billed as Jobs Light, and so is the recommended cluster
+            # (it keeps the runtime): its estimates use the rate the runs are billed at
+            project.compute_type = job_compute
+            project.updated_ms = t
         seen = row.start_ms if row.start_ms is not None else row.end_ms if row.end_ms is not None else t
         if project.last_run_ms is None or seen > project.last_run_ms:
             project.last_run_ms = seen

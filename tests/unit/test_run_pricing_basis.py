@@ -195,3 +195,15 @@ def test_reported_region_order() -> None:
     assert reported_region({}, "eastus2")[0] == "eastus2"
     assert reported_region({"gcp_attributes": {"zone_id": "europe-west4-b"}}, "x")[0] == "europe-west4"
     assert reported_region(None)[0] is None
+
+
+def test_a_jobs_light_project_is_estimated_at_the_jobs_light_rate(svc: GradientService, catalog: PriceCatalog) -> None:
+    from airflow_provider_gradient.service.recommend import build_inputs
+
+    light = {"cluster_source": "JOB", "spark_version": "apache-spark-2.4.x-scala2.11"}
+    stored = _record(svc, _run(light))
+    assert stored.pricing.compute_type == "jobs_light"
+    project = svc.get_project("p.t")
+    assert project.compute_type == "jobs_light"
+    space = build_inputs(project, svc.list_runs(project.id))["space"]
+    assert space.dbu_usd == pytest.approx(catalog.dbu_rate_usd("aws", "Premium", "jobs_light"))
