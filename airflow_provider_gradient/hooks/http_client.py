@@ -291,9 +291,13 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
         """A project's ROI from all its runs."""
         return self._get(f"/projects/{self._ref(ref)}/roi", TypeAdapter(ProjectRoi).validate_python)
 
-    def find_task_run(self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None) -> TaskRun:
+    def find_task_run(
+        self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None, map_index: int | None = None
+    ) -> TaskRun:
         """The project of an Airflow task, its run for the DAG run ``run_id`` and the recommendation it used."""
         params: dict[str, Any] = {"dag_id": dag_id, "task_id": task_id, "run_id": run_id}
         if try_number is not None:
             params["try_number"] = try_number
+        if map_index is not None:
+            params["map_index"] = map_index
         return self._get("/task-runs:find", TypeAdapter(TaskRun).validate_python, params)

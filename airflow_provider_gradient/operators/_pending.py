@@ -55,6 +55,7 @@ class PendingRun:
     task_id: str | None = None
     airflow_run_id: str | None = None
     try_number: int | None = None
+    map_index: int | None = None
     log_destinations: tuple[str, ...] = ()
     queued_ms: int = 0
     attempts: int = 0
@@ -182,6 +183,7 @@ def pending_entry(target: RunToRecord, error: str) -> PendingRun:
     except Exception:  # noqa: BLE001 - the run id alone is enough to record it later
         log.debug("no log destination for run %s", target.databricks_run_id, exc_info=True)
     try_number = target.airflow.get("try_number")
+    map_index = target.airflow.get("map_index")
     return PendingRun(
         databricks_run_id=target.databricks_run_id,
         databricks_conn_id=target.databricks_conn_id,
@@ -190,6 +192,7 @@ def pending_entry(target: RunToRecord, error: str) -> PendingRun:
         task_id=target.task_id,
         airflow_run_id=target.airflow.get("airflow_run_id"),
         try_number=int(try_number) if isinstance(try_number, int) else None,
+        map_index=int(map_index) if isinstance(map_index, int) else None,
         log_destinations=tuple(dests),
         last_error=_reason(error),
         attempts=1,
@@ -201,7 +204,7 @@ def run_of(entry: PendingRun) -> RunToRecord:
     from airflow_provider_gradient.operators._record import RunToRecord
 
     airflow = {"dag_id": entry.dag_id, "task_id": entry.task_id, "airflow_run_id": entry.airflow_run_id,
-               "try_number": entry.try_number}
+               "try_number": entry.try_number, "map_index": entry.map_index}
     return RunToRecord(
         databricks_run_id=entry.databricks_run_id,
         app_id=entry.app_id or f"{entry.dag_id}.{entry.task_id}",

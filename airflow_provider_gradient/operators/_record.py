@@ -40,7 +40,7 @@ class RunToRecord:
 
     :param payload: the task's submit payload ({} for a run-now job: rebuilt from ``runs/get``).
     :param airflow: the Airflow side of the run stored with it (``dag_id``, ``task_id``, ``airflow_run_id``,
-        ``try_number``, ``logical_ms``).
+        ``try_number``, ``map_index``, ``logical_ms``).
     :param log_tries: tries to find a complete event log (None: spread ``log_collection_timeout_seconds``).
     :param aws_conn_id: the task's AWS connection (None: ``[gradient] aws_conn_id``); same for Azure.
     """
@@ -85,6 +85,12 @@ def logical_ms(context: Any, ti: Any) -> int | None:
     return None
 
 
+def _map_index(ti: Any) -> int | None:
+    """The task instance's map index (-1: not mapped), None when it has none."""
+    value = getattr(ti, "map_index", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def run_to_record(task: Any, context: Mapping[str, Any] | None, run_id: int) -> RunToRecord:
     """Read what the record step needs from the task and its context (the only place that reads them)."""
     ti = (context or {}).get("ti")
@@ -93,6 +99,7 @@ def run_to_record(task: Any, context: Mapping[str, Any] | None, run_id: int) -> 
         "task_id": getattr(task, "task_id", None),
         "airflow_run_id": (context or {}).get("run_id") or getattr(ti, "run_id", None),
         "try_number": getattr(ti, "try_number", None),
+        "map_index": _map_index(ti),
         "logical_ms": logical_ms(context, ti),
     }
     params = (context or {}).get("params") or getattr(task, "params", None) or {}

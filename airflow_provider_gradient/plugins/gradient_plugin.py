@@ -26,9 +26,9 @@ class GradientPlugin(AirflowPlugin):
         },
         {
             "name": "Gradient",
-            # Airflow fills {MAP_INDEX} only for mapped tasks (a plain task would get the literal text);
-            # the page needs dag, run and task only.
-            "href": f"{URL_PREFIX}/ui/ti?dag_id={{DAG_ID}}&run_id={{RUN_ID}}&task_id={{TASK_ID}}",
+            # Airflow fills {MAP_INDEX} for mapped tasks (a plain task may get the literal text: the page
+            # ignores a map index that is not a number)
+            "href": f"{URL_PREFIX}/ui/ti?dag_id={{DAG_ID}}&run_id={{RUN_ID}}&task_id={{TASK_ID}}&map_index={{MAP_INDEX}}",
             "destination": "task_instance",
             "url_route": "gradient_ti",
         },

@@ -177,7 +177,9 @@ class GradientClient(Protocol):
         """A project's ROI from all its runs."""
         ...
 
-    def find_task_run(self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None) -> TaskRun:
-        """The project of an Airflow task, its run for the DAG run ``run_id`` (the try ``try_number``, else the
-        latest) and the recommendation that run used."""
+    def find_task_run(
+        self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None, map_index: int | None = None
+    ) -> TaskRun:
+        """The project of an Airflow task, its run for the DAG run ``run_id`` and ``map_index`` (the try
+        ``try_number``, else the latest) and the recommendation that run used."""
         ...

@@ -102,6 +102,7 @@ def run_out(row: RunRow) -> Run:
         task_id=row.task_id,
         airflow_run_id=row.airflow_run_id,
         try_number=row.try_number,
+        map_index=row.map_index,
         logical_ms=row.logical_ms,
         created_ms=row.created_ms,
         updated_ms=row.updated_ms,

@@ -11,7 +11,7 @@ from airflow_provider_gradient.store.models import RunRow
 _LOG_RANK = {"missing": 0, "pending": 1, "incomplete": 2, "complete": 3}
 #: Run fields that only say which Airflow task run recorded it: a retried record may change them (a later try
 #: of the recording task) and is still a retry
-AIRFLOW_FIELDS = frozenset({"dag_id", "task_id", "airflow_run_id", "try_number", "logical_ms"})
+AIRFLOW_FIELDS = frozenset({"dag_id", "task_id", "airflow_run_id", "try_number", "map_index", "logical_ms"})
 
 
 def run_columns(run_in: RunIn) -> dict[str, Any]:

@@ -314,6 +314,7 @@ class RunIn(_Frozen):
     task_id: Annotated[str, Field(max_length=250)] | None = None
     airflow_run_id: Annotated[str, Field(max_length=250)] | None = None
     try_number: Annotated[int, Field(ge=0)] | None = None
+    map_index: Annotated[int, Field(ge=-1, le=2**31 - 1, description="Airflow map index (-1: not mapped).")] | None = None
     logical_ms: Annotated[int, Field(ge=0, description="Logical date (epoch ms) of the Airflow DAG run.")] | None = None
 
     _cost = field_validator("cost", mode="before")(_coerce_cost)
@@ -351,6 +352,7 @@ class Run(_Frozen):
     task_id: str | None = None
     airflow_run_id: str | None = None
     try_number: int | None = None
+    map_index: int | None = None
     logical_ms: int | None = None
     created_ms: int
     updated_ms: int

@@ -730,10 +730,12 @@ class GradientService(GradientClient):
         """A project's ROI from all its runs."""
         return read_model.roi_of(self, ref)
 
-    def find_task_run(self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None) -> TaskRun:
+    def find_task_run(
+        self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None, map_index: int | None = None
+    ) -> TaskRun:
         """A task instance's project (by DAG and task id, else app id ``<dag_id>.<task_id>``), its run for the
-        DAG run ``run_id`` (the try ``try_number``, else the latest) and the recommendation that run used,
-        each looked up by key in the store (its task-instance tab)."""
+        DAG run ``run_id`` and ``map_index`` (the try ``try_number``, else the latest) and the recommendation
+        that run used, each looked up by key in the store (its task-instance tab)."""
         if not dag_id or not task_id:
             return TaskRun()
         with self._read() as s:
@@ -741,7 +743,7 @@ class GradientService(GradientClient):
             if prow is None:
                 return TaskRun()
             project = self._project_out(s, prow)
-            row = RunRepo(s).for_task_instance(prow.id, run_id, try_number) if run_id else None
+            row = RunRepo(s).for_task_instance(prow.id, run_id, map_index, try_number) if run_id else None
             if row is None:
                 return TaskRun(project=project)
             rec_row = RecommendationRepo(s).get(row.recommendation_id) if row.recommendation_id else None

@@ -127,6 +127,7 @@ class RunRow(Base):
         CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
         CheckConstraint(_in("log_status", LOG_STATUSES), name="log_status"),
         Index("ix_gradient_runs_project_time", "project_id", "start_ms"),
+        Index("ix_gradient_runs_project_airflow_run", "project_id", "airflow_run_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -164,6 +165,8 @@ class RunRow(Base):
     task_id: Mapped[str | None] = mapped_column(String(250))
     airflow_run_id: Mapped[str | None] = mapped_column(String(250))
     try_number: Mapped[int | None] = mapped_column(Integer)
+    #: Airflow map index of the task instance (-1: not mapped; None: not recorded)
+    map_index: Mapped[int | None] = mapped_column(Integer)
     #: logical date (epoch ms) of the Airflow DAG run that submitted this run: the DAG's schedule
     logical_ms: Mapped[int | None] = mapped_column(BigInteger)
     created_ms: Mapped[int] = mapped_column(BigInteger, nullable=False)

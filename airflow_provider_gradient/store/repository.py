@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -137,12 +137,18 @@ class RunRepo:
     def count(self, project_id: int) -> int:
         return int(self.s.scalar(select(func.count()).where(RunRow.project_id == project_id)) or 0)
 
-    def for_task_instance(self, project_id: int, airflow_run_id: str, try_number: int | None = None) -> RunRow | None:
-        """The run of a task instance (its DAG run id): the try ``try_number``, else the latest try recorded."""
+    def for_task_instance(
+        self, project_id: int, airflow_run_id: str, map_index: int | None = None, try_number: int | None = None
+    ) -> RunRow | None:
+        """The run of a task instance: its DAG run id, its map index (runs recorded without one match any) and
+        the try ``try_number``, else the latest try recorded."""
         q = select(RunRow).where(RunRow.project_id == project_id, RunRow.airflow_run_id == airflow_run_id)
+        if map_index is not None:
+            q = q.where(or_(RunRow.map_index == map_index, RunRow.map_index.is_(None)))
         if try_number is not None:
             q = q.where(RunRow.try_number == try_number)
         q = q.order_by(
+            RunRow.map_index.is_(None),  # a run recorded with its map index first
             func.coalesce(RunRow.try_number, 0).desc(),
             func.coalesce(RunRow.start_ms, 0).desc(),
             RunRow.databricks_run_id.desc(),

@@ -300,3 +300,33 @@ def test_task_instance_tab_of_an_old_run_on_a_busy_project(client: TestClient, s
     assert found.status_code == 200, found.text
     body = found.json()
     assert body["run"]["try_number"] == 1 and body["recommendation"]["id"] == used[1], body
+
+
+def test_task_instance_tab_of_a_mapped_task_shows_its_own_map_index(client: TestClient, svc: GradientService) -> None:
+    """Each mapped instance of a DAG run has its own Databricks run: the tab (Airflow fills ``{MAP_INDEX}``)
+    shows that one; the literal ``{MAP_INDEX}`` Airflow leaves in an unmapped task's link is ignored."""
+    from airflow_provider_gradient.service import RecommendationIn, RunIn
+
+    p = svc.get_or_create_project("mapped_dag.load", dag_id="mapped_dag", task_id="load",
+                                  baseline_cluster={"node_type_id": "m5.xlarge", "num_workers": 8})
+    recs = {}
+    for index in (0, 1, 2):
+        rec = svc.store_recommendation(p.id, RecommendationIn(
+            cluster={"node_type_id": "m5.xlarge", "num_workers": 3 + index}, phase="learning",
+            reason=f"map {index}"))
+        svc.record_and_recommend(p.id, RunIn(
+            databricks_run_id=8_500_000 + index, outcome="success", start_ms=1000 * (3 - index),
+            end_ms=60_000, recommendation_id=rec.id, dag_id="mapped_dag", task_id="load",
+            airflow_run_id="manual__m", try_number=1, map_index=index), recommend=False)
+        recs[index] = rec.id
+    base = "/ui/ti?dag_id=mapped_dag&task_id=load&run_id=manual__m"
+    for index in (0, 1, 2):
+        html = client.get(f"{base}&map_index={index}").text
+        run = re.search(r'id="ti-run">([^<]*)<', html)
+        assert run is not None and run.group(1) == f"{8_500_000 + index} · success", html
+        assert f"#{recs[index]} (learning" in html and f"map {index}" in html
+    literal = client.get(base + "&map_index={MAP_INDEX}")
+    assert literal.status_code == 200 and re.search(r'id="ti-run">85000', literal.text), literal.text
+    found = client.get("/api/v1/task-runs:find", params={"dag_id": "mapped_dag", "task_id": "load",
+                                                         "run_id": "manual__m", "map_index": 1}).json()
+    assert found["run"]["map_index"] == 1 and found["recommendation"]["id"] == recs[1], found

@@ -30,6 +30,7 @@ NowQ = Annotated[
 ]
 IdQ = Annotated[str, Query(max_length=250)]
 TryQ = Annotated[int | None, Query(ge=0, le=10_000, description="Try number (default: the latest recorded)")]
+MapQ = Annotated[int | None, Query(ge=-1, le=2**31 - 1, description="Map index of a mapped task (-1: not mapped)")]
 
 
 @router.get("/projects:summaries", response_model=list[ProjectSummary], tags=["read model"], responses=ERRORS)
@@ -57,12 +58,18 @@ def project_roi(ref: ProjectRef, access: UserAccess, svc: Service) -> ProjectRoi
 
 @router.get("/task-runs:find", response_model=TaskRun, tags=["read model"], responses=ERRORS)
 def find_task_run(
-    access: UserAccess, svc: Service, dag_id: IdQ, task_id: IdQ, run_id: IdQ, try_number: TryQ = None
+    access: UserAccess,
+    svc: Service,
+    dag_id: IdQ,
+    task_id: IdQ,
+    run_id: IdQ,
+    try_number: TryQ = None,
+    map_index: MapQ = None,
 ) -> TaskRun:
-    """The project of an Airflow task, its run for one DAG run (the try ``try_number``, else the latest) and
-    the recommendation that run used (the task instance's Gradient tab)."""
+    """The project of an Airflow task, its run for one DAG run and map index (the try ``try_number``, else the
+    latest) and the recommendation that run used (the task instance's Gradient tab)."""
     access.require(dag_id, "GET")
-    found = svc.find_task_run(dag_id, task_id, run_id, try_number)
+    found = svc.find_task_run(dag_id, task_id, run_id, try_number, map_index)
     if found.project is not None and found.project.dag_id != dag_id:
         access.require(found.project.dag_id, "GET")
     return found

@@ -175,12 +175,14 @@ def task_instance_page(
     try_number: Annotated[int | None, Query(ge=0, le=10_000)] = None,
 ) -> Response:
     """The "Gradient" tab of a task instance: its project, cost, cluster and the recommendation applied
-    (the latest try recorded, or ``try_number``)."""
+    (the latest try recorded, or ``try_number``; ``map_index``: Airflow's ``{MAP_INDEX}``, text that is not a
+    number -- what Airflow leaves in the link of a task that is not mapped -- is ignored)."""
     svc = get_service(request)
     denied = _denied_page(request, user, dag_id) if dag_id else None
     if denied is not None:
         return denied
-    found = svc.find_task_run(dag_id, task_id, run_id, try_number)
+    index = int(map_index) if map_index.lstrip("-").isdigit() and -1 <= int(map_index) < 2**31 else None
+    found = svc.find_task_run(dag_id, task_id, run_id, try_number, index)
     project, run = found.project, found.run
     if project is not None and project.dag_id != dag_id:
         denied = _denied_page(request, user, project.dag_id)

@@ -196,10 +196,10 @@ def test_http_mode_records_a_cluster_in_one_request(
 
     # the record step again (a retried task's listener / sensor: its next try), in http and in local mode:
     # the first outcome, no second recommendation, the used one not marked applied again
-    retry_ctx = {"run_id": "manual__1", "ti": SimpleNamespace(try_number=2, run_id="manual__1")}
+    retry_ctx = {"run_id": "manual__1", "ti": SimpleNamespace(try_number=2, run_id="manual__1", map_index=3)}
     for client in (http, svc):
         (again,) = safe_record(task, retry_ctx, run_id, client=client)
         assert again.error is None and again.next_recommendation_id == nxt.id, again
     assert svc.get_recommendation(used.id) == applied
     assert [r.id for r in svc.list_recommendations(project.id)] == [nxt.id, used.id]
-    assert svc.get_run(project.id, run_id).try_number == 2
+    assert svc.get_run(project.id, run_id).try_number == 2 and svc.get_run(project.id, run_id).map_index == 3
