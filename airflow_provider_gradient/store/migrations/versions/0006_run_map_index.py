@@ -2,7 +2,7 @@
 mapped instance), and an index on (project, DAG run id) for that lookup
 
 Revision ID: 0006_run_map_index
-Revises: 0004_run_next_recommendation
+Revises: 0005_run_pricing_region_unknown
 Create Date: 2026-12-06
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_run_map_index"
-down_revision = "0004_run_next_recommendation"
+down_revision = "0005_run_pricing_region_unknown"
 branch_labels = None
 depends_on = None
 
