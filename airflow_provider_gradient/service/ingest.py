@@ -78,7 +78,13 @@ def runtime_s(run: CollectedRun) -> float:
 
 
 def price_collected(
-    run: CollectedRun, catalog: PriceCatalog, *, cloud: str, region: str | None, plan: str = "Premium"
+    run: CollectedRun,
+    catalog: PriceCatalog,
+    *,
+    cloud: str,
+    region: str | None,
+    plan: str = "Premium",
+    region_source: str | None = None,
 ) -> tuple[RunCost | None, RunPricing]:
     """Price a run by what it really used, and say what the price was computed from.
 
@@ -88,10 +94,11 @@ def price_collected(
     region it has no prices for -> not priced, and the record says why.
 
     :param region: the region to use when the cluster reports none (None: unknown).
+    :param region_source: where ``region`` comes from (default ``[gradient] region``).
     :raises IngestError: the cluster cannot be priced for another reason (e.g. a node type the catalog lacks).
     """
     from airflow_provider_gradient.core.pricing import PricingError, UnknownPlanError, UnknownRegionError
-    from airflow_provider_gradient.service.schemas import CONFIGURED_REGION, RunPricing
+    from airflow_provider_gradient.service.schemas import SETTINGS_REGION, RunPricing
 
     reported, where = run_region(run)
     used = reported or region
@@ -99,7 +106,7 @@ def price_collected(
     facts: dict[str, Any] = {
         "cloud": cloud,
         "region": used,
-        "region_source": where if reported else (CONFIGURED_REGION if region else None),
+        "region_source": where if reported else ((region_source or SETTINGS_REGION) if region else None),
         "plan_type": plan,
         "compute_type": use.compute_type,
         "compute_known": use.known,
@@ -129,18 +136,20 @@ def to_run_in(
     region: str | None,
     plan: str = "Premium",
     extra: Mapping[str, Any] | None = None,
+    region_source: str | None = None,
 ) -> RunIn:
     """Build the service's ``RunIn`` for a collected run (outcome, cost and what it was computed from, metrics,
     log status).
 
-    :param region: the region when the run's cluster reports none (:func:`price_collected`).
+    :param region: the region when the run's cluster reports none (:func:`price_collected`), from
+        ``region_source``.
     :param extra: more ``RunIn`` fields (``dag_id``, ``task_id``, ``airflow_run_id``, ``try_number``).
     :raises IngestError: when the run cannot be priced (message says why).
     """
     from airflow_provider_gradient.service.schemas import RunIn
 
     outcome = classify_outcome(run.state, run.cluster, run.summary)
-    cost, pricing = price_collected(run, catalog, cloud=cloud, region=region, plan=plan)
+    cost, pricing = price_collected(run, catalog, cloud=cloud, region=region, plan=plan, region_source=region_source)
     fields = run_in_fields(run, outcome, cost)
     return RunIn(**{**fields, "pricing": pricing, **dict(extra or {})})
 

@@ -18,7 +18,14 @@ from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.collected import CollectedRun
 from airflow_provider_gradient.service.ingest import to_run_in
 from airflow_provider_gradient.service.run_cost import run_region
-from airflow_provider_gradient.service.schemas import Project, Recommendation, Run
+from airflow_provider_gradient.service.schemas import (
+    CONNECTION_REGION,
+    PROJECT_REGION,
+    SETTINGS_REGION,
+    Project,
+    Recommendation,
+    Run,
+)
 from airflow_provider_gradient.settings import GradientSettings
 
 log = logging.getLogger(__name__)
@@ -71,10 +78,13 @@ def record_clusters(
     dag_id: str | None = None,
     task_id: str | None = None,
     extra: Mapping[str, Any] | None = None,
+    workspace_region: str | None = None,
 ) -> list[RecordResult]:
     """Record the collected runs of the submitted clusters (``tags``: their Gradient ids): the project of each
     cluster (:func:`project_ids`), then :func:`record_collected` with the ``[gradient]`` cloud, region, plan and
     price catalog. Raises when a project cannot be resolved; a run that cannot be recorded is an error result.
+
+    :param workspace_region: the region the Databricks connection names (its ``region`` extra), if any.
     """
     projects = project_ids(client, tags, base_app_id, dag_id=dag_id, task_id=task_id)
     return record_collected(
@@ -86,6 +96,7 @@ def record_clusters(
         plan=settings.plan_type,
         price_catalog=settings.price_catalog,
         extra=extra,
+        workspace_region=workspace_region,
     )
 
 
@@ -100,12 +111,15 @@ def record_collected(
     price_catalog: str | None = None,
     extra: Mapping[str, Any] | None = None,
     recommend: bool = True,
+    workspace_region: str | None = None,
 ) -> list[RecordResult]:
     """Price each collected run and record it with its project, marking its recommendation applied and
     generating the next one (``client.record_and_recommend``).
 
-    :param region: ``[gradient] region``: when a run's cluster reports no region, the project's region is read
-        (one more call), else this one; none known -> the run is recorded unpriced.
+    :param region: ``[gradient] region``. A run is priced in the region its cluster reports; else the one the
+        Databricks connection names (``workspace_region``), else the project's (one more call), else this one;
+        none known -> the run is recorded unpriced.
+    :param workspace_region: the ``region`` extra of the task's Databricks connection.
     :param price_catalog: the ``[gradient] price_catalog`` override (None: the shipped catalog).
 
     Never raises: a failure is returned in :attr:`RecordResult.error`.
@@ -119,10 +133,8 @@ def record_collected(
         if pid is None:
             continue
         try:
-            fallback = region
-            if run_region(run)[0] is None:  # the cluster reported none: the project's, else [gradient]'s
-                fallback = client.get_project(pid).region or region
-            run_in = to_run_in(run, catalog, cloud=cloud, region=fallback, plan=plan, extra=extra)
+            fallback, source = _fallback_region(client, pid, run, workspace_region, region)
+            run_in = to_run_in(run, catalog, cloud=cloud, region=fallback, plan=plan, extra=extra, region_source=source)
             outcome = client.record_and_recommend(pid, run_in, recommend=recommend)
         except Exception as e:  # noqa: BLE001 - returned to the caller, who queues the run
             results.append(RecordResult(slot_id, pid, None, None, f"{type(e).__name__}: {e}"))
@@ -134,3 +146,17 @@ def record_collected(
         results.append(RecordResult(slot_id, pid, outcome.run, cost, None, rec.id if rec is not None else None,
                                     outcome.project, rec))
     return results
+
+
+def _fallback_region(
+    client: GradientClient, pid: int, run: CollectedRun, workspace_region: str | None, region: str | None
+) -> tuple[str | None, str | None]:
+    """(region, where from) for a run whose cluster may report none: the Databricks connection's, the project's
+    (read only when needed), ``[gradient]``'s."""
+    if workspace_region:
+        return workspace_region, CONNECTION_REGION
+    if run_region(run)[0] is None:
+        project_region = client.get_project(pid).region
+        if project_region:
+            return project_region, PROJECT_REGION
+    return region, SETTINGS_REGION if region else None

@@ -236,8 +236,12 @@ def _coerce_cost(v: Any) -> Any:
 RunId = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
-#: ``RunPricing.region_source`` of a region that was not reported by the run's cluster or cloud
-CONFIGURED_REGION = "project / [gradient] region"
+#: ``RunPricing.region_source`` of a region the run's cluster or cloud did not report: the Databricks connection's
+#: ``region`` extra, the project's region, ``[gradient] region``
+CONNECTION_REGION = "Databricks connection extra region"
+PROJECT_REGION = "the project's region"
+SETTINGS_REGION = "[gradient] region"
+CONFIGURED_REGIONS = (CONNECTION_REGION, PROJECT_REGION, SETTINGS_REGION)
 
 
 class RunPricing(_Frozen):
@@ -264,7 +268,7 @@ class RunPricing(_Frozen):
     def region_reported(self) -> bool:
         """Whether the region was read from what the cluster / cloud reported (not the project's or the
         configured one)."""
-        return bool(self.region) and self.region_source not in (None, CONFIGURED_REGION)
+        return bool(self.region) and self.region_source is not None and self.region_source not in CONFIGURED_REGIONS
 
     def label(self) -> str:
         """What the run was billed as, for pages and the CLI: ``All-purpose · Photon · eu-west-1``,

@@ -124,7 +124,7 @@ def test_region_read_from_zone_then_instances_then_configured(svc: GradientServi
     # the project follows where its clusters really ran; a run reporting nothing is priced there
     assert svc.get_project("p.t").region == "eu-west-1"
     configured = _record(svc, _run({}, run_id=3), region="us-west-2")
-    assert (configured.pricing.region, configured.pricing.region_source) == ("eu-west-1", "project / [gradient] region")
+    assert (configured.pricing.region, configured.pricing.region_source) == ("eu-west-1", "the project's region")
     assert not configured.pricing.region_reported and placed.pricing.region_reported
 
 

@@ -325,7 +325,19 @@ def collect_and_record(
         task_id=task_id,
         settings=settings,
         extra=extra,
+        workspace_region=workspace_region(hook),
     )
+
+
+def workspace_region(hook: GradientDatabricksHook) -> str | None:
+    """The region the Databricks connection names (extra ``region``, as Discover reads it), else None."""
+    try:
+        extra = hook.databricks_conn.extra_dejson
+    except Exception as e:  # noqa: BLE001 - no extra: the region comes from elsewhere
+        log.debug("Gradient: no extra on the Databricks connection: %s", e)
+        return None
+    region = extra.get("region") if isinstance(extra, Mapping) else None
+    return str(region).strip().lower() or None if region else None
 
 
 def eventlog_status(hook: GradientDatabricksHook, run_id: int) -> tuple[bool, str]:

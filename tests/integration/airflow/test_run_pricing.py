@@ -125,3 +125,19 @@ def test_unknown_region_is_recorded_unpriced_and_says_so(
     assert listed["cost"] is None and listed["pricing"]["priced"] is False
     table = subprocess.run(gradient, env=env, capture_output=True, text=True, check=True).stdout
     assert "not priced" in table and "region unknown" in table, table
+
+
+def test_the_databricks_connection_names_the_region_of_a_run_that_reports_none(
+    one_task_dag: Any, eu_workspace: Any, gradient_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the workspace's connection says where it is (the extra Discover reads too): a run reporting nothing is
+    # priced there, and the record says so
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", f"{eu_workspace.airflow_conn_uri}?region=eu-west-1")
+    eu_workspace.set_faults(eventlog="missing")
+    dag = one_task_dag("it_price_connregion", {"node_type_id": "m5.xlarge", "num_workers": 2},
+                       gradient_auto_apply=False, gradient_aws_conn_id="no_such_aws_conn",
+                       gradient_log_tries=2, gradient_log_backoff_s=0.2)
+    assert dag.test().state == "success"
+    (run,) = gradient_store.list_runs("it_price_connregion.etl")
+    assert run.log_status == "missing" and run.cost is not None
+    assert (run.pricing.region, run.pricing.region_source) == ("eu-west-1", "Databricks connection extra region")
