@@ -22,6 +22,8 @@ _LOG_OK = frozenset({"complete", "pending"})
 
 VARIABLE_DATA_SIZE = "variable_data_size"
 DORMANT = "dormant"
+#: ``RunPoint.failure_kind`` of a cancelled run: not a success, but no failure (not counted as one).
+CANCELLED = "cancelled"
 SLA_AT_RISK = "sla_at_risk"
 FAILING_RUNS = "failing_runs"
 OOM = "oom"
@@ -141,12 +143,17 @@ def _sla_at_risk(runs: Sequence[RunPoint], s: InsightSettings, now_ms: int) -> I
     return None
 
 
+def _failed(r: RunPoint) -> bool:
+    """A run that failed (a cancelled one did not: a user or Airflow stopped it)."""
+    return not r.succeeded and r.failure_kind != CANCELLED
+
+
 def _failing(runs: Sequence[RunPoint], s: InsightSettings, now_ms: int) -> Insight | None:
-    failed = [r for r in runs if not r.succeeded and r.failure_kind != "oom"]
-    all_failed = [r for r in runs if not r.succeeded]
+    all_failed = [r for r in runs if _failed(r)]
+    failed = [r for r in all_failed if r.failure_kind != "oom"]
     if not failed or len(all_failed) / len(runs) < s.failure_rate:
         return None
-    severity = "critical" if not runs[-1].succeeded else "warning"
+    severity = "critical" if _failed(runs[-1]) else "warning"
     kinds = sorted({r.failure_kind or "other" for r in failed})
     return Insight(
         FAILING_RUNS,
@@ -247,7 +254,7 @@ def _learning_stalled(all_runs: Sequence[RunPoint], s: InsightSettings, now_ms: 
             "warning",
             "Learning stalled: the last 3 runs did not use a recommendation.",
         )
-    if len(tail) == 3 and not any(r.succeeded for r in tail):
+    if len(tail) == 3 and all(_failed(r) for r in tail):
         return Insight(LEARNING_STALLED, "warning", "Learning stalled: the last 3 runs failed.")
     return None
 

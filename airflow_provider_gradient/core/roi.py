@@ -45,7 +45,8 @@ class RunPoint:
     :param cost_usd: total cost of the run (None = not priced yet).
     :param input_bytes: input data size (None or 0 = unknown).
     :param recommendation_applied: the run used a cluster recommended by Gradient.
-    :param failure_kind: ``oom`` / ``spot`` / ``timeout`` / ``other`` for failed runs.
+    :param failure_kind: ``oom`` / ``spot`` / ``timeout`` / ``other`` for failed runs, ``cancelled`` for a run
+        cancelled by a user or by Airflow (not successful, but no failure either).
     :param spot_interruptions: spot nodes lost during the run.
     :param executors_avg: time-weighted average executors (autoscaling insight).
     :param executors_max: maximum executors.

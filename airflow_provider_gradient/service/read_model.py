@@ -41,7 +41,7 @@ _compute_lock = threading.Lock()
 #: ``computed``: project summaries computed so far (cache misses).
 stats: dict[str, int] = {"computed": 0}
 
-_FAILURE_KIND = {"success": None, "oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "other"}
+_FAILURE_KIND = {"success": None, "oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "cancelled"}
 
 
 @dataclass(slots=True)

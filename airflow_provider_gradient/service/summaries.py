@@ -60,7 +60,7 @@ def run_cost(run: Run) -> CostTuple | None:
 
 
 #: ``core.roi`` failure kind of a run outcome.
-FAILURE_KIND = {"oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "other"}
+FAILURE_KIND = {"oom": "oom", "timeout": "timeout", "failed": "other", "cancelled": "cancelled"}
 
 
 def _autoscaling(cfg: Any) -> bool:

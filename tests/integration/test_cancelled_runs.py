@@ -101,3 +101,23 @@ def test_an_out_of_memory_run_is_still_skipped(client: TestClient, svc: Gradient
     assert f"recommendation {oom} not reused: the run that used it failed (oom)" in chosen["note"], chosen["note"]
     # the one applied before the OOM run whose run did not fail: the cancelled one (it says nothing of its cluster)
     assert chosen["recommendation"]["reason"] == "4 workers" and good != chosen["recommendation"]["id"], chosen
+
+
+@pytest.mark.parametrize(("outcomes", "says"), [
+    (["success", "cancelled", "cancelled", "success", "cancelled"], None),
+    (["success", "failed", "cancelled", "failed", "success"], "2 of the last 5 runs failed (other)."),
+])
+def test_cancelled_runs_are_not_failing_runs(
+    client: TestClient, svc: GradientService, outcomes: list[str], says: str | None
+) -> None:
+    """The projects page's *failing runs* badge counts runs that failed, not runs that were cancelled."""
+    p = svc.get_or_create_project("badge_dag.load", dag_id="badge_dag", task_id="load", baseline_cluster=BASELINE)
+    for i, outcome in enumerate(outcomes):
+        r = client.post(f"{API}/projects/{p.id}/runs:record", params={"recommend": "false"}, json={
+            "databricks_run_id": 300 + i, "outcome": outcome, "start_ms": 1000 * i, "end_ms": 1000 * i + 600,
+            "cluster_config": BASELINE})
+        assert r.status_code == 200, r.text
+    (row,) = [s for s in client.get(f"{API}/projects:summaries").json() if s["id"] == p.id]
+    failing = [i["message"] for i in row["insights"] if i["code"] == "failing_runs"]
+    assert failing == ([] if says is None else [says]), row["insights"]
+    assert all("cancel" not in i["message"] or "fail" not in i["message"] for i in row["insights"]), row["insights"]
