@@ -83,6 +83,32 @@ def test_oom_shape_banned_even_when_predicted_cheapest() -> None:
     assert "out of memory" in rec.reason
 
 
+def test_oom_makes_bigger_nodes_of_as_little_memory_per_core_risky() -> None:
+    """A task gets about its node's memory per core: after 8×c5.xlarge (2 GB per core) ran out of memory, 8×c5.4xlarge
+    (four times the total memory, still 2 GB per core) is no safe recommendation, while m5 (4 GB per core) is."""
+    from airflow_provider_gradient.core.optimizer.memory import OOM_NEIGHBOUR_RISK, memory_risk
+    from airflow_provider_gradient.core.optimizer.space import build_candidates
+
+    nodes = NODES + (NodeOption("c5.4xlarge", "c5", 16, 32.0, 0.68, 2.43, 0.6),)
+    space = dataclasses.replace(SPACE, node_types=nodes)
+    base = ClusterShape("m5.xlarge", num_workers=8)
+    hist = [Observation(base, 1000.0, True, started_ms=0),
+            Observation(ClusterShape("c5.xlarge", num_workers=8), 300.0, False, "oom", started_ms=1)]
+    cands = build_candidates(space, OptimizerSettings(sla_minutes=60), base)
+    risk = memory_risk(cands, hist, space)
+    big_c5 = cands.index_of("c5.4xlarge", 8)
+    m5 = cands.index_of("m5.xlarge", 6)
+    assert big_c5 is not None and m5 is not None
+    assert not risk.banned[big_c5], "not dominated: more total memory"
+    assert risk.p_fail[big_c5] >= OOM_NEIGHBOUR_RISK
+    assert risk.p_fail[m5] < 0.12
+    # a success at 2 GB per core (e.g. a smaller input) says a task fits there: bigger c5 nodes are fine again
+    ok_c5 = hist + [Observation(ClusterShape("c5.4xlarge", num_workers=4), 900.0, True, started_ms=2)]
+    risk2 = memory_risk(cands, ok_c5, space)
+    big_c5_16 = cands.index_of("c5.4xlarge", 16)
+    assert big_c5_16 is not None and risk2.p_fail[big_c5_16] < 0.12
+
+
 def test_falls_back_toward_last_good_shape_after_sla_miss() -> None:
     good = ClusterShape("m5.xlarge", num_workers=8)
     bad = ClusterShape("m5.xlarge", num_workers=6)

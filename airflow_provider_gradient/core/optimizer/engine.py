@@ -434,7 +434,8 @@ def recommend(
         notes.append(f"drift detected ({ctx.epoch.reason}): re-learning")
     if ctx.risk.oom_shapes:
         n, w = ctx.risk.oom_shapes[-1]
-        notes.append(f"avoiding {w}×{n} and smaller-memory shapes (out of memory)")
+        notes.append(f"avoiding {w}×{n}, smaller-memory shapes and shapes with as little memory per core "
+                     f"(out of memory)")
     if ctx.size_next > 1.15 or ctx.size_next < 0.87:
         what = f"{fmt_size(ctx.next_bytes)}, " if ctx.next_bytes else ""
         notes.append(f"sized for the expected input of the next run ({what}{ctx.size_next:.2f}× the usual)")

@@ -3,7 +3,10 @@
 - A shape that failed is never recommended again, whatever the cause; a spot interruption (transient) allows
   one retry.
 - An out-of-memory failure also bans every shape *dominated in memory* by it (no more GB per core and no more
-  total GB).
+  total GB), and puts a high risk on any shape with no more GB per core, however much total memory it has,
+  unless a success was measured at that GB per core: a Spark task gets about its node's memory per core (one
+  executor per worker shares the heap among its cores), so a bigger node of the same family gives each task no
+  more room.
 - A failure of unknown cause (or ``other``/``timeout``) is evidence against similar shapes without assuming it
   was memory: shapes with no more memory *and* no more cores carry a high risk, shapes with no more memory per
   core and total memory a moderate one, unless a success already covers them.
@@ -28,6 +31,8 @@ UNKNOWN_FAILURE_RISK = 0.5
 #: explored).
 PRIOR_PER_HALVING: tuple[float, float] = (0.03, 0.04)
 PRIOR_BASE = 0.01
+#: Failure risk, after an out-of-memory failure, of a shape with as little memory per core or total memory.
+OOM_NEIGHBOUR_RISK = 0.3
 #: Share of a node's memory that Spark execution can use per core (heap × unified-memory fraction).
 USABLE_MEMORY_FRACTION = 0.45
 _EPS = 1e-6
@@ -111,11 +116,17 @@ def memory_risk(cands: Candidates, history: Sequence[Observation], space: Search
             memory_only = (mpc <= fmpc + _EPS) & (mem <= fm + _EPS)
             risk = np.where(both & ~covered, np.maximum(risk, UNKNOWN_FAILURE_RISK), risk)
             risk = np.where(memory_only & ~both & ~covered, np.maximum(risk, 0.5 * UNKNOWN_FAILURE_RISK), risk)
+    # memory per core at which some run succeeded: a task had enough room there
+    mpc_ok = np.zeros(n, dtype=bool)
+    for _, ompc in oks:
+        mpc_ok |= mpc >= ompc - _EPS
     for fm, fmpc in ooms:
         banned |= (mpc <= fmpc + _EPS) & (mem <= fm + _EPS)
-        # partially dominated: as little memory per task, or as little total memory
-        near = ((mpc <= fmpc + _EPS) & (mem <= 1.5 * fm)) | ((mem <= fm + _EPS) & (mpc <= 1.5 * fmpc))
-        risk = np.where(near, np.maximum(risk, 0.3), risk)
+        # partially dominated: as little memory per task (whatever the total, unless a success had as little), or
+        # as little total memory
+        near = (((mpc <= fmpc + _EPS) & ((mem <= 1.5 * fm) | ~mpc_ok))
+                | ((mem <= fm + _EPS) & (mpc <= 1.5 * fmpc)))
+        risk = np.where(near, np.maximum(risk, OOM_NEIGHBOUR_RISK), risk)
     if oks:
         ok = np.array(oks)
         # distance below the nearest success (0 when some success has no more memory on both axes)
