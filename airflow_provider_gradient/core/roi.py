@@ -266,15 +266,21 @@ def project_roi(runs: Iterable[RunPoint], *, threshold: float = CORRELATION_THRE
         )
     else:
         grew = base_gb is not None and cur_gb is not None and cur_gb > base_gb
-        why = "undefined" if corr is None else f"{corr_txt} < {threshold}"
+        why = f"r {corr_txt} < {threshold}"
+        if corr is None:
+            xs = [float(r.input_bytes or 0) for r in sized]
+            why = ("the input size did not change" if len(sized) >= 3 and min(xs) == max(xs)
+                   else "too few runs with a known input size" if len(sized) < 3 else "r undefined")
         if cost_change < 0 and grew:
             metric = METRIC_COST_PER_GB
             reason = (
-                f"Weak correlation between input size and runtime (r {why}), but costs increased "
+                f"Weak correlation between input size and runtime ({why}), but costs increased "
                 f"because the input grew ({base_gb:.2f} GB -> {cur_gb:.2f} GB average): cost/GB change % is used."
             )
         else:
-            reason = f"Weak correlation between input size and runtime (r {why}): cost change % is used."
+            reason = (f"Weak correlation between input size and runtime ({why}): cost change % is used."
+                      if corr is not None else f"No correlation between input size and runtime to use ({why}): "
+                      f"cost change % is used.")
 
     n = len(optimized)
     annual = freq or 0.0
