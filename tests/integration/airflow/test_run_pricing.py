@@ -68,7 +68,6 @@ def test_region_comes_from_the_cluster_not_a_default(
     one_task_dag: Any, eu_workspace: Any, gradient_store: Any
 ) -> None:
     from airflow_provider_gradient.core.pricing import compute_run_cost
-    from airflow_provider_gradient.service.run_cost import timeline_from_events
 
     dag = one_task_dag("it_price_eu", {"node_type_id": "m5.xlarge", "num_workers": 2},
                        gradient_auto_apply=False, gradient_aws_conn_id="no_such_aws_conn")
@@ -76,10 +75,7 @@ def test_region_comes_from_the_cluster_not_a_default(
     (run,) = gradient_store.list_runs("it_price_eu.etl")
     assert run.log_status == "complete"
     # m5.xlarge is $0.214/h in eu-west-1 vs $0.192 in us-east-1: the cloud part is the eu-west-1 one
-    cluster = eu_workspace.request("GET", f"/api/2.1/clusters/get?cluster_id={run.cluster_id}")
-    events = eu_workspace.request("POST", "/api/2.1/clusters/events",
-                                  {"cluster_id": run.cluster_id, "order": "ASC", "limit": 500})["events"]
-    timeline = timeline_from_events(cluster, events, run.start_ms, run.end_ms)
+    timeline = _timeline(eu_workspace, run)
     from airflow_provider_gradient.core.pricing import load_catalog
 
     eu = compute_run_cost(timeline, load_catalog(), cloud="aws", region="eu-west-1")
@@ -141,3 +137,39 @@ def test_the_databricks_connection_names_the_region_of_a_run_that_reports_none(
     (run,) = gradient_store.list_runs("it_price_connregion.etl")
     assert run.log_status == "missing" and run.cost is not None
     assert (run.pricing.region, run.pricing.region_source) == ("eu-west-1", "Databricks connection extra region")
+
+
+def test_an_azure_workspace_is_priced_in_its_own_region(
+    one_task_dag: Any, gradient_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # [gradient] cloud = azure and no region set: the run is priced in the region its event log reports (westeurope
+    # here), not at the us-east-1 that [gradient] region used to default to (which Azure has no prices for: the run
+    # was not recorded at all)
+    from airflow_provider_gradient.core.pricing import compute_run_cost, load_catalog
+    from airflow_provider_gradient.simulator.testing import running_emulator
+
+    with running_emulator(tmp_path / "azure", time_scale=600, cloud="azure", region="westeurope") as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_AZURE", emu.airflow_conn_uri)
+        monkeypatch.setenv("AIRFLOW__GRADIENT__CLOUD", "azure")
+        monkeypatch.setenv("AIRFLOW__GRADIENT__REGION", "")
+        dag = one_task_dag("it_price_azure", {"node_type_id": "Standard_D4s_v5", "num_workers": 2,
+                                              "azure_attributes": {"availability": "ON_DEMAND_AZURE"}},
+                           databricks_conn_id="databricks_azure", gradient_auto_apply=False)
+        assert dag.test().state == "success"
+        (run,) = gradient_store.list_runs("it_price_azure.etl")
+        timeline = _timeline(emu, run)
+    assert run.cost is not None and run.pricing.region == "westeurope" and run.pricing.cloud == "azure"
+    west = compute_run_cost(timeline, load_catalog(), cloud="azure", region="westeurope")
+    east = compute_run_cost(timeline, load_catalog(), cloud="azure", region="eastus")
+    assert run.cost.cloud_usd == pytest.approx(west.cloud_usd, rel=1e-6) and west.cloud_usd > east.cloud_usd
+    assert gradient_store.get_project("it_price_azure.etl").region == "westeurope"
+
+
+def _timeline(emu: Any, run: Any) -> Any:
+    """The run's node timeline as the emulated workspace reports it (clusters/get + clusters/events)."""
+    from airflow_provider_gradient.service.run_cost import timeline_from_events
+
+    cluster = emu.request("GET", f"/api/2.1/clusters/get?cluster_id={run.cluster_id}")
+    events = emu.request("POST", "/api/2.1/clusters/events",
+                         {"cluster_id": run.cluster_id, "order": "ASC", "limit": 500})["events"]
+    return timeline_from_events(cluster, events, run.start_ms, run.end_ms)
