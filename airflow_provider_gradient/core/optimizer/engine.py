@@ -141,7 +141,7 @@ def _p_median(ctx: Ctx, pred: Prediction, model: RuntimeModel) -> np.ndarray:
     return np.asarray(norm_cdf((math.log(ctx.sla_s) - pred.mu) / latent))
 
 
-def _incumbent(ctx: Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, np.ndarray]:
+def _incumbent(ctx: Ctx, p_med: np.ndarray, last_i: int, noise: float) -> tuple[int | None, np.ndarray]:
     """The measured shape to keep (or None), and every shape's measured cost (its median run; nan if unmeasured).
 
     - A shape whose median run (scaled to the next input) was within the SLA competes at its cost, unless the model
@@ -150,8 +150,9 @@ def _incumbent(ctx: Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, np
       its cost when it meets the SLA and, when it misses, :data:`MISS_COST` × what a run within the SLA costs at
       least (the lowest cost per success, cost ÷ P, of a measured shape; at most :data:`MISS_COST` × the cheapest
       one). So a shape whose runs straddle the SLA on a noisy job loses to a dearer one that meets it surely.
-    - Today's cluster (the reference) competes at its cost once P ≥ :data:`STRADDLE_P`: the SLA is usually set
-      from its own runtime, so its runs straddling the SLA are not held against it.
+    - Today's cluster (the reference) competes at its cost once P ≥ :data:`STRADDLE_P` — by the model, or by its
+      own runs alone (their mean log runtime, with the run-to-run ``noise``): the SLA is usually set from its own
+      runtime, so its runs straddling the SLA are not held against it.
 
     The shape of the last run is kept unless another one scores clearly less (:data:`KEEP_MARGIN`): production
     clusters do not flap on noise.
@@ -169,7 +170,14 @@ def _incumbent(ctx: Ctx, p_med: np.ndarray, last_i: int) -> tuple[int | None, np
     cost = c.rate_usd * t_typ / 3600.0
     ok = measured & (p_med >= INCUMBENT_MIN_P)
     r0 = ctx.ref_idx
-    ref_ok = bool(measured[r0] and p_med[r0] >= STRADDLE_P)
+    # today's cluster by its own runs too: the model's fit through other shapes (a job that is not monotone in
+    # workers) must not talk it out of an SLA its own runs straddle
+    p_ref = float(p_med[r0])
+    if measured[r0] and ctx.sla_s is not None:
+        lt = np.log(np.maximum(runs[r0], 1e-9))
+        z = (math.log(ctx.sla_s) - float(lt.mean())) / (noise / math.sqrt(lt.size))
+        p_ref = max(p_ref, float(norm_cdf(np.array(z))))
+    ref_ok = bool(measured[r0] and p_ref >= STRADDLE_P)
     ok[r0] |= ref_ok
     if not ok.any():
         return None, cost
@@ -200,7 +208,7 @@ def _optimizing_choice(ctx: Ctx) -> _Choice:
     t_obs, met, missed = observed(ctx)
     last = ctx.runs[-1] if ctx.runs else None
     last_i = int(ctx.run_idx[-1]) if ctx.runs else -1
-    inc, measured_cost = _incumbent(ctx, p_med, last_i)
+    inc, measured_cost = _incumbent(ctx, p_med, last_i, model.noise)
     # a learning run is a deliberate experiment: only a miss of an optimizing recommendation is a fallback
     fallback = (last is not None and last_i >= 0 and (missed[last_i] or not last.succeeded)
                 and last.failure_kind != "spot" and len(ctx.runs) > ctx.settings.learning_runs)
