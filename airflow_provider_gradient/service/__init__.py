@@ -31,6 +31,7 @@ from airflow_provider_gradient.service.schemas import (
     Run,
     RunCost,
     RunIn,
+    RunPricing,
     Workspace,
     WorkspaceIn,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Run",
     "RunCost",
     "RunIn",
+    "RunPricing",
     "StoreBusyError",
     "Workspace",
     "WorkspaceIn",
