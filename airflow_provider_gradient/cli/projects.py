@@ -255,6 +255,8 @@ def update(
     learning_runs: Annotated[int | None, typer.Option()] = None,
     cluster_log_url: Annotated[str | None, typer.Option(help="Log destination, or 'none'.")] = None,
     name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    region: Annotated[str | None, typer.Option(
+        help="The workspace's region (us-west-2, westeurope): prices runs whose cluster reports none.")] = None,
     baseline_cluster: Annotated[str | None, typer.Option(help="New baseline new_cluster (JSON or @file).")] = None,
     json_output: JsonOpt = False,
     conn_id: ConnOpt = "gradient_default",
@@ -283,13 +285,16 @@ def update(
             patch[key] = value
     cluster = _cluster_arg(baseline_cluster)
     _warn_auto_apply(auto_apply)
-    if not patch and name is None and cluster is None:
+    if not patch and name is None and cluster is None and region is None:
         fail(2, "nothing to update (see --help)")
     with errors():
         c = client(conn_id, store_url, create=True)
         p = c.get_project(ref(project))
-        if name is not None or cluster is not None:
-            p = c.update_project(p.id, name=name, baseline_cluster=cluster)
+        if region is not None:
+            region = region.strip().lower()
+            _check_place(p.cloud, region)
+        if name is not None or cluster is not None or region is not None:
+            p = c.update_project(p.id, name=name, baseline_cluster=cluster, region=region)
         if patch:
             p = c.update_settings(p.id, patch)
     print_json(p) if json_output else _show(p)

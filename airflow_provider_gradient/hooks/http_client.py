@@ -178,6 +178,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
         baseline_cluster: dict[str, Any] | None = None,
         dag_id: str | None = None,
         task_id: str | None = None,
+        region: str | None = None,
     ) -> Project:
         body = {
             k: v
@@ -186,6 +187,7 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
                 "baseline_cluster": redact_tree(baseline_cluster) if baseline_cluster is not None else None,
                 "dag_id": dag_id,
                 "task_id": task_id,
+                "region": region,
             }.items()
             if v is not None
         }

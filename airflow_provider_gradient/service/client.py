@@ -99,8 +99,9 @@ class GradientClient(Protocol):
         baseline_cluster: dict[str, Any] | None = None,
         dag_id: str | None = None,
         task_id: str | None = None,
+        region: str | None = None,
     ) -> Project:
-        """Rename a project or replace its baseline cluster / Airflow task."""
+        """Rename a project or replace its baseline cluster / Airflow task / region."""
         ...
 
     def delete_project(self, ref: ProjectRef) -> None:

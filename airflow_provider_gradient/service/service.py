@@ -378,11 +378,16 @@ class GradientService(GradientClient):
         baseline_cluster: dict[str, Any] | None = None,
         dag_id: str | None = None,
         task_id: str | None = None,
+        region: str | None = None,
     ) -> Project:
-        """Rename a project or replace its baseline cluster / Airflow task."""
+        """Rename a project or replace its baseline cluster / Airflow task / region (where its runs that report
+        none are priced, and its recommendations estimated; a run reporting one still moves it there)."""
+        region = _region(region)
 
         def tx(s: Session) -> Project:
             row = self._project(s, ref, for_update=True)
+            if region is not None:
+                row.region = region
             if name is not None:
                 if not name.strip() or len(name) > 500:
                     raise GradientValidationError(
@@ -752,6 +757,17 @@ class GradientService(GradientClient):
 
 
 # ---------------------------------------------------------------------- helpers
+def _region(region: str | None) -> str | None:
+    """A region as stored (trimmed, lower case); GradientValidationError naming it when blank or too long."""
+    if region is None:
+        return None
+    value = region.strip().lower()
+    if not value or len(value) > 64:
+        msg = f"must be a region name of 1..64 characters (us-west-2, westeurope), got {region!r}"
+        raise GradientValidationError(f"region: {msg}", [{"loc": ["region"], "msg": msg, "type": "value_error"}])
+    return value
+
+
 def _settings_columns(settings: ProjectSettings) -> dict[str, Any]:
     d = redacted(settings).model_dump()  # cluster_log_url: a presigned URL's signature
     d["allowed_families"] = list(d["allowed_families"])

@@ -65,13 +65,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 class ProjectUpdate(BaseModel):
-    """Rename a project or replace its baseline cluster / Airflow task."""
+    """Rename a project or replace its baseline cluster / Airflow task / region."""
 
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     baseline_cluster: dict[str, Any] | None = None
     dag_id: Annotated[str, Field(max_length=250)] | None = None
     task_id: Annotated[str, Field(max_length=250)] | None = None
+    region: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
 
 # ---------------------------------------------------------------------------- health / workspaces

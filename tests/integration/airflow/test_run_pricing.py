@@ -121,6 +121,22 @@ def test_unknown_region_is_recorded_unpriced_and_says_so(
     assert listed["cost"] is None and listed["pricing"]["priced"] is False
     table = subprocess.run(gradient, env=env, capture_output=True, text=True, check=True).stdout
     assert "not priced" in table and "region unknown" in table, table
+    rec = gradient_store.generate_recommendation(project.id)
+    assert "region unknown: costs estimated at aws us-east-1 list prices" in rec.reason
+
+    # the user says where the workspace is (CLI; the REST API takes the same): its next estimates are priced there
+    update = [str(Path(sys.executable).parent / "gradient"), "projects", "update", "it_price_noregion.etl",
+              "--region", "Mars-1", "--store-url", str(gradient_store.url)]
+    bad = subprocess.run(update, env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--region mars-1: no aws prices for it" in bad.stderr, bad.stderr
+    subprocess.run(update[:5] + ["eu-west-1", *update[6:]], env=env, capture_output=True, text=True, check=True)
+    assert gradient_store.get_project(project.id).region == "eu-west-1"
+    assert "region unknown" not in gradient_store.generate_recommendation(project.id).reason
+    patched = api.patch(f"/api/v1/projects/{project.id}", json={"region": "us-west-2"},
+                        headers={"Authorization": "Bearer t"})
+    assert patched.status_code == 200 and patched.json()["region"] == "us-west-2", patched.text
+    assert api.patch(f"/api/v1/projects/{project.id}", json={"region": ""},
+                     headers={"Authorization": "Bearer t"}).status_code == 422
 
 
 def test_the_databricks_connection_names_the_region_of_a_run_that_reports_none(
