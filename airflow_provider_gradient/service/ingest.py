@@ -115,8 +115,9 @@ def price_collected(
     }
     notes = [] if use.known else [f"compute type unknown ({use.source}): DBUs priced at the jobs compute rate"]
     if used is None:
-        notes.insert(0, "not priced: the workspace region is not known (the cluster reported no zone or event-log "
-                        "region; set the project's region or [gradient] region)")
+        notes.insert(0, "not priced: the workspace region is not known (the cluster reported no zone, instance zone "
+                        "or event-log region; set it with `gradient projects update APP_ID --region R`, the "
+                        "Databricks connection's region extra or [gradient] region)")
         return None, RunPricing(**facts, priced=False, note="; ".join(notes)[:500])
     try:
         cost = price_run(run, catalog, cloud=cloud, region=used, plan=plan, compute=use)
