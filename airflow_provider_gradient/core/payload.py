@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import json as jsonlib
+import os.path
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -114,6 +115,28 @@ def app_id_of(dag_id: str, task_id: str, *, explicit: Any = None, params: Any = 
     value = params.get("gradient_app_id") if isinstance(params, Mapping) else None
     value = value or explicit
     return str(value) if value else f"{dag_id}.{task_id}"
+
+
+def cluster_keys(app_ids: Sequence[str], default_app_id: str) -> list[str | None]:
+    """The ``task_key`` / ``job_cluster_key`` each project of one Airflow task is for (the inverse of
+    :meth:`ClusterSlot.app_id`), None for a project of the single-cluster form or whose key is unknown.
+
+    The base app id is ``default_app_id`` when every app id is it or starts with it and a dot; else (an
+    overridden ``gradient_app_id``) the longest prefix ending in a dot that the app ids share (two or more).
+
+    :param app_ids: the app ids of the projects of the task
+    :param default_app_id: the task's default app id, ``<dag_id>.<task_id>``
+    """
+    if all(a == default_app_id or a.startswith(default_app_id + ".") for a in app_ids):
+        base = default_app_id
+    elif len(app_ids) >= 2:
+        shared = os.path.commonprefix(list(app_ids))
+        base = shared[: shared.rfind(".")] if "." in shared else ""
+    else:
+        base = ""
+    if not base:
+        return [None] * len(app_ids)
+    return [a[len(base) + 1 :] or None if a.startswith(base + ".") else None for a in app_ids]
 
 
 def coerce_json(value: Any) -> dict[str, Any]:

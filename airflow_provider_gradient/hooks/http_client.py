@@ -294,12 +294,21 @@ class GradientHttpClient(GradientHttpTransport, GradientClient):
         return self._get(f"/projects/{self._ref(ref)}/roi", TypeAdapter(ProjectRoi).validate_python)
 
     def find_task_run(
-        self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None, map_index: int | None = None
+        self,
+        dag_id: str,
+        task_id: str,
+        run_id: str,
+        try_number: int | None = None,
+        map_index: int | None = None,
+        cluster_key: str | None = None,
     ) -> TaskRun:
-        """The project of an Airflow task, its run for the DAG run ``run_id`` and the recommendation it used."""
+        """The projects of an Airflow task (one per cluster; ``cluster_key``: only that cluster's), each with its
+        run for the DAG run ``run_id`` and the recommendation it used."""
         params: dict[str, Any] = {"dag_id": dag_id, "task_id": task_id, "run_id": run_id}
         if try_number is not None:
             params["try_number"] = try_number
         if map_index is not None:
             params["map_index"] = map_index
+        if cluster_key is not None:
+            params["cluster_key"] = cluster_key
         return self._get("/task-runs:find", TypeAdapter(TaskRun).validate_python, params)

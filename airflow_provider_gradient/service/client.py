@@ -179,8 +179,15 @@ class GradientClient(Protocol):
         ...
 
     def find_task_run(
-        self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None, map_index: int | None = None
+        self,
+        dag_id: str,
+        task_id: str,
+        run_id: str,
+        try_number: int | None = None,
+        map_index: int | None = None,
+        cluster_key: str | None = None,
     ) -> TaskRun:
-        """The project of an Airflow task, its run for the DAG run ``run_id`` and ``map_index`` (the try
-        ``try_number``, else the latest) and the recommendation that run used."""
+        """The projects of an Airflow task (one per cluster; ``cluster_key``: only that cluster's), each with
+        its run for the DAG run ``run_id`` and ``map_index`` (the try ``try_number``, else the latest) and the
+        recommendation that run used."""
         ...

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from airflow_provider_gradient import __version__
+from airflow_provider_gradient.core.payload import cluster_keys
 from airflow_provider_gradient.core.redact import redact_text, redact_tree
 from airflow_provider_gradient.core.roi import ProjectRoi
 from airflow_provider_gradient.service import read_model
@@ -48,7 +49,7 @@ from airflow_provider_gradient.service.schemas import (
     Workspace,
     WorkspaceIn,
 )
-from airflow_provider_gradient.service.summaries import ProjectOverview, ProjectSummary, TaskRun
+from airflow_provider_gradient.service.summaries import ClusterRun, ProjectOverview, ProjectSummary, TaskRun
 from airflow_provider_gradient.settings import GradientSettings, declared_defaults
 from airflow_provider_gradient.store import migrate
 from airflow_provider_gradient.store.engine import Engines, get_engines
@@ -736,24 +737,43 @@ class GradientService(GradientClient):
         return read_model.roi_of(self, ref)
 
     def find_task_run(
-        self, dag_id: str, task_id: str, run_id: str, try_number: int | None = None, map_index: int | None = None
+        self,
+        dag_id: str,
+        task_id: str,
+        run_id: str,
+        try_number: int | None = None,
+        map_index: int | None = None,
+        cluster_key: str | None = None,
     ) -> TaskRun:
-        """A task instance's project (by DAG and task id, else app id ``<dag_id>.<task_id>``), its run for the
-        DAG run ``run_id`` and ``map_index`` (the try ``try_number``, else the latest) and the recommendation
-        that run used, each looked up by key in the store (its task-instance tab)."""
+        """A task instance's projects (by DAG and task id, else app id ``<dag_id>.<task_id>``; one per cluster
+        of a multi-cluster task), each with its run for the DAG run ``run_id`` and ``map_index`` (the try
+        ``try_number``, else the latest) and the recommendation that run used, each looked up by key in the
+        store (its task-instance tab).
+
+        :param cluster_key: only the project of this ``task_key`` / ``job_cluster_key`` (None: every cluster)
+        """
         if not dag_id or not task_id:
             return TaskRun()
         with self._read() as s:
-            prow = ProjectRepo(s).for_task(dag_id, task_id)
-            if prow is None:
-                return TaskRun()
-            project = self._project_out(s, prow)
-            row = RunRepo(s).for_task_instance(prow.id, run_id, map_index, try_number) if run_id else None
-            if row is None:
-                return TaskRun(project=project)
-            rec_row = RecommendationRepo(s).get(row.recommendation_id) if row.recommendation_id else None
-            recs = self._recs_out(s, [rec_row]) if rec_row is not None and rec_row.project_id == prow.id else []
-            return TaskRun(project=project, run=run_out(row), recommendation=recs[0] if recs else None)
+            prows = ProjectRepo(s).for_task(dag_id, task_id)
+            keys = cluster_keys([p.app_id for p in prows], f"{dag_id}.{task_id}")
+            found = [
+                self._cluster_run(s, prow, key, run_id, try_number, map_index)
+                for prow, key in zip(prows, keys, strict=True)
+                if cluster_key is None or key == cluster_key
+            ]
+            return TaskRun.of(found)
+
+    def _cluster_run(
+        self, s: Session, prow: ProjectRow, key: str | None, run_id: str, try_number: int | None, map_index: int | None
+    ) -> ClusterRun:
+        project = self._project_out(s, prow)
+        row = RunRepo(s).for_task_instance(prow.id, run_id, map_index, try_number) if run_id else None
+        if row is None:
+            return ClusterRun(project, key)
+        rec_row = RecommendationRepo(s).get(row.recommendation_id) if row.recommendation_id else None
+        recs = self._recs_out(s, [rec_row]) if rec_row is not None and rec_row.project_id == prow.id else []
+        return ClusterRun(project, key, run_out(row), recs[0] if recs else None)
 
 
 # ---------------------------------------------------------------------- helpers

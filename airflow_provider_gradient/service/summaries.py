@@ -323,10 +323,39 @@ class ProjectOverview:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterRun:
+    """One cluster of an Airflow task: its project, its recorded run for one DAG run and the recommendation
+    that run used.
+
+    :param cluster_key: the ``task_key`` / ``job_cluster_key`` the project is for (its app id is
+        ``<app id>.<key>``); None for a single-cluster task
+    """
+
+    project: Project
+    cluster_key: str | None = None
+    run: Run | None = None
+    recommendation: Recommendation | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TaskRun:
-    """The project of an Airflow task, its recorded run for one DAG run and the recommendation that run used
-    (each may be None)."""
+    """What Gradient knows of an Airflow task instance: every cluster's project, run and recommendation
+    (``clusters``; one per cluster of a multi-cluster task, oldest project first). ``project``, ``run`` and
+    ``recommendation`` are those of the first cluster (the only one of a single-cluster task); each may be
+    None."""
 
     project: Project | None = None
     run: Run | None = None
     recommendation: Recommendation | None = None
+    clusters: tuple[ClusterRun, ...] = ()
+
+    @classmethod
+    def of(cls, clusters: Sequence[ClusterRun]) -> TaskRun:
+        """The task run of these clusters (the first one's project, run and recommendation on top).
+
+        :param clusters: every cluster's run, first one first
+        """
+        if not clusters:
+            return cls()
+        first = clusters[0]
+        return cls(first.project, first.run, first.recommendation, tuple(clusters))

@@ -76,10 +76,15 @@ class ProjectRepo:
             row = self.by_id(pid, for_update=for_update)
         return row
 
-    def for_task(self, dag_id: str, task_id: str) -> ProjectRow | None:
-        """The project of an Airflow task: by its DAG and task id, else by app id ``<dag_id>.<task_id>``."""
+    def for_task(self, dag_id: str, task_id: str) -> list[ProjectRow]:
+        """The projects of an Airflow task, oldest first (one per cluster of a multi-cluster task): by its DAG
+        and task id, else the project of app id ``<dag_id>.<task_id>``."""
         q = select(ProjectRow).where(ProjectRow.dag_id == dag_id, ProjectRow.task_id == task_id)
-        return self.s.scalars(q.order_by(ProjectRow.id).limit(1)).first() or self.by_app_id(f"{dag_id}.{task_id}")
+        rows = list(self.s.scalars(q.order_by(ProjectRow.id)))
+        if rows:
+            return rows
+        row = self.by_app_id(f"{dag_id}.{task_id}")
+        return [] if row is None else [row]
 
     def insert_if_absent(self, values: dict[str, Any]) -> bool:
         """INSERT ... ON CONFLICT (app_id) DO NOTHING; True when this call inserted the row."""

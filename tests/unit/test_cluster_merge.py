@@ -22,6 +22,7 @@ from airflow_provider_gradient.core.payload import (
     TAG_PROJECT_ID,
     TAG_RECOMMENDATION_ID,
     ClusterMergeError,
+    cluster_keys,
     find_clusters,
     log_destination,
 )
@@ -178,3 +179,22 @@ def test_merge_properties(user: dict, rec: dict | None, pid: int) -> None:
     if len(user_scripts) == len({repr(s) for s in user_scripts}):  # no duplicates added by the merge
         assert len(scripts) == len({repr(s) for s in scripts})
     assert not ("num_workers" in once and "autoscale" in once)
+
+
+@pytest.mark.parametrize(
+    ("app_ids", "keys"),
+    [
+        (["d.t"], [None]),  # the single-cluster form
+        (["d.t.report", "d.t.shared"], ["report", "shared"]),
+        (["d.t.shared"], ["shared"]),  # one cluster of a multi-task payload
+        (["d.t", "d.t.report"], [None, "report"]),
+        (["nightly.etl_a", "nightly.etl_b"], ["etl_a", "etl_b"]),  # gradient_app_id="nightly"
+        (["nightly"], [None]),  # an overridden app id: no key
+        (["x.a", "y.b"], [None, None]),  # nothing shared
+    ],
+)
+def test_cluster_keys_invert_the_app_id_of_each_cluster(app_ids: list[str], keys: list[str | None]) -> None:
+    assert cluster_keys(app_ids, "d.t") == keys
+    slots = find_clusters({"tasks": [{"task_key": "report", "new_cluster": {}}],
+                           "job_clusters": [{"job_cluster_key": "shared", "new_cluster": {}}]})
+    assert cluster_keys([s.app_id("d.t") for s in slots], "d.t") == [s.key for s in slots]

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from airflow_provider_gradient.hooks.http_client import GradientHttpClient
 from airflow_provider_gradient.plugins.app import create_app
 from airflow_provider_gradient.service import GradientService, NotFoundError
-from airflow_provider_gradient.service.summaries import ProjectSummary
+from airflow_provider_gradient.service.summaries import ProjectSummary, TaskRun
 from airflow_provider_gradient.simulator.seed import SeedProject, seed_default, seed_project
 
 NOW = int(time.time() * 1000)
@@ -87,3 +87,28 @@ def test_pages_over_the_http_client_are_the_pages_of_the_local_service(
     assert local.status_code == over_http.status_code == 200
     assert "nightly_etl.transform" in local.text
     assert over_http.text == local.text
+
+
+def test_every_cluster_of_a_multi_cluster_task_is_found_the_same_over_http(
+    svc: GradientService, http: GradientHttpClient
+) -> None:
+    """A task with two clusters has two projects (``<app id>.<key>``): both are found, each with its key and its
+    run, in local and http mode; ``cluster_key`` picks one."""
+    from airflow_provider_gradient.service import RunIn
+
+    runs = {}
+    for i, key in enumerate(("shared", "report")):
+        p = svc.get_or_create_project(f"multi.pipeline.{key}", dag_id="multi", task_id="pipeline")
+        runs[key] = svc.record_run(p.id, RunIn(databricks_run_id=7_100_000, outcome="success", start_ms=NOW,
+                                               end_ms=NOW + 60_000 * (i + 1), airflow_run_id="manual__1",
+                                               task_key=key, try_number=1))
+    found = http.find_task_run("multi", "pipeline", "manual__1")
+    assert found == svc.find_task_run("multi", "pipeline", "manual__1")
+    assert [(c.cluster_key, c.run.id if c.run else None) for c in found.clusters] == [
+        ("shared", runs["shared"].id), ("report", runs["report"].id)]
+    assert (found.project, found.run) == (found.clusters[0].project, found.clusters[0].run)
+    one = http.find_task_run("multi", "pipeline", "manual__1", cluster_key="report")
+    assert one == svc.find_task_run("multi", "pipeline", "manual__1", cluster_key="report")
+    assert [c.cluster_key for c in one.clusters] == ["report"] and one.run == runs["report"]
+    assert http.find_task_run("multi", "pipeline", "manual__1", cluster_key="nope") == svc.find_task_run(
+        "multi", "pipeline", "manual__1", cluster_key="nope") == TaskRun()

@@ -30,6 +30,10 @@ NowQ = Annotated[
 ]
 IdQ = Annotated[str, Query(max_length=250)]
 TryQ = Annotated[int | None, Query(ge=0, le=10_000, description="Try number (default: the latest recorded)")]
+ClusterQ = Annotated[
+    str | None,
+    Query(max_length=250, description="Only the project of this task_key / job_cluster_key (multi-cluster task)"),
+]
 MapQ = Annotated[int | None, Query(ge=-1, le=2**31 - 1, description="Map index of a mapped task (-1: not mapped)")]
 
 
@@ -65,11 +69,15 @@ def find_task_run(
     run_id: IdQ,
     try_number: TryQ = None,
     map_index: MapQ = None,
+    cluster_key: ClusterQ = None,
 ) -> TaskRun:
-    """The project of an Airflow task, its run for one DAG run and map index (the try ``try_number``, else the
-    latest) and the recommendation that run used (the task instance's Gradient tab)."""
+    """The projects of an Airflow task (``clusters``: one per cluster of a multi-cluster task, each with its
+    ``cluster_key``; ``project``/``run``/``recommendation``: the first one's), each with its run for one DAG
+    run and map index (the try ``try_number``, else the latest) and the recommendation that run used (the task
+    instance's Gradient tab)."""
     access.require(dag_id, "GET")
-    found = svc.find_task_run(dag_id, task_id, run_id, try_number, map_index)
-    if found.project is not None and found.project.dag_id != dag_id:
-        access.require(found.project.dag_id, "GET")
+    found = svc.find_task_run(dag_id, task_id, run_id, try_number, map_index, cluster_key)
+    for c in found.clusters:
+        if c.project.dag_id != dag_id:
+            access.require(c.project.dag_id, "GET")
     return found

@@ -176,25 +176,36 @@ def task_instance_page(
 ) -> Response:
     """The "Gradient" tab of a task instance: its project, cost, cluster and the recommendation applied
     (the latest try recorded, or ``try_number``; ``map_index``: Airflow's ``{MAP_INDEX}``, text that is not a
-    number -- what Airflow leaves in the link of a task that is not mapped -- is ignored)."""
+    number -- what Airflow leaves in the link of a task that is not mapped -- is ignored). A multi-cluster
+    task has one project per cluster: the tab shows each, labelled by its ``task_key`` / ``job_cluster_key``."""
     svc = get_service(request)
     denied = _denied_page(request, user, dag_id) if dag_id else None
     if denied is not None:
         return denied
     index = int(map_index) if map_index.lstrip("-").isdigit() and -1 <= int(map_index) < 2**31 else None
     found = svc.find_task_run(dag_id, task_id, run_id, try_number, index)
-    project, run = found.project, found.run
-    if project is not None and project.dag_id != dag_id:
-        denied = _denied_page(request, user, project.dag_id)
-        if denied is not None:
-            return denied
-    ctx: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "project": project}
-    if project is not None:
-        ctx["summary"] = svc.project_overview(project.id, now_ms=_now_ms()).summary
-        rv = views.run_views([run]) if run is not None else []
-        ctx["run"] = rv[0] if rv else None
-        used = [found.recommendation] if found.recommendation is not None else []
-        ctx["rec"] = next(iter(views.recommendation_views(used, rv)), None)
+    for c in found.clusters:
+        if c.project.dag_id != dag_id:
+            denied = _denied_page(request, user, c.project.dag_id)
+            if denied is not None:
+                return denied
+    now = _now_ms()
+    clusters = []
+    for i, c in enumerate(found.clusters):
+        rv = views.run_views([c.run]) if c.run is not None else []
+        used = [c.recommendation] if c.recommendation is not None else []
+        clusters.append(
+            {
+                "key": c.cluster_key,
+                "sfx": "" if i == 0 else f"-{i + 1}",  # element ids: the first cluster's keep their plain names
+                "project": c.project,
+                "summary": svc.project_overview(c.project.id, now_ms=now).summary,
+                "run": rv[0] if rv else None,
+                "tasks": [k for k in (c.run.task_key or "").split(",") if k] if c.run is not None else [],
+                "rec": next(iter(views.recommendation_views(used, rv)), None),
+            }
+        )
+    ctx: dict[str, Any] = {"dag_id": dag_id, "run_id": run_id, "task_id": task_id, "clusters": clusters}
     return render(request, "ti.html", user, nav="projects", **ctx)
 
 

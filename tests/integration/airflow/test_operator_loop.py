@@ -7,6 +7,7 @@ is recorded as failed with its cost. Multi-task payload: one project per cluster
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -124,10 +125,14 @@ def test_operator_six_runs_apply_record_recommend(
     assert set(_xcom("it_gradient_loop", "agg", "gradient_project_id")) == {project.id}
 
 
-def test_multi_task_payload_one_project_per_cluster(dag_files: Any, submits: Any, gradient_store: Any) -> None:
+def test_multi_task_payload_one_project_per_cluster(
+    dag_files: Any, submits: Any, gradient_store: Any, api: Any
+) -> None:
+    """One project per cluster, each recorded; the task instance's Gradient tab and ``task-runs:find`` show
+    every one of them, labelled by its cluster key (the tab showed only the first)."""
     dag = dag_files.load("example_gradient_multi_task", dag_files.home["dags"] / "example_gradient_multi_task.py")
     before = len(submits())
-    dag.test()
+    dag_run = dag.test()
     bodies = submits()[before:]
     assert len(bodies) == 1
     body = bodies[0]
@@ -145,3 +150,31 @@ def test_multi_task_payload_one_project_per_cluster(dag_files: Any, submits: Any
         assert svc.latest_recommendation(project.id) is not None
     shared_run = svc.list_runs(shared.id)[0]
     assert set((shared_run.task_key or "").split(",")) == {"extract", "transform"}
+
+    # the task instance's tab: one section per cluster, each labelled by its key, with its own run and cost
+    query = {"dag_id": "example_gradient_multi_task", "task_id": "pipeline", "run_id": dag_run.run_id}
+    tab = api.get("/ui/ti", params={**query, "map_index": "-1"})
+    assert tab.status_code == 200, tab.text
+    sections = dict(re.findall(r'<section class="card ti-cluster"[^>]*data-cluster-key="([^"]+)">(.*?)</section>',
+                               tab.text, re.S))
+    assert set(sections) == {"shared", "report"}, tab.text
+    for key, project in (("shared", shared), ("report", report)):
+        run = svc.list_runs(project.id)[0]
+        html = sections[key]
+        assert f"Cluster <code>{key}</code>" in html and f"({project.app_id})" in html
+        assert f"/projects/{project.id}\"" in html
+        assert f"{run.databricks_run_id} · {run.outcome}" in html
+        assert f"${run.cost.total_usd:,.2f}" in html  # type: ignore[union-attr]
+    assert "(tasks extract, transform)" in sections["shared"]
+
+    # the REST API: every cluster (the first one's on top), or the one a cluster key names
+    found = api.get("/api/v1/task-runs:find", params=query).json()
+    by_key = {c["cluster_key"]: c for c in found["clusters"]}
+    assert set(by_key) == {"shared", "report"}
+    assert found["project"] == found["clusters"][0]["project"] and found["run"] == found["clusters"][0]["run"]
+    for key, project in (("shared", shared), ("report", report)):
+        assert by_key[key]["project"]["id"] == project.id
+        assert by_key[key]["run"]["databricks_run_id"] == svc.list_runs(project.id)[0].databricks_run_id
+        one = api.get("/api/v1/task-runs:find", params={**query, "cluster_key": key}).json()
+        assert [c["project"]["id"] for c in one["clusters"]] == [project.id] and one["project"]["id"] == project.id
+    assert api.get("/api/v1/task-runs:find", params={**query, "cluster_key": "nope"}).json()["clusters"] == []
