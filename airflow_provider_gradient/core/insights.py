@@ -104,14 +104,20 @@ def _variable_data_size(runs: Sequence[RunPoint], s: InsightSettings, now_ms: in
 
 
 def _dormant(runs: Sequence[RunPoint], s: InsightSettings, now_ms: int) -> Insight | None:
-    last = runs[-1].started_ms if runs else s.created_ms
+    return _dormant_since(runs[-1].started_ms if runs else None, s, now_ms)
+
+
+def _dormant_since(last_started_ms: int | None, s: InsightSettings, now_ms: int) -> Insight | None:
+    last = s.created_ms if last_started_ms is None else last_started_ms
     if last is None:
         return None
     days = (now_ms - last) / _MS_PER_DAY
     if days < s.dormant_days:
         return None
     what = (
-        f"No run in {days:.0f} days" if runs else f"No run since the project was created {days:.0f} days ago"
+        f"No run in {days:.0f} days"
+        if last_started_ms is not None
+        else f"No run since the project was created {days:.0f} days ago"
     )
     return Insight(DORMANT, "info", f"{what}: the job may be retired or moved.")
 
@@ -268,6 +274,35 @@ _RULES: tuple[Callable[[Sequence[RunPoint], InsightSettings, int], Insight | Non
     _log_incomplete,
     _variable_data_size,
 )
+
+
+#: The insight codes that depend on the clock (``now_ms``), not only on the runs and the settings.
+CLOCK_CODES: frozenset[str] = frozenset({DORMANT})
+
+
+def at_clock(
+    insights: Iterable[Insight],
+    last_started_ms: int | None,
+    settings: InsightSettings | None = None,
+    *,
+    now_ms: int | None = None,
+) -> tuple[Insight, ...]:
+    """``insights`` (of :func:`project_insights`, at any clock) with those of :data:`CLOCK_CODES` computed
+    again for ``now_ms``: what :func:`project_insights` gives at that clock.
+
+    :param insights: the project's insights
+    :param last_started_ms: start of the project's latest run (None: no run yet)
+    :param settings: the project's facts and thresholds, as given to :func:`project_insights`
+    :param now_ms: the current time (epoch ms); None = the wall clock.
+    """
+    s = settings or InsightSettings()
+    now = int(time.time() * 1000) if now_ms is None else int(now_ms)
+    found = [i for i in insights if i.code not in CLOCK_CODES]
+    dormant = _dormant_since(last_started_ms, s, now)
+    if dormant is not None:
+        found.append(dormant)
+    order = {c: i for i, c in enumerate(INSIGHT_CODES)}
+    return tuple(sorted(found, key=lambda i: order[i.code]))
 
 
 def project_insights(

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_gradient.core import insights as ins_mod
 from airflow_provider_gradient.core import roi as roi_mod
 from airflow_provider_gradient.service.summaries import (
     CostTuple,
     ProjectOverview,
     ProjectSummary,
+    insight_settings,
     project_roi,
     summarize_points,
     summarize_project,
@@ -27,13 +29,32 @@ from airflow_provider_gradient.store import read_model as store_reads
 if TYPE_CHECKING:
     from airflow_provider_gradient.service.service import GradientService
 
-#: Summaries are reused while a project's runs/recommendations/settings are unchanged (and for at most
-#: this long, as "dormant" depends on the clock).
+#: Summaries are reused while a project's runs/recommendations/settings are unchanged, for at most this long.
+#: Whatever the clock of the request (``now_ms``), the insights that depend on it (``core.insights.CLOCK_CODES``:
+#: "dormant") are computed again for it on every read.
 CACHE_TTL_S = 600.0
 #: Recommendations a project overview holds.
 OVERVIEW_RECOMMENDATIONS = 200
 
-_cache: dict[tuple[str, int], tuple[tuple[Any, ...], float, ProjectSummary]] = {}
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    """A cached summary: the project version it was computed from, when (monotonic s), and what its
+    clock-dependent insights need (the insight settings, the start of the latest run)."""
+
+    version: tuple[Any, ...]
+    at: float
+    summary: ProjectSummary
+    insight_settings: ins_mod.InsightSettings
+    last_started_ms: int | None
+
+    def at_clock(self, now_ms: int | None) -> ProjectSummary:
+        """The summary with its clock-dependent insights for ``now_ms`` (None: the wall clock)."""
+        insights = ins_mod.at_clock(self.summary.insights, self.last_started_ms, self.insight_settings, now_ms=now_ms)
+        return self.summary if insights == self.summary.insights else replace(self.summary, insights=insights)
+
+
+_cache: dict[tuple[str, int], _Cached] = {}
 _cache_lock = threading.Lock()
 #: Held while summaries are computed, so a request arriving during the start-up warm-up waits for it
 #: instead of computing the same summaries a second time.
@@ -118,22 +139,23 @@ def _reduce(rows: list[tuple[Any, ...]]) -> _ProjectRuns:
 
 def _stale(
     url: str, projects: dict[int, int], versions: dict[int, Any], now: float
-) -> tuple[dict[int, ProjectSummary], dict[int, Any]]:
-    fresh: dict[int, ProjectSummary] = {}
+) -> tuple[dict[int, _Cached], dict[int, Any]]:
+    fresh: dict[int, _Cached] = {}
     stale = {}
     with _cache_lock:
         for pid, updated in projects.items():
             version = (updated, versions.get(pid))
             hit = _cache.get((url, pid))
-            if hit is not None and hit[0] == version and now - hit[1] < CACHE_TTL_S:
-                fresh[pid] = hit[2]
+            if hit is not None and hit.version == version and now - hit.at < CACHE_TTL_S:
+                fresh[pid] = hit
             else:
                 stale[pid] = version
     return fresh, stale
 
 
 def project_summaries(svc: GradientService, *, now_ms: int | None = None) -> list[ProjectSummary]:
-    """One :class:`ProjectSummary` per project, newest activity first (cached per project version).
+    """One :class:`ProjectSummary` per project, newest activity first (cached per project version; the
+    insights that depend on the clock are computed for ``now_ms`` on every call).
 
     :param svc: the service
     :param now_ms: the clock of the insights (default now)
@@ -172,12 +194,17 @@ def project_summaries(svc: GradientService, *, now_ms: int | None = None) -> lis
                         )
                         stats["computed"] += 1
                         # the version read with the full object (a concurrent update -> recomputed next time)
-                        _cache[(url, pid)] = ((p.updated_ms, versions.get(pid)), now, summary)
-                        fresh[pid] = summary
+                        fresh[pid] = _cache[(url, pid)] = _Cached(
+                            (p.updated_ms, versions.get(pid)),
+                            now,
+                            summary,
+                            insight_settings(p, summary.learning_total, svc.dormant_days),
+                            max((pt.started_ms for pt in pr.points), default=None),
+                        )
     with _cache_lock:
         for key in [k for k in _cache if k[0] == url and k[1] not in projects]:
             del _cache[key]
-    rows = [fresh[pid] for pid in projects if pid in fresh]
+    rows = [fresh[pid].at_clock(now_ms) for pid in projects if pid in fresh]
     rows.sort(key=lambda r: (-(r.last_run_ms or 0), r.id))
     return rows
 

@@ -125,15 +125,25 @@ def insights_for(
     :param learning_total: K of "learning k/K"
     :param dormant_days: ``[gradient] dormant_days`` (None: the insights' own default)
     """
+    return ins_mod.project_insights(points, insight_settings(project, learning_total, dormant_days), now_ms=now_ms)
+
+
+def insight_settings(
+    project: Project, learning_total: int | None, dormant_days: float | None = None
+) -> ins_mod.InsightSettings:
+    """The facts and thresholds the insights of ``project`` use.
+
+    :param project: a service ``Project``
+    :param learning_total: K of "learning k/K"
+    :param dormant_days: ``[gradient] dormant_days`` (None: the insights' own default)
+    """
     settings = ins_mod.InsightSettings(
         sla_minutes=project.settings.sla_minutes,
         phase=project.phase,
         learning_total=learning_total,
         created_ms=project.created_ms,
     )
-    if dormant_days is not None:
-        settings = replace(settings, dormant_days=float(dormant_days))
-    return ins_mod.project_insights(points, settings, now_ms=now_ms)
+    return settings if dormant_days is None else replace(settings, dormant_days=float(dormant_days))
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,3 +58,28 @@ def test_the_same_store_follows_a_changed_setting(store: str, monkeypatch: pytes
     assert "dormant" not in _codes(monkeypatch, "25")[0]
     assert "dormant" in _codes(monkeypatch, "10")[0]
     assert "dormant" not in _codes(monkeypatch, "25")[0]
+
+
+def test_summaries_follow_the_clock_they_are_asked_for(store: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``projects:summaries?now_ms=`` answers for that clock, also when the summary is cached (it answered with
+    the clock of the first request for up to 10 minutes); the cached summary is still reused."""
+    from airflow_provider_gradient.service import read_model
+
+    monkeypatch.setenv("AIRFLOW__GRADIENT__DORMANT_DAYS", "14")
+
+    def dormant(c: TestClient, now_ms: int) -> str | None:
+        r = c.get("/api/v1/projects:summaries", params={"now_ms": now_ms})
+        assert r.status_code == 200, r.text
+        (row,) = r.json()
+        # the same insights as the project's overview (never cached) at that clock
+        overview = c.get(f"/api/v1/projects/{row['id']}/overview", params={"now_ms": now_ms}).json()
+        assert overview["summary"]["insights"] == row["insights"]
+        return next((i["message"] for i in row["insights"] if i["code"] == "dormant"), None)
+
+    with TestClient(as_admin(create_app()), headers={"Authorization": "Bearer t"}) as c:
+        assert dormant(c, NOW_MS) == "No run in 20 days: the job may be retired or moved."
+        computed = read_model.stats["computed"]
+        assert dormant(c, NOW_MS - 10 * DAY_MS) is None  # 10 days after the last run: not dormant yet
+        assert dormant(c, NOW_MS + 10 * DAY_MS) == "No run in 30 days: the job may be retired or moved."
+        assert dormant(c, NOW_MS) == "No run in 20 days: the job may be retired or moved."
+        assert read_model.stats["computed"] == computed, "the clock is applied to the cached summary"

@@ -19,6 +19,7 @@ from airflow_provider_gradient.core.insights import (
     VARIABLE_DATA_SIZE,
     Insight,
     InsightSettings,
+    at_clock,
     project_insights,
 )
 from airflow_provider_gradient.core.roi import RunPoint
@@ -208,3 +209,17 @@ def test_keyword_settings_and_default_clock() -> None:
     assert DORMANT in _codes(project_insights(over, sla_minutes=12))
     with pytest.raises(TypeError):
         project_insights(over, no_such_setting=1, now_ms=NOW)
+
+
+@pytest.mark.parametrize("n_runs", [0, 1, 6])
+def test_at_clock_gives_the_insights_of_another_clock(n_runs: int) -> None:
+    """The clock-dependent insights of insights computed at one clock, recomputed for another: the same as
+    computing them all at that clock (what the summaries cache relies on)."""
+    runs = [_run(i, input_bytes=(1 + 9 * (i % 2)) * GB, succeeded=i != 2) for i in range(n_runs)]
+    s = InsightSettings(sla_minutes=10.5, phase="learning", learning_total=2, created_ms=T0 - DAY)
+    last = max((r.started_ms for r in runs), default=None)
+    clocks = [T0 + k * DAY for k in (0, 10, 40, 400)]
+    for then in clocks:
+        for now in clocks:
+            computed = project_insights(runs, s, now_ms=then)
+            assert at_clock(computed, last, s, now_ms=now) == project_insights(runs, s, now_ms=now), (then, now)
