@@ -7,7 +7,9 @@
   kept on the task as the attribute named :data:`STATE_ATTR`.
 - record: :func:`safe_record` (collect and record a Databricks run of a task; a run that cannot be recorded
   is queued; never raises); :data:`XCOM_RUN_COST` is the XCom key of the run's cost.
-- queue: :func:`sync_pending` records the queued runs, one :class:`SyncResult` per :class:`PendingRun`.
+- queue: :func:`sync_pending` records the queued runs, one :class:`SyncResult` per :class:`PendingRun`;
+  :func:`pending_runs` lists the queue (what ``gradient runs sync`` would record) and :func:`remember` queues a
+  run (written privately, secrets redacted), e.g. from your own operator whose run could not be recorded.
 
 Each name is imported on first use, so ``gradient runs sync`` with an empty queue does not load Airflow.
 """
@@ -24,7 +26,13 @@ if TYPE_CHECKING:
         get_client,
         guarded_apply,
     )
-    from airflow_provider_gradient.operators._pending import PendingRun, SyncResult, sync_pending
+    from airflow_provider_gradient.operators._pending import (
+        PendingRun,
+        SyncResult,
+        pending_runs,
+        remember,
+        sync_pending,
+    )
     from airflow_provider_gradient.operators._record import XCOM_RUN_COST, safe_record
 
 #: public name -> private module defining it
@@ -36,6 +44,8 @@ _SOURCES = {
     "PendingRun": "_pending",
     "SyncResult": "_pending",
     "sync_pending": "_pending",
+    "pending_runs": "_pending",
+    "remember": "_pending",
     "XCOM_RUN_COST": "_record",
     "safe_record": "_record",
 }
@@ -48,6 +58,8 @@ __all__ = [
     "SyncResult",
     "get_client",
     "guarded_apply",
+    "pending_runs",
+    "remember",
     "safe_record",
     "sync_pending",
 ]

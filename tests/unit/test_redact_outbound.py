@@ -10,6 +10,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -20,15 +21,13 @@ from secret_cases import AKIA, DAPI, SECRET, issue_cluster, issue_run, issue_sec
 
 from airflow_provider_gradient.core.redact import REDACTED
 from airflow_provider_gradient.hooks.http_client import GradientHttpClient
-from airflow_provider_gradient.operators._apply import _scrub
-from airflow_provider_gradient.operators._pending import (
+from airflow_provider_gradient.operators.steps import (
     PendingRun,
-    pending_entry,
+    guarded_apply,
     pending_runs,
     remember,
     sync_pending,
 )
-from airflow_provider_gradient.operators._record import RunToRecord
 from airflow_provider_gradient.plugins.app import create_app
 from airflow_provider_gradient.service import GradientService
 from airflow_provider_gradient.service.redaction import redacted
@@ -205,28 +204,48 @@ def test_pending_write_is_atomic(tmp_path: Path) -> None:
     assert sorted(p.name for p in queue.iterdir()) == ["run-7.json"]
 
 
-def test_pending_errors_are_redacted_before_they_are_cut(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pending_errors_are_redacted_before_they_are_cut(tmp_path: Path) -> None:
+    """A queued run that still cannot be recorded keeps why, redacted first and then cut to 500 characters."""
     queue = tmp_path / "pending"
-    monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(queue))
-    target = RunToRecord(databricks_run_id=9, app_id="wire.etl", dag_id="wire", task_id="etl", payload={
-        "new_cluster": {**cluster(), "cluster_log_conf": {"s3": {"destination": "s3://logs/x", "region": "us-east-1"}}}})
-    # the token straddles the 500-character cut: cutting first would keep its first characters
-    entry = pending_entry(target, "x" * 465 + f" Authorization: Bearer {DAPI}")  # the cut is 12 characters in
-    assert entry.last_error is not None and DAPI[:8] not in entry.last_error and len(entry.last_error) <= 500
-    assert entry.log_destinations == ("s3://logs/x",)
+    remember(PendingRun(databricks_run_id=9, app_id="wire.etl", dag_id="wire", task_id="etl",
+                        log_destinations=("s3://logs/x",)), queue)
+    errors = [
+        # the token straddles the 500-character cut ("RuntimeError: " first): cutting first would keep its start
+        "x" * 451 + f" Authorization: Bearer {DAPI}",
+        f"runs/get answered 403 for aws_secret_access_key={SECRET}-6",
+    ]
+    for attempt, error in enumerate(errors, 1):
 
-    remember(entry, queue)
+        def failing(_target: Any, _client: Any, error: str = error) -> list[Any]:
+            raise RuntimeError(error)
 
-    def failing(_target: RunToRecord, _client: Any) -> list[Any]:
-        raise RuntimeError(f"runs/get answered 403 for aws_secret_access_key={SECRET}-6")
+        (done,) = sync_pending(None, folder=queue, record=failing)  # type: ignore[arg-type]
+        assert not done.recorded and done.error and len(done.error) <= 500
+        raw = (queue / "run-9.json").read_text()
+        for text in (done.error, raw):
+            assert DAPI[:8] not in text and f"{SECRET}-6" not in text
+        assert json.loads(raw)["attempts"] == attempt and json.loads(raw)["log_destinations"] == ["s3://logs/x"]
 
-    (done,) = sync_pending(None, folder=queue, record=failing)  # type: ignore[arg-type]
-    assert not done.recorded and done.error and f"{SECRET}-6" not in done.error
-    raw = (queue / "run-9.json").read_text()
-    assert f"{SECRET}-6" not in raw and DAPI[:8] not in raw and json.loads(raw)["attempts"] == 2
+
+def _fail_open_reason(error: str) -> tuple[str, str]:
+    """The apply step failing with ``error``: the reason it keeps on the task and the warning it logs."""
+    task = SimpleNamespace(dag_id="wire", task_id="etl", params={}, json={"new_cluster": cluster()},
+                           new_cluster=None, tasks=None)
+    warnings: list[str] = []
+    logger = SimpleNamespace(info=lambda *a: None, warning=lambda msg, *a: warnings.append(msg % a))
+
+    def failing(_task: Any, _context: Any, _client: Any) -> Any:
+        raise RuntimeError(error)
+
+    state = guarded_apply(task, None, client_factory=lambda _t: None, apply_fn=failing, logger=logger)  # type: ignore[arg-type,return-value]
+    (warning,) = warnings
+    assert state.fail_open_reason is not None and state.fail_open_reason in warning
+    return state.fail_open_reason, warning
 
 
 def test_fail_open_reason_uses_the_one_rule() -> None:
-    reason = _scrub(f"GradientError: 403 for {SIGNED}; aws_secret_access_key={SECRET}-6; Bearer {DAPI}")
-    assert not [n for n in NEEDLES if n in reason], reason
-    assert _scrub("x" * 600).endswith("...") and len(_scrub("x" * 600)) == 503
+    reason, warning = _fail_open_reason(f"403 for {SIGNED}; aws_secret_access_key={SECRET}-6; Bearer {DAPI}")
+    for text in (reason, warning):
+        assert not [n for n in [*NEEDLES, f"{SECRET}-6"] if n in text], text
+    long, _ = _fail_open_reason("x" * 600)
+    assert long.startswith("RuntimeError: xxx") and long.endswith("...") and len(long) == 503

@@ -127,7 +127,7 @@ def test_bad_value_makes_the_apply_step_fail_open_naming_the_option(
     """A task whose deployment has a bad ``[gradient]`` value runs unchanged, and its log says which option."""
     from types import SimpleNamespace
 
-    from airflow_provider_gradient.operators._apply import guarded_apply
+    from airflow_provider_gradient.operators.steps import guarded_apply
     from airflow_provider_gradient.service import GradientService
 
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))

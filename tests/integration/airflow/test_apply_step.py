@@ -10,8 +10,8 @@ import pendulum
 import pytest
 
 from airflow_provider_gradient.core.payload import TAG_RECOMMENDATION_ID
-from airflow_provider_gradient.operators._apply import STATE_ATTR, guarded_apply
 from airflow_provider_gradient.operators.run_now import cluster_update
+from airflow_provider_gradient.operators.steps import STATE_ATTR, guarded_apply
 
 pytestmark = pytest.mark.sqlite_only
 

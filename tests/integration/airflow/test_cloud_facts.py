@@ -30,7 +30,8 @@ def test_aws_default_is_enough(one_task_dag: Any, emulator: Any, gradient_store:
     from airflow.configuration import conf
 
     from airflow_provider_gradient.hooks.collectors.cloud import AwsClusterCollector
-    from airflow_provider_gradient.operators._record import collect_options
+    from airflow_provider_gradient.hooks.collectors.run import options_for
+    from airflow_provider_gradient.settings import get_settings
 
     if not emulator.aws_endpoint:
         pytest.skip("emulator without moto")
@@ -50,10 +51,10 @@ def test_aws_default_is_enough(one_task_dag: Any, emulator: Any, gradient_store:
     (run,) = gradient_store.list_runs("it_aws_default.etl")
     assert calls == [run.cluster_id]  # EC2 was asked about this run's cluster
     assert run.cost is not None and run.cost.storage_usd > 0
-    # without the connection: no cloud facts, and nothing to configure
+    # without the connection: no cloud facts, and nothing to configure (the task sets no gradient_aws_conn_id)
     monkeypatch.delenv("AIRFLOW_CONN_AWS_DEFAULT")
-    task = dag.get_task("etl")
-    assert collect_options(task, {}).aws_conn_id is None
+    assert getattr(dag.get_task("etl"), "gradient_aws_conn_id", None) is None
+    assert options_for(get_settings()).aws_conn_id is None
 
 
 def _iso(ms: int) -> str:

@@ -134,7 +134,7 @@ def test_http_mode_applies_a_cluster_in_one_request(tmp_path: Any) -> None:
     recommendation its next run uses) -- it took 3 (create, latest applied, latest ready)."""
     from types import SimpleNamespace
 
-    from airflow_provider_gradient.operators._apply import guarded_apply
+    from airflow_provider_gradient.operators.steps import guarded_apply
     from airflow_provider_gradient.service import GradientService, RecommendationIn
 
     svc = GradientService.from_url(f"sqlite:///{tmp_path / 'gradient.db'}")
@@ -162,7 +162,7 @@ def test_http_mode_records_a_cluster_in_one_request(
     from types import SimpleNamespace
 
     from airflow_provider_gradient.core.cluster_merge import gradient_tags
-    from airflow_provider_gradient.operators._record import safe_record
+    from airflow_provider_gradient.operators.steps import safe_record
     from airflow_provider_gradient.service import GradientService, RecommendationIn
 
     monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(tmp_path / "pending"))

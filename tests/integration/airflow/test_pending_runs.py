@@ -38,7 +38,7 @@ def test_unrecorded_run_is_queued_and_recorded_later_once(
     monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str],
 ) -> None:
     from airflow_provider_gradient.cli import app as cli
-    from airflow_provider_gradient.operators._pending import pending_runs, remember
+    from airflow_provider_gradient.operators.steps import pending_runs, remember
 
     svc = gradient_store
     queue = tmp_path / "pending"
@@ -91,7 +91,7 @@ def test_unrecorded_run_is_queued_and_recorded_later_once(
 def test_sync_keeps_what_still_fails(tmp_path: Path, gradient_store: Any) -> None:
     """A queued run Databricks does not know stays queued with the reason and one more attempt (exit 1)."""
     from airflow_provider_gradient.cli import app as cli
-    from airflow_provider_gradient.operators._pending import PendingRun, pending_runs, remember
+    from airflow_provider_gradient.operators.steps import PendingRun, pending_runs, remember
 
     queue = tmp_path / "q"
     remember(PendingRun(databricks_run_id=987654321, app_id="nope.task", dag_id="nope", task_id="task"), queue)
@@ -116,7 +116,7 @@ def test_sensor_records_its_run_and_the_queue(
     dag_files: Any, emulator: Any, gradient_store: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Two runs queued (their tasks could not record them); the sensor records its run and the other one."""
-    from airflow_provider_gradient.operators._pending import PendingRun, pending_runs, remember
+    from airflow_provider_gradient.operators.steps import PendingRun, pending_runs, remember
 
     queue = tmp_path / "pending"
     monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(queue))

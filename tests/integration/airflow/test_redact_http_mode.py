@@ -94,7 +94,7 @@ def test_http_mode_sends_no_secret_and_queues_none(
     one_task_dag: Any, submits: Any, gradient_store: Any, gradient_server: tuple[RecordingGradient, str],
     emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from airflow_provider_gradient.operators._pending import pending_runs
+    from airflow_provider_gradient.operators.steps import pending_runs
 
     recorder, conn = gradient_server
     monkeypatch.setenv("AIRFLOW_CONN_GRADIENT_DEFAULT", conn)
