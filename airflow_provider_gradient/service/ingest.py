@@ -9,9 +9,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from pydantic import ValidationError
+
 from airflow_provider_gradient.core.cluster import Cluster, ClusterError
 from airflow_provider_gradient.core.pricing import PriceCatalog, RunCost
 from airflow_provider_gradient.service.collected import ClusterFacts, CollectedRun, IngestError, RunStateFacts
+from airflow_provider_gradient.service.errors import GradientValidationError
 from airflow_provider_gradient.service.run_cost import (
     build_timeline,
     price_run,
@@ -146,13 +149,19 @@ def to_run_in(
         ``region_source``.
     :param extra: more ``RunIn`` fields (``dag_id``, ``task_id``, ``airflow_run_id``, ``try_number``).
     :raises IngestError: when the run cannot be priced (message says why).
+    :raises GradientValidationError: a collected value is not a valid ``RunIn`` one; the message names the field,
+        never its value (pydantic's own quotes it, and a run's cluster or Airflow side can carry secrets).
     """
     from airflow_provider_gradient.service.schemas import RunIn
 
     outcome = classify_outcome(run.state, run.cluster, run.summary)
-    cost, pricing = price_collected(run, catalog, cloud=cloud, region=region, plan=plan, region_source=region_source)
-    fields = run_in_fields(run, outcome, cost)
-    return RunIn(**{**fields, "pricing": pricing, **dict(extra or {})})
+    try:
+        cost, pricing = price_collected(run, catalog, cloud=cloud, region=region, plan=plan,
+                                        region_source=region_source)
+        fields = run_in_fields(run, outcome, cost)
+        return RunIn(**{**fields, "pricing": pricing, **dict(extra or {})})
+    except ValidationError as exc:  # its message would quote the run's values (secrets): fields only
+        raise GradientValidationError.from_pydantic(exc, ("run",)) from None
 
 
 def oom_evidence(run: CollectedRun) -> tuple[str, str] | None:

@@ -163,3 +163,25 @@ def test_oom_message_names_the_evidence_and_where(catalog, tmp_path: Path) -> No
                             T0, T0 + MIN, {"node_type_id": "m5.xlarge", "num_workers": 2})
     msg = to_run_in(exit_137, catalog, cloud="aws", region="us-east-1").failure_message
     assert msg == "Task failed\nContainer exited with exit code 137"  # the evidence already is the message
+
+
+def test_a_run_the_record_step_refuses_names_the_field_never_its_value(tmp_path: Path) -> None:
+    """The record step's error (what the task log and the pending queue show) names the refused field but never
+    quotes a value: pydantic's own message did, and the Airflow side of a run (a run id built from a presigned
+    URL, here with a Databricks token and an AWS signature) or its cluster can carry secrets."""
+    from secret_cases import AKIA, DAPI, issue_cluster
+
+    from airflow_provider_gradient.service import GradientService
+    from airflow_provider_gradient.service.record import record_collected
+
+    svc = GradientService.from_url(f"sqlite:///{tmp_path / 'g.db'}")
+    pid = svc.get_or_create_project("p.t").id
+    run = CollectedRun(44, RunStateFacts("TERMINATED", "FAILED", "Workload failed"), T0, T0 + MIN, issue_cluster())
+    run_id = f"manual__{'x' * 200}?X-Amz-Credential={AKIA}&token={DAPI}"  # over the 250 characters of a run id
+    (result,) = record_collected(svc, {"new_cluster": run}, {"new_cluster": pid}, cloud="aws", region="us-east-1",
+                                 extra={"airflow_run_id": run_id, "dag_id": "d"}, recommend=False)
+    assert result.error is not None and "airflow_run_id" in result.error, result.error
+    # pydantic quoted the start and the end of the value: the token's tail was in the task log
+    assert DAPI[-12:] not in result.error and "manual__" not in result.error, result.error
+    assert result.error.startswith("GradientValidationError: run.airflow_run_id:"), result.error
+    assert svc.list_runs(pid) == []  # nothing recorded from a refused run
