@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from airflow_provider_gradient.core.eventlog import AppSummary
     from airflow_provider_gradient.service.schemas import RunIn, RunPricing
 
-Outcome = Literal["success", "failed", "oom", "cancelled"]
+Outcome = Literal["success", "failed", "oom", "cancelled", "timeout"]
 
 #: Messages/termination codes that mean the job ran out of memory (driver or executors).
 OOM_PATTERN = re.compile(
@@ -37,13 +37,16 @@ OOM_PATTERN = re.compile(
     re.IGNORECASE,
 )
 _CANCELLED = {"CANCELED", "CANCELLED", "SKIPPED", "EXCLUDED"}
+#: ``result_state`` of a run Databricks stopped at its ``timeout_seconds`` (the task's or the job's)
+_TIMEDOUT = {"TIMEDOUT", "TIMED_OUT"}
 
 
 def classify_outcome(
     state: RunStateFacts, cluster: ClusterFacts | None = None, summary: AppSummary | None = None
 ) -> Outcome:
     """Classify a terminal run: ``oom`` (state message, termination reason or event log), ``cancelled``,
-    ``success`` or ``failed``."""
+    ``timeout`` (Databricks stopped it at its ``timeout_seconds``: result state ``TIMEDOUT``), ``success`` or
+    ``failed``."""
     texts = [state.state_message]
     if cluster is not None:
         reason = cluster.cluster.get("termination_reason") or {}
@@ -58,6 +61,8 @@ def classify_outcome(
         return "oom"
     if state.result_state.upper() in _CANCELLED or state.life_cycle_state.upper() in _CANCELLED:
         return "cancelled"
+    if state.result_state.upper() in _TIMEDOUT:
+        return "timeout"
     return "success" if state.result_state == "SUCCESS" else "failed"
 
 

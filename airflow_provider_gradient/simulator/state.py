@@ -351,12 +351,20 @@ class WorkspaceState:
             ends[key] = (end, False)
             return task
         app_end = app_start + int(res.runtime_s * 1000)
+        deadline = _deadline_ms(raw, start, run, now)
+        if deadline is not None and deadline < app_end:
+            # Databricks stops a task at its timeout_seconds (or the run's): result TIMEDOUT, the cluster and
+            # its event log end there, as after a cancel
+            app_end = deadline
+            app_start = min(app_start, deadline)
+            task["timedout"] = True
+            c["cancelled_ms"] = max(deadline, c["created_ms"])
         c["busy_until_ms"] = app_end
         c["end_ms"] = app_end + int(TERMINATE_S * 1000)
         # a task on a shared job cluster ends with its work; a task's own cluster also has to terminate
         end = app_end if jc_key else c["end_ms"]
         task.update(app_start_ms=app_start, app_end_ms=app_end, end_ms=end)
-        ends[key] = (end, res.succeeded)
+        ends[key] = (end, res.succeeded and not task.get("timedout"))
         return task
 
     def cancel(self, run_id: int) -> None:
@@ -415,6 +423,11 @@ class WorkspaceState:
             return {"life_cycle_state": "RUNNING", "state_message": "In run", "user_cancelled_or_timedout": False}
         if now < task["end_ms"]:
             return {"life_cycle_state": "TERMINATING", "state_message": "", "user_cancelled_or_timedout": False}
+        if task.get("timedout"):
+            limit = _timeout_s(task["spec"].get("timeout_seconds"))
+            return {"life_cycle_state": "TERMINATED", "result_state": "TIMEDOUT",
+                    "state_message": f"Run timed out after {limit} seconds." if limit else "Run timed out.",
+                    "user_cancelled_or_timedout": True}
         if res.succeeded:
             return {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS", "state_message": "",
                     "user_cancelled_or_timedout": False}
@@ -434,6 +447,8 @@ class WorkspaceState:
                 results = [s.get("result_state") for s in states]
                 if "CANCELED" in results:
                     result, lc = "CANCELED", "TERMINATED"
+                elif "TIMEDOUT" in results:
+                    result, lc = "TIMEDOUT", "TERMINATED"
                 elif "INTERNAL_ERROR" in lcs:
                     result, lc = "FAILED", "INTERNAL_ERROR"
                 elif all(r == "SUCCESS" for r in results):
@@ -445,7 +460,7 @@ class WorkspaceState:
                     f"Task {failed[0]} failed with message: {states[[t['task_key'] for t in tasks_out].index(failed[0])]['state_message']}"
                     if failed else "Run failed")
                 state = {"life_cycle_state": lc, "result_state": result, "state_message": msg,
-                         "user_cancelled_or_timedout": result == "CANCELED"}
+                         "user_cancelled_or_timedout": result in ("CANCELED", "TIMEDOUT")}
             elif any(s in ("RUNNING", "TERMINATING") for s in lcs) or any(s in done for s in lcs):
                 state = {"life_cycle_state": "RUNNING", "state_message": "In run", "user_cancelled_or_timedout": False}
             else:
@@ -635,13 +650,34 @@ class WorkspaceState:
             return self.sim(cluster_id)
 
 
+def _timeout_s(value: Any) -> int:
+    """A ``timeout_seconds`` value in seconds (0: none; Databricks' 0 means no timeout)."""
+    try:
+        return max(0, int(value or 0))
+    except (TypeError, ValueError) as exc:
+        raise _bad(f"timeout_seconds must be an integer, got {value!r}") from exc
+
+
+def _deadline_ms(raw: dict[str, Any], start_ms: int, run: dict[str, Any], submit_ms: int) -> int | None:
+    """When a task is stopped for its timeout: its own ``timeout_seconds`` from its start, the run's (a multi-task
+    payload's top-level ``timeout_seconds``) from the submit; None without either."""
+    limits = []
+    if task_s := _timeout_s(raw.get("timeout_seconds")):
+        limits.append(start_ms + task_s * 1000)
+    if not run.get("single_task") and (run_s := _timeout_s((run.get("payload") or {}).get("timeout_seconds"))):
+        limits.append(submit_ms + run_s * 1000)
+    return min(limits) if limits else None
+
+
 def _status(state: dict[str, Any]) -> dict[str, Any]:
     lc = state["life_cycle_state"]
     st = {"PENDING": "PENDING", "BLOCKED": "BLOCKED", "RUNNING": "RUNNING", "TERMINATING": "TERMINATING"}.get(lc, "TERMINATED")
     out: dict[str, Any] = {"state": st}
     if st == "TERMINATED":
         rs = state.get("result_state", "FAILED")
-        out["termination_details"] = {"code": {"SUCCESS": "SUCCESS", "CANCELED": "CANCELED"}.get(rs, "RUN_EXECUTION_ERROR"),
+        # Jobs API 2.2: a user's cancel is USER_CANCELED, a run the platform stopped (its timeout) CANCELED
+        codes = {"SUCCESS": "SUCCESS", "CANCELED": "USER_CANCELED", "TIMEDOUT": "CANCELED"}
+        out["termination_details"] = {"code": codes.get(rs, "RUN_EXECUTION_ERROR"),
                                       "type": "SUCCESS" if rs == "SUCCESS" else "CLIENT_ERROR",
                                       "message": state.get("state_message", "")}
     return out

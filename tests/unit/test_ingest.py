@@ -71,7 +71,8 @@ def test_timeline_without_events_uses_spec_size() -> None:
         (("TERMINATED", "FAILED", "Notebook raised ValueError"), {}, False, "failed"),
         (("TERMINATED", "CANCELED", "Run cancelled by user"), {}, False, "cancelled"),
         (("SKIPPED", "", ""), {}, False, "cancelled"),
-        (("TERMINATED", "TIMEDOUT", "Timed out"), {}, False, "failed"),
+        (("TERMINATED", "TIMEDOUT", "Run timed out after 600 seconds."), {}, False, "timeout"),
+        (("TERMINATED", "TIMEDOUT", "Timed out"), {}, True, "oom"),  # the event log says why it was slow
     ],
 )
 def test_classify_outcome(

@@ -4,6 +4,8 @@ log parts of the right Spark context, EC2 instances/volumes by ClusterId tag, on
 from __future__ import annotations
 
 import copy
+import json
+import re
 import time
 from typing import Any
 
@@ -203,3 +205,53 @@ def test_http_mode_records_a_cluster_in_one_request(
     assert svc.get_recommendation(used.id) == applied
     assert [r.id for r in svc.list_recommendations(project.id)] == [nxt.id, used.id]
     assert svc.get_run(project.id, run_id).try_number == 2 and svc.get_run(project.id, run_id).map_index == 3
+
+
+def test_a_run_databricks_timed_out_is_recorded_as_timeout(
+    emulator: Any, finished_run: dict[str, Any], tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A task stopped at its ``timeout_seconds`` (emulated as Databricks does: result state ``TIMEDOUT``, the
+    cluster and its event log end there) is stored as ``timeout`` -- it was stored as ``failed`` -- and the
+    project page and ``gradient runs list`` say so."""
+    from types import SimpleNamespace
+
+    from app_users import as_admin
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from airflow_provider_gradient.cli import app as cli_app
+    from airflow_provider_gradient.operators.steps import safe_record
+    from airflow_provider_gradient.plugins.app import create_app
+    from airflow_provider_gradient.service import GradientService
+
+    monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(tmp_path / "pending"))
+    svc = GradientService.from_url(f"sqlite:///{tmp_path / 'gradient.db'}")
+    # stopped half-way through the work the same cluster did in full
+    limit_s = (finished_run["setup_duration"] + finished_run["execution_duration"] // 2) // 1000
+    payload = {**copy.deepcopy(PAYLOAD), "run_name": "timeout", "timeout_seconds": limit_s}
+    emulator.set_faults(reset=True)
+    run_id = emulator.request("POST", "/api/2.2/jobs/runs/submit", payload)["run_id"]
+    run = emulator.wait_run(run_id, timeout=120)
+    assert run["state"]["result_state"] == "TIMEDOUT" and run["state"]["user_cancelled_or_timedout"], run["state"]
+    assert run["status"]["termination_details"]["code"] == "CANCELED"  # stopped by the platform, not a user
+
+    task = SimpleNamespace(
+        dag_id="it_timeout", task_id="etl", params={}, json=payload, new_cluster=None, tasks=None,
+        databricks_conn_id="databricks_default", databricks_retry_limit=3, databricks_retry_delay=1,
+        gradient_conn_id=None, gradient_aws_conn_id=None, gradient_log_tries=3, gradient_log_backoff_s=0.2,
+    )
+    (result,) = safe_record(task, {"run_id": "manual__t"}, run_id, client=svc)
+    assert result.error is None and result.run is not None, result
+    stored = svc.get_run(result.run.project_id, run_id)
+    assert stored.outcome == "timeout", stored.outcome
+    assert stored.failure_message and f"timed out after {limit_s} seconds" in stored.failure_message
+    assert stored.end_ms is not None and stored.start_ms is not None
+    assert stored.end_ms - stored.start_ms < finished_run["end_time"] - finished_run["start_time"]
+
+    with TestClient(as_admin(create_app(svc)), headers={"Authorization": "Bearer test"}) as c:
+        page = c.get(f"/ui/projects/{stored.project_id}").text
+    row = re.search(rf"<td>{run_id}</td>.*?</tr>", page, re.S)
+    assert row is not None and ">timeout<" in row.group(0), page
+    listed = CliRunner().invoke(cli_app, ["runs", "list", "it_timeout.etl", "--json", "--store-url", svc.url])
+    assert listed.exit_code == 0, listed.output
+    assert [r["outcome"] for r in json.loads(listed.stdout)] == ["timeout"], listed.stdout
