@@ -35,7 +35,8 @@ from airflow_provider_gradient.service.schemas import (
     Workspace,
     WorkspaceIn,
 )
-from airflow_provider_gradient.service.service import GradientService, StoreBusyError
+from airflow_provider_gradient.service.service import GradientService
+from airflow_provider_gradient.service.store_tx import StoreBusyError
 
 __all__ = [
     "ApplyChoice",
