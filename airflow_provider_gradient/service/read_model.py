@@ -11,10 +11,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from airflow_provider_gradient.core import insights as ins_mod
 from airflow_provider_gradient.core import roi as roi_mod
+from airflow_provider_gradient.service.client import GradientClient
 from airflow_provider_gradient.service.summaries import (
     CostTuple,
     ProjectOverview,
@@ -25,9 +26,15 @@ from airflow_provider_gradient.service.summaries import (
     summarize_project,
 )
 from airflow_provider_gradient.store import read_model as store_reads
+from airflow_provider_gradient.store.engine import Engines
 
-if TYPE_CHECKING:
-    from airflow_provider_gradient.service.service import GradientService
+
+class StoreService(GradientClient, Protocol):
+    """The service as the read model uses it: a client over one store (``GradientService``)."""
+
+    url: str
+    engines: Engines
+    dormant_days: float
 
 #: Summaries are reused while a project's runs/recommendations/settings are unchanged, for at most this long.
 #: Whatever the clock of the request (``now_ms``), the insights that depend on it (``core.insights.CLOCK_CODES``:
@@ -153,7 +160,7 @@ def _stale(
     return fresh, stale
 
 
-def project_summaries(svc: GradientService, *, now_ms: int | None = None) -> list[ProjectSummary]:
+def project_summaries(svc: StoreService, *, now_ms: int | None = None) -> list[ProjectSummary]:
     """One :class:`ProjectSummary` per project, newest activity first (cached per project version; the
     insights that depend on the clock are computed for ``now_ms`` on every call).
 
@@ -221,7 +228,7 @@ def cached_projects(url: str) -> set[int]:
         return {pid for u, pid in _cache if u == url}
 
 
-def project_overview(svc: GradientService, ref: int | str, *, now_ms: int | None = None) -> ProjectOverview:
+def project_overview(svc: StoreService, ref: int | str, *, now_ms: int | None = None) -> ProjectOverview:
     """A project's page: the project, its summary, every run and its newest recommendations.
 
     :param ref: project id or app id (NotFoundError when absent)
@@ -235,7 +242,7 @@ def project_overview(svc: GradientService, ref: int | str, *, now_ms: int | None
     return ProjectOverview(project=project, summary=summary, runs=runs, recommendations=recs)
 
 
-def roi_of(svc: GradientService, ref: int | str) -> roi_mod.ProjectRoi:
+def roi_of(svc: StoreService, ref: int | str) -> roi_mod.ProjectRoi:
     """A project's ROI from all its runs (``core.roi.project_roi``).
 
     :param ref: project id or app id (NotFoundError when absent)
