@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -88,7 +88,7 @@ def _print_human(report: object, top: int) -> None:
             Text(j.name),
             str(j.runs),
             f"{j.core_hours:,.1f}",
-            f"${j.cost_usd:,.2f}",
+            _cost_cell(j),
             f"${j.estimated_savings_usd:,.2f}",
             Text(", ".join(sorted(j.findings))),
         )
@@ -98,3 +98,16 @@ def _print_human(report: object, top: int) -> None:
         f"estimated savings ${report.total_estimated_savings_usd:,.2f}"
     )
     console.print(" · ".join(f"{FINDING_LABELS[k]}: {v}" for k, v in report.findings.items()))
+    reasons = sorted({r for j in report.jobs[:top] for r in j.unpriced_reasons})
+    for reason in reasons:
+        console.print(Text(f"not priced: {reason}", style="yellow"))
+
+
+def _cost_cell(j: Any) -> str:
+    """A job's estimated cost, ``not priced`` when none of its runs could be (why: below the table).
+
+    :param j: a ``JobSummary``
+    """
+    if not j.priced:
+        return "not priced"
+    return f"${j.cost_usd:,.2f}" + (f" (+{j.unpriced_runs} not priced)" if j.unpriced_runs else "")

@@ -105,7 +105,8 @@ def _ui(args: argparse.Namespace) -> int:
             from airflow_provider_gradient.simulator.testing import running_emulator
 
             emu = stack.enter_context(running_emulator(home.emulator_dir, token=DEMO_TOKEN, time_scale=args.time_scale))
-            env["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = emu.airflow_conn_uri
+            # the workspace's region, as a real connection's extra says it: Discover prices its runs there
+            env["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = f"{emu.airflow_conn_uri}?region={emu.state.config.region}"
             discover = f"the demo's Databricks emulator ({emu.url}, the runs of the last `make demo`)"
         print(ui_banner(args.port, discover), flush=True)
         proc = subprocess.Popen([str(airflow), "api-server", "--host", "127.0.0.1", "--port", str(args.port)], env=env)

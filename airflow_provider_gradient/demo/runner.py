@@ -84,7 +84,8 @@ def run_loop(
     with running_emulator(home.emulator_dir, token=DEMO_TOKEN, time_scale=time_scale, aws=True,
                           clock_origin_ms=origin_ms) as emu:
         emu.state.clock.pause()  # until the first run is submitted (see below)
-        os.environ["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = emu.airflow_conn_uri
+        # the workspace's region, as a real connection's extra says it: Discover prices its runs there
+        os.environ["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = f"{emu.airflow_conn_uri}?region={emu.state.config.region}"
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
             {
                 "conn_type": "aws",

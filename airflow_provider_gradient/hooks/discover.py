@@ -163,6 +163,8 @@ def discover(
     store_url: str | None = None,
     now_ms: int | None = None,
     service: GradientClient | None = None,
+    plan: str | None = None,
+    region: str | None = None,
 ) -> DiscoverReport:
     """Scan the workspaces of ``conn_ids`` and the provider's store; return the Discover report.
 
@@ -171,6 +173,9 @@ def discover(
     :param conn_ids: Airflow Databricks connection ids
     :param store_url: the Gradient store (managed app ids); default ``[gradient] store_url``
     :param service: a Gradient client to use instead of ``store_url``
+    :param plan: the Databricks plan to price at (default ``[gradient] plan_type``), as recorded runs are
+    :param region: the region of clusters that report none and whose connection names none (default
+        ``[gradient] region``; none: those runs are *not priced*)
     """
     from airflow_provider_gradient.service.discover import analyze
 
@@ -203,4 +208,18 @@ def discover(
         svc = GradientService.from_url(store_url)
     if svc is not None:
         managed = [p.app_id for p in svc.list_projects()]
-    return analyze(scans, managed_app_ids=managed)
+    if plan is None or region is None:
+        from airflow_provider_gradient.settings import get_settings
+
+        settings = get_settings()
+        plan = plan or settings.plan_type
+        region = region or settings.region
+    return analyze(scans, managed_app_ids=managed, plan=plan, region=region, catalog=_catalog())
+
+
+def _catalog() -> Any:
+    """The price catalog recorded runs use (``[gradient] price_catalog`` merged over the shipped one)."""
+    from airflow_provider_gradient.core.pricing import load_catalog
+    from airflow_provider_gradient.settings import get_settings
+
+    return load_catalog(get_settings().price_catalog)

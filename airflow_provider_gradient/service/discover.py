@@ -14,6 +14,12 @@ catalog), flags findings and estimates the savings still available:
 
 Estimated savings = all-purpose DBU difference + ``rightsizing_rate`` (default 20 %, an assumption in the
 range Gradient reports) of the remaining cost of jobs that are not managed yet; 0 for managed jobs.
+
+Each task run is priced on the basis a recorded run is (``core/pricing/basis.py``): its compute type from the
+cluster report (``cluster_source``; a task on an ``existing_cluster_id`` is all-purpose), the ``[gradient]
+plan_type``, and its region from the cluster's zone, else the Databricks connection's ``region`` extra, else
+``[gradient] region``. A run whose region is not known, or that the catalog cannot price (node type, region,
+compute type), is counted *not priced* with why -- never priced at another region's or plan's prices.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ FINDING_LABELS = {
     "managed": "Managed by Gradient",
 }
 _MANAGED_TAGS = ("gradient:project-id", "gradient:app-id")
-_DEFAULT_REGION = {"aws": "us-east-1", "azure": "eastus", "gcp": "us-central1"}
+#: why a run with no region from its cluster, the connection or the settings is not priced
+REGION_UNKNOWN = ("region unknown: the cluster reported no zone; set the Databricks connection's region extra "
+                  "or [gradient] region")
 
 
 class DiscoverError(ValueError):
@@ -51,6 +59,7 @@ class WorkspaceScan:
     :param name: label of the workspace (the Airflow connection id)
     :param since_ms: start of the scanned window
     :param until_ms: end of the scanned window (now)
+    :param region: the connection's ``region`` extra (None: not set)
     """
 
     name: str
@@ -81,6 +90,8 @@ class TaskUsage:
     dbu_usd: float
     findings: frozenset[str]
     all_purpose_savings_usd: float = 0.0
+    #: why ``cost_usd`` is None (region unknown, or what the catalog cannot price)
+    unpriced_reason: str | None = None
 
 
 @dataclass
@@ -100,6 +111,12 @@ class JobSummary:
     node_types: set[str] = field(default_factory=set)
     last_run_ms: int = 0
     run_ids: set[int] = field(default_factory=set)
+    unpriced_reasons: set[str] = field(default_factory=set)
+
+    @property
+    def priced(self) -> bool:
+        """Whether any of its runs could be priced (else its cost shows as *not priced*)."""
+        return self.unpriced_runs < self.runs
 
     @property
     def avg_runtime_min(self) -> float:
@@ -148,6 +165,7 @@ def job_dict(j: JobSummary) -> dict[str, Any]:
         "core_hours": round(j.core_hours, 4),
         "cost_usd": round(j.cost_usd, 4),
         "unpriced_runs": j.unpriced_runs,
+        "unpriced_reasons": sorted(j.unpriced_reasons),
         "avg_runtime_min": round(j.avg_runtime_min, 2),
         "estimated_savings_usd": round(j.estimated_savings_usd, 4),
         "findings": sorted(j.findings),
@@ -177,17 +195,23 @@ def task_usages(
     catalog: Any,
     *,
     managed_app_ids: Iterable[str] = (),
+    plan: str = "Premium",
+    region: str | None = None,
 ) -> list[TaskUsage]:
     """Every task run of ``scan`` in its window with its cluster, core-hours and estimated cost.
 
     :param scan: what was fetched from one workspace
     :param catalog: a ``core.pricing.PriceCatalog``
     :param managed_app_ids: app ids of the provider's store (a tagged cluster is managed too)
+    :param plan: the Databricks plan (``[gradient] plan_type``)
+    :param region: ``[gradient] region``, for clusters that report none when the connection names none either
     """
     from airflow_provider_gradient.core.pricing import (
         PricingError,
+        compute_use,
         dbu_usd_per_node_dbu,
         estimate_cluster_cost,
+        reported_region,
     )
 
     managed_ids = frozenset(managed_app_ids)
@@ -222,9 +246,8 @@ def task_usages(
             spec = task.get("new_cluster") or job_clusters.get(str(task.get("job_cluster_key"))) or {}
             if not spec and task is run:
                 spec = (run.get("cluster_spec") or {}).get("new_cluster") or {}
-            all_purpose = bool(task.get("existing_cluster_id")) or str(
-                cluster.get("cluster_source", "JOB")
-            ).upper() not in ("JOB", "PIPELINE")
+            use = compute_use(cluster, spec or None, existing_cluster=bool(task.get("existing_cluster_id")))
+            all_purpose = use.compute_type == "all_purpose"
             shape: Mapping[str, Any] = {**spec, **cluster} if cluster else spec
             try:
                 c = Cluster.from_databricks(shape, strict=False)
@@ -238,7 +261,7 @@ def task_usages(
                 continue
             runtime_s = (t1 - t0) / 1000.0
             cloud = c.cloud
-            region = scan.region or _DEFAULT_REGION.get(cloud, "us-east-1")
+            where = reported_region(shape)[0] or (str(scan.region).strip().lower() if scan.region else None) or region
             node, workers = c.node_type_id, c.mean_workers
             findings = {
                 f
@@ -253,22 +276,25 @@ def task_usages(
             }
             cores = cost = None
             dbu = ap_saving = 0.0
+            unpriced: str | None = None
             try:
                 nt = catalog.node_type(cloud, node)
                 dt = catalog.node_type(cloud, c.driver_type)
                 cores = nt.vcpus * workers + dt.vcpus
-                compute = "all_purpose" if all_purpose else "jobs"
-                est = estimate_cluster_cost(
-                    c, catalog=catalog, region=region, runtime_s=runtime_s, compute_type=compute
-                )
-                cost, dbu = est.total_usd, est.dbu_usd
-                if all_purpose:
-                    jobs_rate = dbu_usd_per_node_dbu(catalog, cloud, "Premium", "jobs", c.photon)
-                    ap_rate = dbu_usd_per_node_dbu(catalog, cloud, "Premium", "all_purpose", c.photon)
-                    if ap_rate > 0:
-                        ap_saving = max(dbu * (1 - jobs_rate / ap_rate), 0.0)
-            except (PricingError, KeyError, ValueError):
-                cores = cores if cores is not None else None
+                if where is None:
+                    unpriced = REGION_UNKNOWN
+                else:
+                    est = estimate_cluster_cost(c, catalog=catalog, region=where, runtime_s=runtime_s, plan=plan,
+                                                compute_type=use.priced_as)
+                    cost, dbu = est.total_usd, est.dbu_usd
+                    if all_purpose:
+                        jobs_rate = dbu_usd_per_node_dbu(catalog, cloud, plan, "jobs", c.photon)
+                        ap_rate = dbu_usd_per_node_dbu(catalog, cloud, plan, "all_purpose", c.photon)
+                        if ap_rate > 0:
+                            ap_saving = max(dbu * (1 - jobs_rate / ap_rate), 0.0)
+            except (PricingError, KeyError, ValueError) as e:
+                cost, dbu, ap_saving = None, 0.0, 0.0
+                unpriced = str(e)[:200] or type(e).__name__
             out.append(
                 TaskUsage(
                     workspace=scan.name,
@@ -285,6 +311,7 @@ def task_usages(
                     dbu_usd=dbu,
                     findings=frozenset(findings),
                     all_purpose_savings_usd=ap_saving,
+                    unpriced_reason=unpriced,
                 )
             )
     return out
@@ -325,6 +352,7 @@ def summarize(
         j.last_run_ms = max(j.last_run_ms, u.start_ms)
         if u.cost_usd is None:
             j.unpriced_runs += 1
+            j.unpriced_reasons.add(u.unpriced_reason or "not priced")
         else:
             j.cost_usd += u.cost_usd
             if "managed" not in u.findings:
@@ -364,11 +392,15 @@ def analyze(
     *,
     managed_app_ids: Iterable[str] = (),
     rightsizing_rate: float = DEFAULT_RIGHTSIZING_RATE,
+    plan: str = "Premium",
+    region: str | None = None,
 ) -> DiscoverReport:
     """The Discover report of one or more workspace scans.
 
     :param scans: one per workspace (Airflow Databricks connection)
     :param catalog: price catalog (default: the shipped one)
+    :param plan: the Databricks plan (``[gradient] plan_type``)
+    :param region: ``[gradient] region`` (runs whose cluster and connection name none); None: those are not priced
     """
     if not scans:
         raise DiscoverError("no workspace to analyse: give at least one Databricks connection")
@@ -377,7 +409,7 @@ def analyze(
 
         catalog = load_catalog()
     ids = tuple(managed_app_ids)
-    usages = [u for s in scans for u in task_usages(s, catalog, managed_app_ids=ids)]
+    usages = [u for s in scans for u in task_usages(s, catalog, managed_app_ids=ids, plan=plan, region=region)]
     return summarize(
         usages,
         since_ms=min(s.since_ms for s in scans),

@@ -66,8 +66,10 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             os.environ["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = saved
 
 
-def test_scan_and_report(workspace: Any) -> None:
+def test_scan_and_report(workspace: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow_provider_gradient.hooks.discover import WorkspaceScanner, discover
+
+    monkeypatch.setenv("AIRFLOW__GRADIENT__REGION", "")  # whatever the machine's airflow.cfg says
 
     emu, done = workspace
     scan = WorkspaceScanner("databricks_default").scan(days=30)
@@ -86,11 +88,56 @@ def test_scan_and_report(workspace: Any) -> None:
     hours = sum((t["end_time"] - t["start_time"]) / 3_600_000 for t in sim)
     assert by_name["photon_job"].core_hours == pytest.approx(12 * hours)
     assert sum(report.jobs_per_day) >= 2
+    # the emulator's clusters report no zone and its connection names no region: not priced, and why -- it was a
+    # silent us-east-1 Premium figure
+    assert not by_name["photon_job"].priced and by_name["photon_job"].cost_usd == 0.0
+    assert any("region unknown" in r for r in by_name["photon_job"].unpriced_reasons)
+    # and the page says so (the cost cell, its reason in the title), as the project page does for a run
+    import re
+
+    from app_users import as_admin
+    from fastapi.testclient import TestClient
+
+    from airflow_provider_gradient.plugins.app import create_app
+    from airflow_provider_gradient.service import GradientService
+
+    svc = GradientService.from_url("sqlite://")
+    with TestClient(as_admin(create_app(svc)), headers={"Authorization": "Bearer test"}) as c:
+        page = c.get("/ui/discover?conn_id=databricks_default&refresh=1").text
+    row = re.search(r'<tr data-findings="photon">.*?</tr>', page, re.S)
+    assert row is not None, page
+    cell = re.search(r'data-col="cost"[^>]*title="([^"]*)"[^>]*>([^<]*)<', row.group(0))
+    assert cell is not None and cell.group(2) == "not priced" and "region unknown" in cell.group(1), row.group(0)
 
 
-def test_cli_json_and_errors(workspace: Any, tmp_path: Path) -> None:
+def test_discover_prices_at_the_connection_region_and_the_plan(
+    workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection's region extra and ``[gradient] plan_type`` price Discover's runs, as they price recorded
+    runs."""
+    from airflow_provider_gradient.core.cluster import Cluster
+    from airflow_provider_gradient.core.pricing import estimate_cluster_cost, load_catalog
+    from airflow_provider_gradient.hooks.discover import discover
+
+    emu, done = workspace
+    monkeypatch.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", f"{emu.airflow_conn_uri}?region=eu-west-1")
+    monkeypatch.setenv("AIRFLOW__GRADIENT__REGION", "us-west-2")  # the connection's region comes first
+    cat = load_catalog()
+    sim = [t for r in done if r["run_type"] == "JOB_RUN" for t in r["tasks"]]
+    photon = Cluster.from_databricks({**NC, "runtime_engine": "PHOTON"})
+    for plan in ("Premium", "Standard"):
+        monkeypatch.setenv("AIRFLOW__GRADIENT__PLAN_TYPE", plan)
+        job = {j.name: j for j in discover(["databricks_default"], days=30).jobs}["photon_job"]
+        expected = sum(estimate_cluster_cost(photon, catalog=cat, region="eu-west-1", plan=plan,
+                                             runtime_s=(t["end_time"] - t["start_time"]) / 1000).total_usd
+                       for t in sim)
+        assert job.priced and job.cost_usd == pytest.approx(expected), (plan, job)
+
+
+def test_cli_json_and_errors(workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from airflow_provider_gradient.cli import app
 
+    monkeypatch.setenv("AIRFLOW__GRADIENT__REGION", "")
     runner = CliRunner()
     store = f"sqlite:///{tmp_path / 'g.db'}"
     res = runner.invoke(
@@ -100,8 +147,10 @@ def test_cli_json_and_errors(workspace: Any, tmp_path: Path) -> None:
     data = json.loads(res.stdout)
     assert {j["name"] for j in data["jobs"]} == {"photon_job", "dag.task"}
     assert data["findings"]["photon"] == 1 and data["findings"]["submitted"] == 1
-    human = runner.invoke(app, ["discover", "-c", "databricks_default", "--store-url", store])
+    assert all(j["unpriced_reasons"] and j["cost_usd"] == 0 for j in data["jobs"]), data["jobs"]  # no region known
+    human = runner.invoke(app, ["discover", "-c", "databricks_default", "--store-url", store], env={"COLUMNS": "200"})
     assert human.exit_code == 0 and "photon_job" in human.stdout
+    assert "not priced" in human.stdout and "not priced: region unknown" in human.stdout, human.stdout
     bad = runner.invoke(app, ["discover", "-c", "databricks_default", "--days", "0"])
     assert bad.exit_code == 2 and "error: BadParameter" in bad.stderr
     missing = runner.invoke(app, ["discover", "-c", "no_such_conn", "--store-url", store])

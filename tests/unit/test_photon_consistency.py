@@ -84,7 +84,7 @@ def test_photon_runtime_is_photon_for_optimiser_pricing_emulator_and_discover(
         "ws", ({"job_id": 1, "settings": {"name": "nightly"}},),
         ({"run_id": 7, "job_id": 1, "start_time": NOW, "end_time": NOW + HOUR_MS,
           "tasks": [{"task_key": "t", "start_time": NOW, "end_time": NOW + HOUR_MS, "new_cluster": cluster}]},),
-        {}, NOW - HOUR_MS, NOW + 2 * HOUR_MS,
+        {}, NOW - HOUR_MS, NOW + 2 * HOUR_MS, region="us-east-1",
     )
     (usage,) = task_usages(scan, cat)
     assert "photon" in usage.findings

@@ -52,7 +52,7 @@ def scan() -> WorkspaceScan:
         _run(16, NOW - 40 * DAY_MS, H, {"new_cluster": photon}, job_id=1),  # outside the window
     )
     clusters = {"ap-1": {**I3, "num_workers": 2, "cluster_source": "UI", "cluster_id": "ap-1"}}
-    return WorkspaceScan("ws", jobs, runs, clusters, NOW - 30 * DAY_MS, NOW)
+    return WorkspaceScan("ws", jobs, runs, clusters, NOW - 30 * DAY_MS, NOW, region="us-east-1")
 
 
 def test_top_jobs_core_hours_costs_and_savings(scan: WorkspaceScan) -> None:
@@ -106,7 +106,8 @@ def test_timelines_count_jobs_and_core_hours_per_day(scan: WorkspaceScan) -> Non
 def test_csv_is_formula_safe_and_complete(scan: WorkspaceScan) -> None:
     jobs = scan.jobs + ({"job_id": 3, "settings": {"name": "=HYPERLINK(\"http://x\")"}},)
     runs = scan.runs + (_run(17, NOW - H, H, {"new_cluster": {**I3, "num_workers": 1}}, job_id=3),)
-    rep = analyze([WorkspaceScan("ws", jobs, runs, scan.clusters, scan.since_ms, scan.until_ms)], load_catalog())
+    rep = analyze([WorkspaceScan("ws", jobs, runs, scan.clusters, scan.since_ms, scan.until_ms, region="us-east-1")],
+                  load_catalog())
     rows = list(csv.DictReader(io.StringIO(report_csv(rep))))
     assert len(rows) == 4
     names = {r["name"] for r in rows}
@@ -123,5 +124,46 @@ def test_bad_input_is_named() -> None:
 
 def test_unknown_node_type_is_counted_unpriced(scan: WorkspaceScan) -> None:
     runs = (_run(21, NOW - H, H, {"new_cluster": {"node_type_id": "zz.weird", "num_workers": 2}}, job_id=9),)
-    rep = analyze([WorkspaceScan("ws", (), runs, {}, scan.since_ms, scan.until_ms)], load_catalog())
+    rep = analyze([WorkspaceScan("ws", (), runs, {}, scan.since_ms, scan.until_ms, region="us-east-1")], load_catalog())
     assert rep.jobs[0].unpriced_runs == 1 and rep.jobs[0].cost_usd == 0.0
+    assert not rep.jobs[0].priced and "zz.weird" in " ".join(rep.jobs[0].unpriced_reasons)
+
+
+def test_discover_prices_runs_on_the_recorded_runs_basis(scan: WorkspaceScan) -> None:
+    """Discover prices a run as the record step would (core/pricing/basis.py): the region from the cluster's zone,
+    else the connection's region extra, else [gradient] region -- never a silent us-east-1 -- the plan from the
+    settings, the compute type from cluster_source (a SQL or pipeline cluster is no all-purpose one)."""
+    cat = load_catalog()
+    one = (_run(31, NOW - H, H, {"new_cluster": {**I3, "num_workers": 2}}, job_id=1),)
+    unknown = analyze([WorkspaceScan("ws", scan.jobs, one, {}, scan.since_ms, scan.until_ms)], cat)
+    (job,) = unknown.jobs
+    assert not job.priced and job.cost_usd == 0.0 and job.unpriced_runs == 1, job
+    assert job.unpriced_reasons == {"region unknown: the cluster reported no zone; set the Databricks connection's "
+                                    "region extra or [gradient] region"}
+    assert unknown.to_dict()["jobs"][0]["unpriced_reasons"] == sorted(job.unpriced_reasons)
+
+    def cost(region: str, plan: str = "Premium") -> float:
+        return estimate_run_cost(catalog=cat, cloud="aws", region=region, node_type="i3.xlarge",
+                                 driver_node_type="i3.xlarge", workers=2, runtime_s=3600, plan=plan).total_usd
+
+    settings = analyze([WorkspaceScan("ws", scan.jobs, one, {}, scan.since_ms, scan.until_ms)], cat,
+                       region="eu-west-1", plan="Standard")
+    assert settings.jobs[0].cost_usd == pytest.approx(cost("eu-west-1", "Standard"))
+    conn = analyze([WorkspaceScan("ws", scan.jobs, one, {}, scan.since_ms, scan.until_ms, region="us-west-2")], cat,
+                   region="eu-west-1")
+    assert conn.jobs[0].cost_usd == pytest.approx(cost("us-west-2"))
+    zoned = ({**one[0], "tasks": [{**one[0]["tasks"][0], "new_cluster": {
+        **I3, "num_workers": 2, "aws_attributes": {"zone_id": "eu-west-1b"}}}]},)
+    zone = analyze([WorkspaceScan("ws", scan.jobs, zoned, {}, scan.since_ms, scan.until_ms, region="us-west-2")], cat)
+    assert zone.jobs[0].cost_usd == pytest.approx(cost("eu-west-1"))
+
+    # compute type from cluster_source: SQL is not all-purpose; a pipeline (DLT) has no $/DBU in the catalog
+    sources = tuple(_run(40 + i, NOW - H, H, {"existing_cluster_id": None, "cluster_instance": {"cluster_id": f"c{i}"}},
+                         job_id=40 + i) for i in range(3))
+    clusters = {f"c{i}": {**I3, "num_workers": 2, "cluster_source": src}
+                for i, src in enumerate(("PIPELINE", "SQL", "API"))}
+    rep = analyze([WorkspaceScan("ws", (), sources, clusters, scan.since_ms, scan.until_ms, region="us-east-1")], cat)
+    by_key = {j.key: j for j in rep.jobs}
+    assert not by_key["job:40"].priced and "dlt" in " ".join(by_key["job:40"].unpriced_reasons)
+    assert "all_purpose" not in by_key["job:40"].findings | by_key["job:41"].findings
+    assert "all_purpose" in by_key["job:42"].findings and by_key["job:42"].priced
