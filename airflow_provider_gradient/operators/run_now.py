@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_gradient.core.payload import coerce_json
+from airflow_provider_gradient.operators import _apply
 from airflow_provider_gradient.operators._apply import (
     GradientTaskState,
     project_settings,
     resolve_app_id,
-    utcnow,
 )
 from airflow_provider_gradient.operators.pre_execute import run_hook
 from airflow_provider_gradient.service.apply import plan_apply
@@ -75,7 +75,7 @@ def apply_to_job(task: Any, context: Mapping[str, Any] | None, client: GradientC
         region=settings.region,
         dag_id=task.dag_id,
         task_id=task.task_id,
-        now=utcnow(),
+        now=_apply.utcnow(),  # through the module: the apply step's one clock (windows), the submit path's too
     )
     update = cluster_update(payload, plan.payload)
     if update:

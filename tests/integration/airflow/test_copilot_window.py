@@ -3,7 +3,8 @@
 Co-pilot mode: with auto-apply off, a recommendation approved with Apply (CLI, REST API, the page's button)
 is the cluster the next run submits; with auto-apply on, an applied recommendation is not dropped either.
 Optimisation windows (UTC): a new recommendation is applied only inside the window; outside it the task
-runs its current cluster and the task log says why. The clock is the apply step's ``utcnow``.
+runs its current cluster and the task log says why, for submit-run and run-now (jobs/update) tasks alike. The
+clock is the apply step's ``utcnow``, the one both read.
 """
 
 from __future__ import annotations
@@ -152,3 +153,54 @@ def test_optimisation_window_enforced(
                 f"{window[0]}-{window[1]} UTC (now {now} UTC)") in log
     run = svc.list_runs(project.id)[0]
     assert run.recommendation_id == (new.id if inside else current.id)
+
+
+RUN_NOW_APP_ID = "example_gradient_run_now.run_job.main"
+
+
+@pytest.mark.parametrize(
+    ("window", "now", "inside"),
+    [
+        # one-minute windows either way, so that the wall clock (rather than the pinned one) decides otherwise
+        (("00:00", "00:01"), "00:00", True),
+        (("00:01", "00:00"), "00:00", False),  # across midnight: all day but 00:00-00:01
+    ],
+)
+def test_optimisation_window_enforced_for_run_now(
+    dag_files: Any, emulator: Any, gradient_store: Any, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, window: tuple[str, str], now: str, inside: bool,
+) -> None:
+    # DatabricksRunNowOperator + gradient_run_now_pre_execute_hook (jobs/update before run-now) judges the window
+    # by the same clock as the submit-run apply step: pinning that one clock decides it here too
+    from airflow_provider_gradient.operators import _apply  # noqa: TID251
+
+    dag = dag_files.load("example_gradient_run_now", dag_files.home["dags"] / "example_gradient_run_now.py")
+    svc = gradient_store
+    base = {"spark_version": "15.4.x-scala2.12", "node_type_id": "m5.xlarge"}
+    project = svc.get_or_create_project(RUN_NOW_APP_ID, baseline_cluster={**base, "num_workers": 4},
+                                        dag_id="example_gradient_run_now", task_id="run_job")
+    current = svc.store_recommendation(project.id, {"cluster": {**base, "num_workers": 6}, "phase": "learning",
+                                                    "reason": "current"})
+    svc.mark_applied(current.id, databricks_run_id=1)
+    new = svc.store_recommendation(project.id, {"cluster": {**base, "num_workers": 3}, "phase": "learning",
+                                                "reason": "new"})
+    svc.update_settings(project.id, {"auto_apply": True, "window_start": window[0], "window_end": window[1]})
+    hh, mm = (int(x) for x in now.split(":"))
+    monkeypatch.setattr(_apply, "utcnow", lambda: dt.datetime(2026, 3, 1, hh, mm, 30, tzinfo=dt.UTC))
+
+    before = len(emulator.submissions())
+    capfd.readouterr()
+    assert dag.test().state == "success"
+    log = "".join(capfd.readouterr())
+    updates = [s["body"] for s in emulator.submissions()[before:] if s["path"].endswith("/jobs/update")]
+    assert len(updates) == 1, log
+    cluster = updates[0]["new_settings"]["job_clusters"][0]["new_cluster"]
+    expected, workers = (new, 3) if inside else (current, 6)
+    assert cluster["custom_tags"][TAG_RECOMMENDATION_ID] == str(expected.id), log
+    assert cluster["num_workers"] in (workers, str(workers))
+    if inside:
+        assert f"recommendation {new.id} applied" in log
+    else:
+        assert (f"recommendation {new.id} not applied: outside the optimisation window "
+                f"{window[0]}-{window[1]} UTC (now {now} UTC)") in log
+    assert svc.list_runs(project.id)[0].recommendation_id == expected.id
