@@ -142,7 +142,8 @@ def record_collected(
         if outcome.recommendation_error:
             log.warning("Gradient: no new recommendation for project %s: %s", pid, outcome.recommendation_error)
         rec = outcome.recommendation
-        cost = run_in.cost.total_usd if run_in.cost is not None else None
+        # as stored: at the project's plan (service.run_plan), which the worker may not have priced it at
+        cost = outcome.run.cost.total_usd if outcome.run.cost is not None else None
         results.append(RecordResult(slot_id, pid, outcome.run, cost, None, rec.id if rec is not None else None,
                                     outcome.project, rec))
     return results

@@ -43,7 +43,7 @@ def record_and_recommend(
     run_in = validate(RunIn, run, ("run",))
 
     def tx(s: Session) -> tuple[Run, bool]:
-        row, changed = runs.record(s, ref, run_in)
+        row, changed = runs.record(s, ref, run_in, price_catalog=price_catalog)
         return run_out(row), changed
 
     stored, changed = db.write(tx)

@@ -24,20 +24,34 @@ from airflow_provider_gradient.store.repository import RecommendationRepo, RunRe
 log = logging.getLogger(__name__)
 
 
-def record_run(db: Store, ref: ProjectRef, run: RunIn | dict[str, Any]) -> Run:
-    """Record a run; idempotent on ``databricks_run_id`` (a later record updates, never duplicates)."""
+def record_run(
+    db: Store, ref: ProjectRef, run: RunIn | dict[str, Any], *, price_catalog: str | None = None
+) -> Run:
+    """Record a run; idempotent on ``databricks_run_id`` (a later record updates, never duplicates).
+
+    :param price_catalog: ``[gradient] price_catalog`` (re-basing a run on its project's plan).
+    """
     run_in = validate(RunIn, run, ("run",))
-    return db.write(lambda s: run_out(record(s, ref, run_in)[0]))
+    return db.write(lambda s: run_out(record(s, ref, run_in, price_catalog=price_catalog)[0]))
 
 
-def record(s: Session, ref: ProjectRef, run_in: RunIn) -> tuple[RunRow, bool]:
-    """Insert or merge ``run_in`` (in the caller's transaction).
+def record(
+    s: Session, ref: ProjectRef, run_in: RunIn, *, price_catalog: str | None = None
+) -> tuple[RunRow, bool]:
+    """Insert or merge ``run_in`` (in the caller's transaction), priced at the project's plan
+    (:func:`~airflow_provider_gradient.service.run_plan.on_project_plan`).
 
+    :param price_catalog: ``[gradient] price_catalog`` (None: the shipped catalog).
     :return: the run's row, and whether this record told the optimiser anything new (a new run, or a
         field it reads changed: not a retry of an earlier record).
     """
-    values = run_columns(run_in)
     project = project_row(s, ref, for_update=True)  # lock order: project, then run
+    if run_in.pricing is not None and run_in.pricing.plan_type.strip().lower() != project.plan_type.strip().lower():
+        from airflow_provider_gradient.core.pricing import load_catalog
+        from airflow_provider_gradient.service.run_plan import on_project_plan
+
+        run_in = on_project_plan(run_in, project.plan_type, load_catalog(price_catalog))
+    values = run_columns(run_in)
     if run_in.recommendation_id is not None:
         rec = RecommendationRepo(s).get(run_in.recommendation_id)
         if rec is None or rec.project_id != project.id:

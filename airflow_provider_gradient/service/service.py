@@ -249,7 +249,7 @@ class GradientService(GradientClient):
     # ------------------------------------------------------------------ runs (service/runs.py, record_outcome.py)
     def record_run(self, ref: ProjectRef, run: RunIn | dict[str, Any]) -> Run:
         """Record a run; idempotent on ``databricks_run_id`` (a later record updates, never duplicates)."""
-        return runs.record_run(self._store, ref, run)
+        return runs.record_run(self._store, ref, run, price_catalog=self.price_catalog)
 
     def record_and_recommend(
         self, ref: ProjectRef, run: RunIn | dict[str, Any], *, recommend: bool = True

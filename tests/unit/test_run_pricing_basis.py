@@ -207,3 +207,37 @@ def test_a_jobs_light_project_is_estimated_at_the_jobs_light_rate(svc: GradientS
     assert project.compute_type == "jobs_light"
     space = build_inputs(project, svc.list_runs(project.id))["space"]
     assert space.dbu_usd == pytest.approx(catalog.dbu_rate_usd("aws", "Premium", "jobs_light"))
+
+
+@pytest.mark.parametrize("report", [{"cluster_source": "JOB"}, {"cluster_source": "UI", "runtime_engine": "PHOTON"}])
+def test_a_run_is_priced_at_its_projects_plan(svc: GradientService, catalog: PriceCatalog,
+                                               report: dict[str, Any]) -> None:
+    """The worker prices at ``[gradient] plan_type`` (Premium here); a project whose own plan is Standard -- the
+    plan its recommendations are estimated at -- stores the run at Standard's $/DBU, as the cost model prices
+    that timeline at Standard (the record stays one call: no project read by the worker)."""
+    pid = svc.get_or_create_project("std.t", plan_type="Standard").id
+    run = _run(report)
+    (result,) = record_collected(svc, {"new_cluster": run}, {"new_cluster": pid}, cloud="aws", region="us-east-1",
+                                 plan="Premium", recommend=False)
+    assert result.error is None, result.error
+    stored = svc.get_run(pid, run.databricks_run_id)
+    ct = "all_purpose" if report["cluster_source"] == "UI" else "jobs"
+    at_standard = compute_run_cost(build_timeline(run)[0], catalog, cloud="aws", region="us-east-1", plan="Standard",
+                                   compute_type=ct, photon="runtime_engine" in report)
+    assert stored.cost is not None and stored.pricing is not None
+    assert stored.cost.dbu_usd == pytest.approx(at_standard.dbu_usd)
+    assert stored.cost.total_usd == pytest.approx(at_standard.total_usd) == result.cost_usd
+    assert stored.pricing.plan_type == "Standard" and "worker priced it at Premium" in stored.pricing.note
+    # a plan the catalog has no $/DBU for (Azure Databricks has no Enterprise): unpriced, and why -- not Premium's
+    ent = svc.get_or_create_project("ent.t", plan_type="Enterprise", cloud="azure").id
+    azure = CollectedRun(
+        databricks_run_id=9, state=RunStateFacts("TERMINATED", "SUCCESS"), start_ms=T0, end_ms=T0 + HOUR,
+        submitted_cluster={"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_D4ds_v5", "num_workers": 1},
+        cluster=ClusterFacts("c-9", {"cluster_source": "JOB"}, ({"timestamp": T0, "type": "CREATING"},)),
+    )
+    (res,) = record_collected(svc, {"new_cluster": azure}, {"new_cluster": ent}, cloud="azure", region="eastus",
+                              plan="Premium", recommend=False)
+    assert res.error is None, res.error
+    unpriced = svc.get_run(ent, 9)
+    assert unpriced.cost is None and unpriced.pricing is not None and not unpriced.pricing.priced
+    assert unpriced.pricing.plan_type == "Enterprise" and "Enterprise" in (unpriced.pricing.note or "")

@@ -168,8 +168,11 @@ def test_http_mode_records_a_cluster_in_one_request(
     from airflow_provider_gradient.service import GradientService, RecommendationIn
 
     monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(tmp_path / "pending"))
+    monkeypatch.setenv("AIRFLOW__GRADIENT__PLAN_TYPE", "Premium")  # the worker's plan
     svc = GradientService.from_url(f"sqlite:///{tmp_path / 'gradient.db'}")
-    project = svc.get_or_create_project("it_http_count.etl", settings={"auto_apply": True}, dag_id="it_http_count")
+    # the project's own plan (what its recommendations are estimated at) is another one
+    project = svc.get_or_create_project("it_http_count.etl", settings={"auto_apply": True}, dag_id="it_http_count",
+                                        plan_type="Standard")
     used = svc.store_recommendation(project.id, RecommendationIn(cluster={"num_workers": 3}, phase="learning"))
     # the cluster as the apply step submits it: Gradient's tags name the project and the recommendation
     payload = copy.deepcopy(PAYLOAD)
@@ -190,6 +193,10 @@ def test_http_mode_records_a_cluster_in_one_request(
     assert result.error is None and result.run is not None and result.run.databricks_run_id == run_id
     stored = svc.get_run(project.id, run_id)
     assert stored.recommendation_id == used.id and stored.log_status == "complete" and stored.cost is not None
+    # priced at the project's plan in that one request (its DBUs at Standard's $/DBU), as its recommendations are
+    assert stored.pricing is not None and stored.pricing.plan_type == "Standard", stored.pricing
+    assert "the worker priced it at Premium" in (stored.pricing.note or ""), stored.pricing
+    assert result.cost_usd == stored.cost.total_usd
     applied = svc.get_recommendation(used.id)
     assert applied.state == "applied" and applied.applied_to_run == run_id
     nxt = svc.latest_recommendation(project.id, state="ready")
@@ -226,8 +233,9 @@ def test_a_run_databricks_timed_out_is_recorded_as_timeout(
 
     monkeypatch.setenv("AIRFLOW__GRADIENT__PENDING_DIR", str(tmp_path / "pending"))
     svc = GradientService.from_url(f"sqlite:///{tmp_path / 'gradient.db'}")
-    # stopped half-way through the work the same cluster did in full
-    limit_s = (finished_run["setup_duration"] + finished_run["execution_duration"] // 2) // 1000
+    # a minute: the emulator's cluster start-up alone takes longer (several minutes), so this run always times out
+    limit_s = 60
+    assert finished_run["setup_duration"] > 2 * limit_s * 1000
     payload = {**copy.deepcopy(PAYLOAD), "run_name": "timeout", "timeout_seconds": limit_s}
     emulator.set_faults(reset=True)
     run_id = emulator.request("POST", "/api/2.2/jobs/runs/submit", payload)["run_id"]
