@@ -65,6 +65,33 @@ def test_runs_endpoints(hook: Any, no_faults: Any) -> None:
     hook.cancel_run(long_id)
     cancelled = _wait(hook, long_id)
     assert cancelled.result_state == "CANCELED"
+    assert hook.get_run(long_id)["status"]["termination_details"]["code"] == "USER_CANCELED"
+
+
+def test_a_task_stopped_at_its_timeout_seconds_is_timedout(hook: Any, no_faults: Any) -> None:
+    """``timeout_seconds`` as Databricks applies it: the same work (seed and run index pinned) stopped half-way
+    through ends TIMEDOUT (termination code CANCELED: the platform stopped it), its cluster ends there; without it
+    the run succeeds. A user's cancel is USER_CANCELED."""
+    pinned = {**CLUSTER, "spark_conf": {"spark.gradient.emulator.seed": "7", "spark.gradient.emulator.run_index": "0"}}
+    payload = {"run_name": "to", "new_cluster": pinned, "notebook_task": {"notebook_path": "/x"}}
+    full_id = hook.submit_run(payload)
+    _wait(hook, full_id)
+    full = hook.get_run(full_id)
+    assert full["state"]["result_state"] == "SUCCESS" and full["status"]["termination_details"]["code"] == "SUCCESS"
+    limit_s = (full["setup_duration"] + full["execution_duration"] // 2) // 1000
+    run_id = hook.submit_run({**payload, "timeout_seconds": limit_s})
+    state = _wait(hook, run_id)
+    assert state.result_state == "TIMEDOUT" and not state.is_successful
+    run = hook.get_run(run_id)
+    assert run["state"]["user_cancelled_or_timedout"] and f"after {limit_s} seconds" in run["state"]["state_message"]
+    assert run["status"]["termination_details"]["code"] == "CANCELED"
+    assert run["tasks"][0]["start_time"] + limit_s * 1000 < run["end_time"]
+    assert run["end_time"] - run["start_time"] < full["end_time"] - full["start_time"]  # stopped before the work ended
+    cid = run["tasks"][0]["cluster_instance"]["cluster_id"]
+    events = hook._do_api_call(("POST", "2.1/clusters/events"), {"cluster_id": cid, "limit": 500})["events"]
+    terminated = [e["timestamp"] for e in events if e["type"] == "TERMINATED"]
+    assert terminated and terminated[-1] <= run["end_time"], events
+    assert hook.get_run_state(run_id).state_message == run["state"]["state_message"]
 
 
 def test_failed_run_reports_oom(hook: Any) -> None:
