@@ -18,6 +18,7 @@ from airflow_provider_gradient.service.errors import GradientValidationError
 from airflow_provider_gradient.service.run_cost import (
     build_timeline,
     price_run,
+    run_cloud,
     run_compute,
     run_region,
     worker_stats,
@@ -96,6 +97,7 @@ def price_collected(
 ) -> tuple[RunCost | None, RunPricing]:
     """Price a run by what it really used, and say what the price was computed from.
 
+    Cloud: the cluster's own (:func:`~airflow_provider_gradient.service.run_cost.run_cloud`), else ``cloud``.
     Region: the one its cluster reported (zone, event log), else ``region`` (the project's or ``[gradient]``'s);
     none known -> not priced (never another region's prices). Compute type: what Databricks reported
     (:func:`~airflow_provider_gradient.service.run_cost.run_compute`); a type the catalog has no $/DBU for, or a
@@ -108,6 +110,7 @@ def price_collected(
     from airflow_provider_gradient.core.pricing import PricingError, UnknownPlanError, UnknownRegionError
     from airflow_provider_gradient.service.schemas import SETTINGS_REGION, RunPricing
 
+    configured_cloud, cloud = cloud, run_cloud(run, cloud)
     reported, where = run_region(run)
     used = reported or region
     use = run_compute(run)
@@ -122,6 +125,8 @@ def price_collected(
         "photon": use.photon,
     }
     notes = [] if use.known else [f"compute type unknown ({use.source}): DBUs priced at the jobs compute rate"]
+    if cloud != configured_cloud:
+        notes.append(f"cloud {cloud} (the cluster's; [gradient] cloud is {configured_cloud})")
     if used is None:
         notes.insert(0, "not priced: the workspace region is not known (the cluster reported no zone, instance zone "
                         "or event-log region; set it with `gradient projects update APP_ID --region R`, the "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow_provider_gradient.core.cluster import Cluster, ClusterError
+from airflow_provider_gradient.core.cluster import Cluster, ClusterError, cloud_of_node_type
 from airflow_provider_gradient.core.pricing import (
     ClusterTimeline,
     ComputeUse,
@@ -185,6 +185,24 @@ def run_compute(run: CollectedRun) -> ComputeUse:
     """The compute type the run was billed as (:func:`~airflow_provider_gradient.core.pricing.compute_use` of its
     cluster report and submitted ``new_cluster``)."""
     return compute_use(run.cluster.cluster if run.cluster is not None else None, run.submitted_cluster)
+
+
+_ATTRIBUTE_CLOUDS = (("azure_attributes", "azure"), ("gcp_attributes", "gcp"), ("aws_attributes", "aws"))
+
+
+def run_cloud(run: CollectedRun, configured: str) -> str:
+    """The cloud the run's cluster ran in: its attributes block (``clusters/get`` reports ``aws_attributes`` /
+    ``azure_attributes`` / ``gcp_attributes``), else an Azure/GCP node type name (``Standard_…``, ``n2-…``), else
+    ``configured`` (``[gradient] cloud``).
+
+    :param configured: the ``[gradient] cloud`` of the worker.
+    """
+    spec = run_spec(run)
+    for block, cloud in _ATTRIBUTE_CLOUDS:
+        if isinstance(spec.get(block), Mapping):
+            return cloud
+    named = cloud_of_node_type(str(spec.get("node_type_id") or ""))
+    return named if named != "aws" else configured
 
 
 def run_region(run: CollectedRun) -> tuple[str | None, str]:

@@ -93,6 +93,12 @@ def record(
                  run_in.databricks_run_id)
         project.region = reported
         project.updated_ms = t
+    ran_in = run_in.pricing.cloud if run_in.pricing is not None and run_in.pricing.priced else None
+    if ran_in in ("aws", "azure", "gcp") and ran_in != project.cloud:
+        # a priced run's node types are that cloud's: the project's recommendations are estimated there too
+        log.info("project %s: cloud %s -> %s (run %s)", project.app_id, project.cloud, ran_in, run_in.databricks_run_id)
+        project.cloud = ran_in
+        project.updated_ms = t
     job_compute = run_in.pricing.compute_type if run_in.pricing is not None and run_in.pricing.compute_known else None
     if job_compute in ("jobs", "jobs_light") and project.compute_type in ("jobs", "jobs_light"):
         # a job cluster on a Databricks Light runtime is billed as Jobs Light, and so is the recommended cluster

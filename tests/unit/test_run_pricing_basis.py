@@ -241,3 +241,29 @@ def test_a_run_is_priced_at_its_projects_plan(svc: GradientService, catalog: Pri
     unpriced = svc.get_run(ent, 9)
     assert unpriced.cost is None and unpriced.pricing is not None and not unpriced.pricing.priced
     assert unpriced.pricing.plan_type == "Enterprise" and "Enterprise" in (unpriced.pricing.note or "")
+
+
+def test_a_run_is_priced_in_its_clusters_cloud_and_the_project_follows(svc: GradientService,
+                                                                       catalog: PriceCatalog) -> None:
+    """A worker configured for AWS records an Azure cluster (clusters/get reports azure_attributes): priced at
+    Azure's prices (it failed: an unknown AWS node type), and the project -- created with the AWS default -- is
+    estimated in Azure from then on, so its recommendations and its runs agree."""
+    pid = svc.get_or_create_project("az.t").id
+    assert svc.get_project(pid).cloud == "aws"
+    spec = {"spark_version": "15.4.x-scala2.12", "node_type_id": "Standard_D4ds_v5", "num_workers": 1}
+    events = ({"timestamp": T0, "type": "CREATING"}, {"timestamp": T0 + HOUR, "type": "TERMINATED"})
+    run = CollectedRun(
+        databricks_run_id=11, state=RunStateFacts("TERMINATED", "SUCCESS"), start_ms=T0, end_ms=T0 + HOUR,
+        submitted_cluster=spec,
+        cluster=ClusterFacts("c-11", {**spec, "cluster_source": "JOB",
+                                      "azure_attributes": {"availability": "ON_DEMAND_AZURE"}}, events),
+    )
+    (result,) = record_collected(svc, {"new_cluster": run}, {"new_cluster": pid}, cloud="aws", region="eastus",
+                                 recommend=False)
+    assert result.error is None, result.error
+    stored = svc.get_run(pid, 11)
+    expected = compute_run_cost(build_timeline(run)[0], catalog, cloud="azure", region="eastus")
+    assert stored.cost is not None and stored.cost.total_usd == pytest.approx(expected.total_usd)
+    assert stored.pricing is not None and stored.pricing.cloud == "azure"
+    assert "cloud azure (the cluster's; [gradient] cloud is aws)" in (stored.pricing.note or "")
+    assert svc.get_project(pid).cloud == "azure"
