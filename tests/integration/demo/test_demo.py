@@ -148,6 +148,8 @@ def test_make_ui_serves_the_demo_projects(demo: tuple[Path, str]) -> None:
                          cookies={"_token": token}, timeout=120)
         assert disc.status_code == 200 and 'id="discover-error"' not in disc.text, disc.text[-2000:]
         assert "No job runs in the window" not in disc.text and "nightly_etl" in disc.text
+        # priced at the region the demo's Databricks connection names (its extra), as a real workspace's would be
+        assert "not priced" not in disc.text, disc.text[-3000:]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
