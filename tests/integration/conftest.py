@@ -2,7 +2,7 @@
 
 ``airflow_home`` runs ``airflow db migrate`` once per session in a temporary AIRFLOW_HOME (SQLite metadata
 DB) and points the already-imported Airflow at it too (``conf.set`` + ``configure_orm``), so it works even
-when Airflow was imported earlier. ``emulator`` starts the emulator (time x600, in-process moto) with
+when Airflow was imported earlier. ``emulator`` starts the emulator (time x1200, in-process moto) with
 ``databricks_default`` and ``aws_default`` pointing at it. Subdirectories may reuse or override them.
 """
 
@@ -71,10 +71,10 @@ def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The emulator (time x600, in-process moto); ``databricks_default`` / ``aws_default`` point at it."""
+    """The emulator (time x1200, in-process moto); ``databricks_default`` / ``aws_default`` point at it."""
     from airflow_provider_gradient.simulator.testing import running_emulator
 
-    with running_emulator(tmp_path_factory.mktemp("emulator"), time_scale=600, aws=True) as emu:
+    with running_emulator(tmp_path_factory.mktemp("emulator"), time_scale=1200, aws=True) as emu:
         saved = {k: os.environ.get(k) for k in ("AIRFLOW_CONN_DATABRICKS_DEFAULT", "AIRFLOW_CONN_AWS_DEFAULT")}
         os.environ["AIRFLOW_CONN_DATABRICKS_DEFAULT"] = emu.airflow_conn_uri
         os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps(
