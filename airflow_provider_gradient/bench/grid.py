@@ -79,8 +79,7 @@ class Config:
         true = {r.true_runtime_s for r in self.rows}
         if len(true) == 1 and (t := next(iter(true))) is not None:
             return float(t)
-        ok = [r.runtime_s for r in self.rows if r.succeeded] or [r.runtime_s for r in self.rows]
-        return float(statistics.median(ok))
+        return self.median_runtime_s
 
     @property
     def median_runtime_s(self) -> float:
