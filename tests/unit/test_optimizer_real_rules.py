@@ -225,26 +225,3 @@ def test_a_shape_more_likely_over_the_sla_than_within_is_never_the_final() -> No
     assert picked in {(n, w) for n, w, t in runs if t <= 0.9 * sla_s}, final.reason
     outlook = sla_outlook(space, hist, OptimizerSettings(sla_minutes=sla_s / 60.0), base)
     assert outlook[("c5.xlarge", 12)] < 0.5 <= outlook[picked]
-
-
-def test_a_probe_less_likely_than_not_to_meet_the_sla_is_not_run() -> None:
-    """SLA = today's runtime (709 s, 16×m5.4xlarge); 32 workers were slower, 4 workers 1.7× slower. The old rule
-    probed 10×c5.4xlarge at P(meets SLA) 36 % for its 20 % expected saving (the simulator's shuffle_join: it ran
-    815 s, an SLA miss). A probe now needs P ≥ 40 %: the recommendation is today's cluster or a likelier shape."""
-    from airflow_provider_gradient.bench.simgrid import GRID_NODE_TYPES, GRID_WORKERS, price_catalog
-
-    cat = price_catalog(GRID_NODE_TYPES)
-    space = SearchSpace(cloud="aws", region="us-east-1", node_types=tuple(cat.nodes.values()), dbu_usd=cat.dbu_usd,
-                        max_workers=32, allowed_shapes=tuple((n, w) for n in GRID_NODE_TYPES for w in GRID_WORKERS))
-    base = ClusterShape("m5.4xlarge", num_workers=16)
-    hist = [_obs("m5.4xlarge", 16, 709.1, i=0), _obs("m5.4xlarge", 32, 779.1, i=1),
-            _obs("m5.4xlarge", 4, 1189.6, i=2), _obs("r5.4xlarge", 2, 2045.2, i=3)]
-    settings = OptimizerSettings(sla_minutes=709.0 / 60.0)
-    rec = recommend(space, hist, settings, base)
-    assert rec.phase == "optimizing"
-    picked = (rec.shape.node_type_id, rec.shape.num_workers)
-    assert picked != ("c5.4xlarge", 10), rec.reason
-    if picked != ("m5.4xlarge", 16):
-        assert "probing" in rec.reason.lower(), rec.reason
-        p = float(rec.reason.split("P(meets SLA) ")[1].split("%")[0]) / 100.0
-        assert p >= 0.4, rec.reason

@@ -56,10 +56,8 @@ from airflow_provider_gradient.core.optimizer.types import (
 SPOT_MAX_RUNTIME_S = 3600.0
 #: Largest tolerated failure risk for an optimizing recommendation.
 MAX_P_FAIL = 0.12
-#: Smallest P(runtime ≤ SLA) of an untried shape probed once the best one is measured (0.3 probed shapes 36 % likely
-#: to meet an SLA set at today's runtime; 0.4 gives the same regret on every suite with fewer SLA misses: C3O
-#: 4.5 → 4.1 %, simulator 10.8 → 10.5 % of the runs after learning; 0.5 costs regret on the real grids).
-MIN_PROBE_CONFIDENCE = 0.4
+#: Smallest P(runtime ≤ SLA) of an untried shape probed once the best one is measured.
+MIN_PROBE_CONFIDENCE = 0.3
 #: Smallest expected saving within the SLA, net of the miss penalty, as a share of the incumbent's cost,
 #: worth a probe run.
 MIN_PROBE_GAIN = 0.02
