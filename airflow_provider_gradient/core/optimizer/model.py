@@ -195,6 +195,15 @@ class RuntimeModel:
         means = sums / counts
         dev = lt_norm - means[inv]
         dof = int(self.n_runs - uniq.shape[0])
+        # the raw run-to-run spread of repeated shapes at one input size (None without a repeat): the noise the
+        # runs show, before the prior and the floor below
+        k_sz = np.round(np.column_stack([cores, mpc, vcpus, size]), 6)
+        u_sz, inv_sz, n_sz = np.unique(k_sz, axis=0, return_inverse=True, return_counts=True)
+        inv_sz = inv_sz.ravel()
+        dof_sz = int(self.n_runs - u_sz.shape[0])
+        m_sz = np.bincount(inv_sz, weights=logt) / n_sz
+        self.repeat_sd: float | None = (float(np.sqrt(((logt - m_sz[inv_sz]) ** 2).sum() / dof_sz))
+                                        if dof_sz >= 1 else None)
         # repeated runs update the assumed noise (shrunk towards the default: 4 pseudo-observations)
         self.noise = float(np.clip(np.sqrt(((dev**2).sum() + 4 * DEFAULT_NOISE**2) / (max(dof, 0) + 4)),
                                    MIN_NOISE, 0.3))
