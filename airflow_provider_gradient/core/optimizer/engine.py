@@ -280,7 +280,8 @@ def _optimizing_choice(ctx: Ctx) -> _Choice:
                 return _Choice(j, pred, True, tuple(notes), model)
         if ctx.settings.explore is False:
             notes.append(f"keeping the cheapest measured shape that met the SLA (unless P(its typical runtime meets "
-                         f"the SLA) < {INCUMBENT_MIN_P:.0%}; a shape whose runs straddle the SLA counts a miss as "
+                         f"the SLA) < {CLEAN_MIN_P:.0%}, or < {INCUMBENT_MIN_P:.0%} once one of its runs missed it; "
+                         f"a shape whose runs straddle the SLA counts a miss as "
                          f"{MISS_COST:.0f}× the cost); an untried one replaces it only at P(meets SLA) ≥ "
                          f"{FINAL_CONFIDENCE:.0%} and a lower cost at its 90th-percentile runtime")
         return _Choice(inc, pred, True, tuple(notes), model)

@@ -87,6 +87,18 @@ def _design(cores: np.ndarray, mem: np.ndarray, workers: np.ndarray, size: np.nd
     return np.column_stack([np.ones_like(cores), size / cores, size / mem, workers])
 
 
+def _groups(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs grouped by equal (rounded) ``cols``: the distinct keys, each run's group, the runs per group."""
+    uniq, inv, counts = np.unique(np.round(np.column_stack(cols), 6), axis=0, return_inverse=True,
+                                  return_counts=True)
+    return uniq, inv.ravel(), counts
+
+
+def _deviation(values: np.ndarray, groups: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each value minus the mean of its group."""
+    return np.asarray(values - (np.bincount(groups, weights=values) / counts)[groups])
+
+
 def _group_median(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
     """Median of ``values`` per group (repeated runs of one shape: robust to a slow outlier run)."""
     out = np.zeros(n)
@@ -185,24 +197,17 @@ class RuntimeModel:
         t = np.maximum(runtime_s, 1e-3)
         # repeated shapes (same cores, mpc, vcpus): the noise estimate uses their mean log runtime, the fits their
         # median residual (robust to a slow outlier run)
-        key = np.round(np.column_stack([cores, mpc, vcpus]), 6)
-        uniq, inv, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        inv = inv.ravel()
+        uniq, inv, counts = _groups(cores, mpc, vcpus)
         logt = np.log(t)
         # size-normalise repeated runs for the noise estimate (assume ~linear in size)
         lt_norm = logt - np.log(np.maximum(size, 1e-9))
-        sums = np.bincount(inv, weights=lt_norm)
-        means = sums / counts
-        dev = lt_norm - means[inv]
+        dev = _deviation(lt_norm, inv, counts)
         dof = int(self.n_runs - uniq.shape[0])
         # the raw run-to-run spread of repeated shapes at one input size (None without a repeat): the noise the
         # runs show, before the prior and the floor below
-        k_sz = np.round(np.column_stack([cores, mpc, vcpus, size]), 6)
-        u_sz, inv_sz, n_sz = np.unique(k_sz, axis=0, return_inverse=True, return_counts=True)
-        inv_sz = inv_sz.ravel()
+        u_sz, inv_sz, n_sz = _groups(cores, mpc, vcpus, size)
         dof_sz = int(self.n_runs - u_sz.shape[0])
-        m_sz = np.bincount(inv_sz, weights=logt) / n_sz
-        self.repeat_sd: float | None = (float(np.sqrt(((logt - m_sz[inv_sz]) ** 2).sum() / dof_sz))
+        self.repeat_sd: float | None = (float(np.sqrt((_deviation(logt, inv_sz, n_sz) ** 2).sum() / dof_sz))
                                         if dof_sz >= 1 else None)
         # repeated runs update the assumed noise (shrunk towards the default: 4 pseudo-observations)
         self.noise = float(np.clip(np.sqrt(((dev**2).sum() + 4 * DEFAULT_NOISE**2) / (max(dof, 0) + 4)),
